@@ -1,0 +1,45 @@
+"""The thin edge every stage shares: run `main()`, turn a user's mistake into one clear message.
+
+`millrace` is also the project's command: `millrace serve` starts the HTTP server and
+`millrace summary` prints the results of the last run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from stages.errors import MillraceError
+
+
+def run_stage(main: Callable[[], object]) -> None:
+    """Call a stage's `main()`; a MillraceError exits 1 with its message and no traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("stages").setLevel(logging.INFO)
+    try:
+        main()
+    except MillraceError as exc:
+        from rich.console import Console
+
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="millrace", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the deployed bundle over HTTP")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("summary", help="print gate results, test metrics and artefact paths")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from stages import serve as serve_stage
+
+        run_stage(lambda: serve_stage.main(host=args.host, port=args.port))
+    else:
+        from stages import summary
+
+        run_stage(summary.main)

@@ -1,0 +1,186 @@
+"""Great Expectations gates: validate frames against GE suites, report, and stop bad data loudly.
+
+A gate validates one or more frames (each a `Check`) through GE's own validation API in the
+file-backed context under `gx/`, stores the results there, rebuilds Data Docs, and writes
+`reports/gates/<gate>.json` (a short summary, also a DVC metric) and `<gate>.ge.json` (GE's
+full results). If any expectation fails it raises `GateFailed`, whose message names each failed
+expectation, its column, the observed value and a few offending examples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stages.errors import MillraceError
+from stages.io import write_json
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = 5
+
+# Keep GE quiet and offline wherever a gate runs, whoever calls it.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+class GateFailed(MillraceError):
+    """Data failed a gate; the message is the human summary."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One frame and the expectations (GE-native dicts: type, kwargs, meta) it must meet."""
+
+    name: str
+    frame: pd.DataFrame
+    expectations: list[dict[str, Any]]
+    index_columns: list[str] = field(default_factory=list)  # identify offending rows by these
+
+
+def expectation(type_: str, **kwargs: Any) -> dict[str, Any]:
+    """A GE-native expectation configuration, as it appears in a suite's JSON."""
+    return {"type": type_, "kwargs": kwargs, "meta": {}}
+
+
+def _context(gx_dir: Path):
+    import great_expectations as gx
+
+    if gx_dir.name != "gx":
+        raise MillraceError(f"paths.gx must name a folder called 'gx', got {gx_dir}")
+    return gx.get_context(mode="file", project_root_dir=str(gx_dir.resolve().parent))
+
+
+def load_suite(gx_dir: Path | str, name: str) -> list[dict[str, Any]]:
+    """The expectations of a committed GE suite (gx/expectations/<name>.json)."""
+    import json
+
+    path = Path(gx_dir) / "expectations" / f"{name}.json"
+    if not path.exists():
+        available = sorted(p.stem for p in path.parent.glob("*.json"))
+        raise MillraceError(f"GE suite {name!r} not found at {path}; available: {available}")
+    try:
+        suite = json.loads(path.read_text())
+        return [
+            {"type": e["type"], "kwargs": e.get("kwargs", {}), "meta": e.get("meta") or {}}
+            for e in suite["expectations"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MillraceError(f"GE suite {path} is not a valid suite: {exc}") from None
+
+
+def _batch_definition(context, asset_name: str):
+    datasource = next(
+        (ds for ds in context.data_sources.all().values() if ds.name == "millrace"), None
+    ) or context.data_sources.add_pandas("millrace")
+    try:
+        asset = datasource.get_asset(asset_name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(asset_name)
+    try:
+        return asset.get_batch_definition(asset_name)
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_whole_dataframe(asset_name)
+
+
+def _validate(context, gate: str, check: Check):
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    asset = f"{gate}.{check.name}"
+    suite = gx.ExpectationSuite(name=asset, expectations=check.expectations)
+    batch = _batch_definition(context, asset).get_batch(batch_parameters={"dataframe": check.frame})
+    result_format: dict[str, Any] = {"result_format": "SUMMARY"}
+    if check.index_columns:
+        result_format["unexpected_index_column_names"] = check.index_columns
+    result = batch.validate(suite, result_format=result_format)
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=asset),
+        run_id=RunIdentifier(run_name=f"gate-{gate}"),
+        batch_identifier=asset,
+    )
+    context.validation_results_store.set(key, result)
+    return result
+
+
+def _failure(check: str, res) -> dict[str, Any]:
+    cfg = res.expectation_config
+    kwargs = cfg.kwargs
+    found = res.result or {}
+    examples = found.get("partial_unexpected_index_list") or found.get("partial_unexpected_list")
+    message = None
+    if res.exception_info and res.exception_info.get("raised_exception"):
+        message = str(res.exception_info.get("exception_message", "")).splitlines()[0]
+    return {
+        "check": check,
+        "expectation": cfg.type,
+        "column": kwargs.get("column") or kwargs.get("column_list") or kwargs.get("column_set"),
+        "expected": {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")},
+        "observed": found.get("observed_value"),
+        "unexpected_count": found.get("unexpected_count"),
+        "unexpected_percent": found.get("unexpected_percent"),
+        "examples": _plain(examples[:EXAMPLES]) if examples else [],
+        "error": message,
+    }
+
+
+def _plain(values: list[Any]) -> list[Any]:
+    """Make examples JSON-friendly and readable: NaN and None both read as null."""
+    out = []
+    for value in values:
+        if isinstance(value, float) and value != value:
+            value = None
+        out.append(value)
+    return out
+
+
+def _line(f: dict[str, Any]) -> str:
+    where = f" on {f['column']!r}" if f["column"] is not None else ""
+    parts = [f"{f['expectation']}{where} [{f['check']}]"]
+    if f["error"]:
+        parts.append(f"error: {f['error']}")
+    if f["unexpected_count"] is not None:
+        parts.append(f"{f['unexpected_count']} unexpected ({f['unexpected_percent']:.1f}%)")
+    elif f["observed"] is not None:
+        parts.append(f"observed {f['observed']!r}")
+    if f["examples"]:
+        parts.append(f"e.g. {f['examples']}")
+    return " — ".join(parts)
+
+
+def run_gate(gate: str, checks: list[Check], *, gx_dir: Path | str, reports_dir: Path | str) -> dict:
+    """Validate every check; write the reports; raise GateFailed if any expectation failed."""
+    gx_dir, out = Path(gx_dir), Path(reports_dir) / "gates"
+    context = _context(gx_dir)
+    results = {check.name: _validate(context, gate, check) for check in checks}
+    docs = context.build_data_docs().get("local_site", "")
+    failures = [
+        _failure(name, r) for name, result in results.items() for r in result.results if not r.success
+    ]
+    evaluated = sum(len(result.results) for result in results.values())
+    summary = {
+        "gate": gate,
+        "success": not failures,
+        "evaluated": evaluated,
+        "failed": len(failures),
+        "failures": failures,
+        "data_docs": docs.removeprefix("file://"),
+    }
+    write_json(out / f"{gate}.ge.json", {n: r.to_json_dict() for n, r in results.items()})
+    write_json(out / f"{gate}.json", summary)
+    if failures:
+        lines = "\n".join(f"  - {_line(f)}" for f in failures)
+        raise GateFailed(
+            f"gate {gate!r} failed {len(failures)} of {evaluated} expectations:\n{lines}\n"
+            f"full report: {out / f'{gate}.json'}; Data Docs: {summary['data_docs']}"
+        )
+    log.info("gate %s passed: %d/%d expectations", gate, evaluated, evaluated)
+    return summary

@@ -1,0 +1,211 @@
+"""The typed schema of params.yaml: one frozen model per section, unknown keys forbidden.
+
+Every stage reads params once, at its edge, through `load_params()`. A wrong key or value
+raises `ParamsError` naming the key, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stages.errors import MillraceError
+
+PARAMS_FILE = Path("params.yaml")
+
+BUILTIN_DATASETS = ("penguins", "iris", "wine", "breast_cancer", "digits", "diabetes")
+
+
+class ParamsError(MillraceError):
+    """params.yaml is missing, unreadable, or does not match the schema."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Section):
+    inputs: str = "data/inputs"
+    acquire: str = "data/acquire"
+    clean: str = "data/clean"
+    label: str = "data/label"
+    selection: str = "models/selection.json"
+    train: str = "models/train"
+    deploy: str = "models/deploy"
+    reports: str = "reports"
+    gx: str = "gx"
+
+
+class BuiltinSource(_Section):
+    kind: Literal["builtin"] = "builtin"
+    name: Literal["penguins", "iris", "wine", "breast_cancer", "digits", "diabetes"] = "penguins"
+
+
+class FileSource(_Section):
+    kind: Literal["file"]
+    path: str
+    format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
+
+
+Source = Annotated[BuiltinSource | FileSource, Field(discriminator="kind")]
+
+
+class Data(_Section):
+    source: Source = BuiltinSource()
+    target: str = "species"
+    features: list[str] | None = None  # None: every column except the target
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> Data:
+        if self.features is not None and self.target in self.features:
+            raise ValueError(f"the target {self.target!r} cannot also be a feature")
+        return self
+
+
+class Missing(_Section):
+    numeric: Literal["drop", "median", "mean", "mode", "constant"] = "median"
+    categorical: Literal["drop", "mode", "constant"] = "mode"
+    numeric_constant: float = 0.0
+    categorical_constant: str = "missing"
+
+
+class Outliers(_Section):
+    method: Literal["none", "iqr", "zscore"] = "iqr"
+    action: Literal["clip", "drop"] = "clip"
+    iqr_k: float = Field(1.5, gt=0)
+    z: float = Field(3.0, gt=0)
+
+
+class Clean(_Section):
+    drop_duplicates: bool = True
+    missing: Missing = Missing()
+    strip_strings: bool = True
+    lowercase_strings: bool = False
+    outliers: Outliers = Outliers()
+
+
+class RawGate(_Section):
+    suite: str | None = None  # a GE suite under gx/expectations; None: generic checks only
+
+
+class CleanGate(_Section):
+    suite: str | None = None
+    min_rows: int = Field(50, ge=1)
+
+
+class LabelsGate(_Section):
+    min_class_share: float = Field(0.05, ge=0, lt=1)
+
+
+class Gates(_Section):
+    raw: RawGate = RawGate()
+    clean: CleanGate = CleanGate()
+    labels: LabelsGate = LabelsGate()
+
+
+class Split(_Section):
+    train: float = Field(0.7, gt=0, lt=1)
+    val: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Split:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        return self
+
+
+class Label(_Section):
+    split: Split = Split()
+
+
+class Model(_Section):
+    name: str = "auto"  # "auto": the select stage chooses from the registry
+    hidden: list[Annotated[int, Field(gt=0)]] = [64, 32]
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+
+class Train(_Section):
+    lr: float = Field(0.01, gt=0)
+    max_epochs: int = Field(60, ge=1)
+    batch_size: int = Field(32, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+    patience: int = Field(10, ge=1)
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    precision: str = "32-true"
+
+
+class Evaluate(_Section):
+    thresholds: dict[Literal["accuracy", "f1_macro", "precision_macro", "recall_macro"], float] = {
+        "accuracy": 0.9,
+        "f1_macro": 0.85,
+    }
+
+
+class Deploy(_Section):
+    parity_tolerance: float = Field(1e-4, gt=0)  # max abs probability difference vs checkpoint
+
+
+class Serve(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(1_000_000, ge=1)
+    max_batch: int = Field(1024, ge=1)
+    token_env: str | None = None  # name of an environment variable holding a bearer token
+
+
+class Params(_Section):
+    seed: int = 42
+    paths: Paths = Paths()
+    data: Data = Data()
+    clean: Clean = Clean()
+    gates: Gates = Gates()
+    label: Label = Label()
+    model: Model = Model()
+    train: Train = Train()
+    evaluate: Evaluate = Evaluate()
+    deploy: Deploy = Deploy()
+    serve: Serve = Serve()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    value = error.get("input")
+    allowed = ""
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (value {value!r}); check the spelling against params.yaml's schema"
+    if error["type"] == "literal_error":
+        allowed = f"; allowed: {error['ctx']['expected']}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key or '(top level)'}: {message} (got {value!r}){allowed}"
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate an already-loaded mapping; the error lists every wrong key at once."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = "\n".join(f"  - {_describe(e)}" for e in exc.errors())
+        raise ParamsError(f"{source} does not match the schema:\n{lines}") from None
+
+
+def load_params(path: Path | str = PARAMS_FILE) -> Params:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path} not found; run from the project root") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+    return parse_params(raw, str(path))
