@@ -111,16 +111,18 @@ def _validate(context, gate: str, check: Check):
     return result
 
 
-def _failure(check: str, res) -> dict[str, Any]:
+def _failure(check: Check, res) -> dict[str, Any]:
     cfg = res.expectation_config
     kwargs = cfg.kwargs
     found = res.result or {}
-    examples = found.get("partial_unexpected_index_list") or found.get("partial_unexpected_list")
+    # With index columns, GE names the offending rows by them; otherwise show offending values.
+    key = "partial_unexpected_index_list" if check.index_columns else "partial_unexpected_list"
+    examples = found.get(key)
     message = None
     if res.exception_info and res.exception_info.get("raised_exception"):
         message = str(res.exception_info.get("exception_message", "")).splitlines()[0]
     return {
-        "check": check,
+        "check": check.name,
         "expectation": cfg.type,
         "column": kwargs.get("column") or kwargs.get("column_list") or kwargs.get("column_set"),
         "expected": {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")},
@@ -160,21 +162,19 @@ def run_gate(gate: str, checks: list[Check], *, gx_dir: Path | str, reports_dir:
     """Validate every check; write the reports; raise GateFailed if any expectation failed."""
     gx_dir, out = Path(gx_dir), Path(reports_dir) / "gates"
     context = _context(gx_dir)
-    results = {check.name: _validate(context, gate, check) for check in checks}
+    results = {check.name: (check, _validate(context, gate, check)) for check in checks}
     docs = context.build_data_docs().get("local_site", "")
-    failures = [
-        _failure(name, r) for name, result in results.items() for r in result.results if not r.success
-    ]
-    evaluated = sum(len(result.results) for result in results.values())
+    failures = [_failure(check, r) for check, result in results.values() for r in result.results if not r.success]
+    evaluated = sum(len(result.results) for _, result in results.values())
     summary = {
         "gate": gate,
         "success": not failures,
         "evaluated": evaluated,
         "failed": len(failures),
         "failures": failures,
-        "data_docs": docs.removeprefix("file://"),
+        "data_docs": os.path.relpath(docs.removeprefix("file://")) if docs else None,
     }
-    write_json(out / f"{gate}.ge.json", {n: r.to_json_dict() for n, r in results.items()})
+    write_json(out / f"{gate}.ge.json", {n: r.to_json_dict() for n, (_, r) in results.items()})
     write_json(out / f"{gate}.json", summary)
     if failures:
         lines = "\n".join(f"  - {_line(f)}" for f in failures)

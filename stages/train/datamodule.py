@@ -20,7 +20,7 @@ class TabularDataModule(L.LightningDataModule):
     def _tensors(self, split: str) -> TensorDataset:
         frame = pd.read_parquet(self.label_dir / f"{split}.parquet")
         x = torch.from_numpy(encode(frame, self.plan))
-        y = torch.from_numpy(frame["label"].to_numpy(dtype="int64"))
+        y = torch.from_numpy(frame["label"].to_numpy(dtype="int64", copy=True))
         return TensorDataset(x, y)
 
     def setup(self, stage: str | None = None) -> None:

@@ -1,0 +1,48 @@
+# millrace: `make run` sets up a fresh machine and runs the pipeline; `make test` runs the suite.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := run
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+# dvc.yaml runs `python -m stages.<name>`: the venv's python must come first on PATH.
+export PATH := $(BIN):$(PATH)
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# pip's config here lists local indexes that may not exist; their warnings are noise.
+PIP_NOISE := is ignored: it is neither a file nor a directory
+
+.PHONY: run test test-fast install lint flow serve plots
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	touch $@
+
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	@test -d .git || { echo "millrace needs a git checkout (DVC tracks experiments in git)"; exit 1; }
+	dvc repro
+	dvc plots show --out dvc_plots > /dev/null
+	python -m stages.summary
+
+test: $(VENV)/.installed
+	python -m pytest
+
+test-fast: $(VENV)/.installed
+	python -m pytest -m "not slow"
+
+lint: $(VENV)/.installed
+	ruff check . && ruff format --check .
+
+flow: $(VENV)/.installed
+	python -m flows.pipeline
+
+serve: $(VENV)/.installed
+	python -m stages.serve
+
+plots: $(VENV)/.installed
+	dvc plots show --out dvc_plots

@@ -1,0 +1,82 @@
+"""summary: print the last run's gate results, test metrics and where every artefact is.
+
+Reads only what the stages wrote (reports/gates, reports/evaluate, the deploy manifest);
+`make run` calls it after `dvc repro`. Run: `python -m stages.summary` or `millrace summary`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from stages.errors import MillraceError
+from stages.io import read_json
+from stages.params import Params, load_params
+
+GATES = ("raw", "clean", "labels")
+METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+
+
+def _read(path: Path) -> Any:
+    if not path.exists():
+        raise MillraceError(f"{path} is missing; run `dvc repro` first")
+    return read_json(path)
+
+
+def tables(params: Params) -> list[Table]:
+    reports = Path(params.paths.reports)
+    gates = Table(title="Gates")
+    for column in ("gate", "result", "expectations", "report"):
+        gates.add_column(column)
+    for name in GATES:
+        gate = _read(reports / "gates" / f"{name}.json")
+        result = "[green]passed[/]" if gate["success"] else f"[red]failed {gate['failed']}[/]"
+        gates.add_row(name, result, str(gate["evaluated"]), str(reports / "gates" / f"{name}.json"))
+
+    evaluation = _read(reports / "evaluate" / "metrics.json")
+    metrics = Table(title="Test metrics")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    metrics.add_column("threshold", justify="right")
+    thresholds = {c["metric"]: c for c in evaluation["delivery"]["checks"]}
+    for name in METRICS:
+        check = thresholds.get(f"test/{name}")
+        limit = f"{'✓' if check['passed'] else '✗'} ≥ {check['threshold']}" if check else ""
+        metrics.add_row(f"test/{name}", f"{evaluation['test'][name]:.4f}", limit)
+    verdict = "[green]meets[/]" if evaluation["delivery"]["passed"] else "[red]does not meet[/]"
+    metrics.caption = f"delivery standard: {verdict}"
+
+    manifest = Path(params.paths.deploy) / "manifest.json"
+    docs = _read(reports / "gates" / "labels.json").get("data_docs", "")
+    paths = Table(title="Artefacts")
+    paths.add_column("what")
+    paths.add_column("where")
+    rows = [
+        ("training curves, confusion matrix", "dvc plots show  →  dvc_plots/index.html"),
+        ("test metrics", str(reports / "evaluate" / "metrics.json")),
+        ("cleaning report", str(reports / "clean.json")),
+        ("gate reports (Data Docs)", docs),
+        ("model selection", params.paths.selection),
+        ("trained model", params.paths.train),
+    ]
+    if manifest.exists():
+        rows.append(("deployed bundle", f"{params.paths.deploy} (version {read_json(manifest)['version']})"))
+        rows.append(("serve it", "millrace serve  (or python -m stages.serve)"))
+    for row in rows:
+        paths.add_row(*row)
+    return [gates, metrics, paths]
+
+
+def main() -> None:
+    console = Console()
+    for table in tables(load_params()):
+        console.print(table)
+
+
+if __name__ == "__main__":
+    from stages.cli import run_stage
+
+    run_stage(main)

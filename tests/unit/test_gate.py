@@ -1,0 +1,53 @@
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from stages.gate import Check, GateFailed, expectation, load_suite, run_gate
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def gx_dir(tmp_path):
+    target = tmp_path / "gx"
+    shutil.copytree(ROOT / "gx", target, ignore=shutil.ignore_patterns("uncommitted"))
+    return target
+
+
+def test_passing_gate_writes_its_report(tmp_path, gx_dir, penguins):
+    suite = load_suite(gx_dir, "penguins_raw")
+    summary = run_gate("raw", [Check("table", penguins, suite)], gx_dir=gx_dir, reports_dir=tmp_path / "r")
+    assert summary["success"] and summary["evaluated"] == len(suite)
+    written = json.loads((tmp_path / "r" / "gates" / "raw.json").read_text())
+    assert written["success"] is True and written["failed"] == 0
+    assert (tmp_path / "r" / "gates" / "raw.ge.json").exists()
+
+
+def test_failing_gate_names_expectation_column_and_examples(tmp_path, gx_dir, penguins):
+    bad = penguins.copy()
+    bad.loc[:9, "island"] = "Atlantis"
+    bad.loc[20:29, "species"] = None
+    with pytest.raises(GateFailed) as err:
+        run_gate("raw", [Check("table", bad, load_suite(gx_dir, "penguins_raw"))], gx_dir=gx_dir, reports_dir=tmp_path)
+    message = str(err.value)
+    assert "expect_column_values_to_be_in_set on 'island'" in message
+    assert "Atlantis" in message
+    assert "expect_column_values_to_not_be_null on 'species'" in message
+    report = json.loads((tmp_path / "gates" / "raw.json").read_text())
+    assert report["success"] is False and report["failed"] == 2
+
+
+def test_index_columns_identify_the_offending_rows(tmp_path, gx_dir):
+    balance = pd.DataFrame({"split": ["train", "test"], "class": ["a", "b"], "rows": [5, 0]})
+    check = Check("balance", balance, [expectation("expect_column_values_to_be_between", column="rows", min_value=1)], ["split", "class"])
+    with pytest.raises(GateFailed, match="test") as err:
+        run_gate("labels", [check], gx_dir=gx_dir, reports_dir=tmp_path)
+    assert "'class': 'b'" in str(err.value)
+
+
+def test_unknown_suite_lists_the_available_ones(gx_dir):
+    from stages.errors import MillraceError
+
+    with pytest.raises(MillraceError, match="penguins_raw"):
+        load_suite(gx_dir, "nope")

@@ -1,0 +1,24 @@
+import pytest
+
+from stages.io import atomic_dir, atomic_path, write_json
+
+
+def test_atomic_dir_keeps_the_previous_output_when_the_writer_fails(tmp_path):
+    target = tmp_path / "out"
+    with atomic_dir(target) as out:
+        (out / "a.txt").write_text("first")
+    with pytest.raises(RuntimeError), atomic_dir(target) as out:
+        (out / "a.txt").write_text("half")
+        raise RuntimeError("crash")
+    assert (target / "a.txt").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp folder left behind
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(ValueError), atomic_path(target) as tmp:
+        tmp.write_text("{trunc")
+        raise ValueError
+    assert target.read_text().strip().startswith("{")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

@@ -1,0 +1,48 @@
+import pandas as pd
+import pytest
+
+from stages.errors import MillraceError
+from stages.label import SPLITS, run
+from stages.params import Split
+
+
+def test_split_is_stratified_deterministic_and_complete(penguins):
+    data = penguins.dropna()
+    first, classes = run(data, "species", Split(), seed=7)
+    again, _ = run(data, "species", Split(), seed=7)
+    assert classes == ["Adelie", "Chinstrap", "Gentoo"]
+    assert sum(len(first[s]) for s in SPLITS) == len(data)
+    for name in SPLITS:
+        pd.testing.assert_frame_equal(first[name], again[name])
+        assert set(first[name]["label"]) == {0, 1, 2}
+    assert len(first["train"]) > len(first["val"])
+
+
+def test_a_different_seed_gives_a_different_split(penguins):
+    data = penguins.dropna()
+    a, _ = run(data, "species", Split(), seed=1)
+    b, _ = run(data, "species", Split(), seed=2)
+    assert not a["test"].equals(b["test"])
+
+
+def test_duplicates_never_straddle_splits():
+    base = pd.DataFrame({"y": ["a", "b"] * 30, "x": range(60)})
+    data = pd.concat([base, base.iloc[:20]], ignore_index=True)  # 20 rows appear twice
+    splits, _ = run(data, "y", Split(), seed=0)
+    seen = {name: set(map(tuple, f[["y", "x"]].itertuples(index=False))) for name, f in splits.items()}
+    assert not seen["train"] & seen["test"]
+    assert not seen["train"] & seen["val"]
+    assert not seen["val"] & seen["test"]
+    assert sum(len(f) for f in splits.values()) == 80
+
+
+def test_continuous_target_is_refused():
+    data = pd.DataFrame({"y": [0.5 * i for i in range(40)], "x": range(40)})
+    with pytest.raises(MillraceError, match="continuous"):
+        run(data, "y", Split(), seed=0)
+
+
+def test_too_few_rows_per_class_is_explained():
+    data = pd.DataFrame({"y": ["a"] * 20 + ["b"], "x": range(21)})
+    with pytest.raises(MillraceError, match="cannot split stratified"):
+        run(data, "y", Split(), seed=0)
