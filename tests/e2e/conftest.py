@@ -1,0 +1,103 @@
+"""End-to-end harness: a temporary copy of the repo, its own git history, the real tools.
+
+`built_repo` runs the real `dvc repro` once per session; `workspace` hands each test a private
+copy of that finished workspace (git history and DVC cache included) to change freely.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def tool_env(home: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_HOME": str(home / ".prefect"),
+        "GIT_AUTHOR_NAME": "millrace tests",
+        "GIT_AUTHOR_EMAIL": "tests@millrace.invalid",
+        "GIT_COMMITTER_NAME": "millrace tests",
+        "GIT_COMMITTER_EMAIL": "tests@millrace.invalid",
+        "PYTHONPATH": "",
+    }
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def sh(repo: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a command in `repo` with the project's tools first on PATH; output is captured."""
+    result = subprocess.run(
+        args, cwd=repo, env=tool_env(repo), capture_output=True, text=True, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", output)
+
+
+def copy_project(destination: Path) -> Path:
+    """What a fresh clone would hold: tracked and untracked-but-not-ignored files, no outputs."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file() and not name.startswith(("reports/", "models/")) and name != "dvc.lock":
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    sh(destination, "git", "init", "-q", "-b", "main")
+    sh(destination, "git", "add", "-A")
+    sh(destination, "git", "commit", "-qm", "copy of millrace")
+    return destination
+
+
+def commit_all(repo: Path, message: str) -> None:
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", message)
+
+
+@pytest.fixture(scope="session")
+def built_repo(tmp_path_factory) -> Path:
+    repo = copy_project(tmp_path_factory.mktemp("built") / "repo")
+    sh(repo, "dvc", "repro")
+    commit_all(repo, "pipeline run")
+    return repo
+
+
+@pytest.fixture
+def workspace(built_repo: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "repo"
+    shutil.copytree(built_repo, target, symlinks=True)
+    return target
+
+
+def set_param(repo: Path, pattern: str, replacement: str) -> None:
+    """Edit params.yaml as a user would, keeping its comments; the pattern must match once."""
+    path = repo / "params.yaml"
+    text, count = re.subn(pattern, replacement, path.read_text(), flags=re.MULTILINE)
+    assert count == 1, f"{pattern!r} matched {count} times in params.yaml"
+    path.write_text(text)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

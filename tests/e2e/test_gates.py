@@ -1,0 +1,79 @@
+"""Bad data is stopped by its gate: non-zero exit, a message naming what failed, nothing downstream."""
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from tests.e2e.conftest import set_param, sh
+
+pytestmark = pytest.mark.slow
+
+DOWNSTREAM = ["data/clean/clean.parquet", "data/label/train.parquet", "models/train/model.safetensors",
+              "reports/evaluate/metrics.json", "models/deploy/manifest.json"]
+
+
+def fingerprint(repo):
+    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in DOWNSTREAM}
+
+
+def use_csv(repo, frame):
+    frame.to_csv(repo / "data/inputs/penguins.csv", index=False)
+    set_param(repo, r"^    kind: builtin.*$", "    kind: file\n    path: data/inputs/penguins.csv")
+    set_param(repo, r"^    name: penguins.*$", "")
+
+
+def corrupt_nulls_in_target(frame):
+    frame.loc[frame.index[:15], "species"] = None
+
+
+def corrupt_unknown_category(frame):
+    frame.loc[frame.index[:4], "island"] = "Atlantis"
+
+
+def corrupt_missing_column(frame):
+    del frame["flipper_length_mm"]
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (corrupt_nulls_in_target, ["expect_column_values_to_not_be_null on 'species'", "15 unexpected"]),
+        (corrupt_unknown_category, ["expect_column_values_to_be_in_set on 'island'", "Atlantis"]),
+        (corrupt_missing_column, ["expect_column_to_exist on 'flipper_length_mm'", "expect_table_columns_to_match_set"]),
+    ],
+)
+def test_raw_gate_stops_corrupt_data(workspace, corrupt, expected):
+    before = fingerprint(workspace)
+    frame = pd.read_parquet(workspace / "data/acquire/raw.parquet")
+    corrupt(frame)
+    use_csv(workspace, frame)
+    result = sh(workspace, "dvc", "repro", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "gate 'raw' failed" in output
+    for text in expected:
+        assert text in output
+    assert "Traceback" not in output
+    assert "Running stage 'clean'" not in output
+    assert fingerprint(workspace) == before
+    report = json.loads((workspace / "reports/gates/raw.json").read_text())
+    assert report["success"] is False and report["failed"] >= 1
+
+
+def test_the_same_csv_uncorrupted_passes_the_raw_gate(workspace):
+    use_csv(workspace, pd.read_parquet(workspace / "data/acquire/raw.parquet"))
+    sh(workspace, "dvc", "repro", "acquire")
+    assert json.loads((workspace / "reports/gates/raw.json").read_text())["success"] is True
+
+
+def test_labels_gate_stops_a_too_rare_class(workspace):
+    before = fingerprint(workspace)
+    set_param(workspace, r"^    min_class_share: .*$", "    min_class_share: 0.3")
+    result = sh(workspace, "dvc", "repro", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "gate 'labels' failed" in output and "Chinstrap" in output
+    assert "Running stage 'select'" not in output
+    assert fingerprint(workspace) == before

@@ -1,0 +1,74 @@
+"""The whole pipeline through the real `dvc repro`, and DVC rerunning exactly what changed."""
+
+import json
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import sh, stages_run, set_param
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"]
+
+
+def read(repo, path):
+    return json.loads((repo / path).read_text())
+
+
+def test_full_run_produces_every_artefact(built_repo):
+    lock = yaml.safe_load((built_repo / "dvc.lock").read_text())
+    assert list(lock["stages"]) == STAGES
+    for gate in ("raw", "clean", "labels"):
+        assert read(built_repo, f"reports/gates/{gate}.json")["success"] is True
+    assert read(built_repo, "data/acquire/profile.json")["nulls"]["sex"] == 11
+    assert read(built_repo, "reports/clean.json")["missing"]["imputed"]["sex"]["cells"] == 11
+    assert read(built_repo, "models/selection.json")["family"] == "tabular_mlp"
+    metrics = read(built_repo, "reports/evaluate/metrics.json")
+    assert metrics["test"]["accuracy"] >= 0.9 and metrics["delivery"]["passed"] is True
+    manifest = read(built_repo, "models/deploy/manifest.json")
+    assert manifest["parity"]["onnx_max_abs_diff"] < 1e-4 and manifest["parity"]["onnx_same_predictions"]
+    assert manifest["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert len(manifest["data_sha256"]) == 64 and manifest["params"]["train"]["lr"] == 0.01
+    assert (built_repo / "reports/train/plots/metrics/val/loss.tsv").exists()
+    assert (built_repo / "gx/uncommitted/data_docs/local_site/index.html").exists()
+
+
+def test_noop_repro_reruns_nothing(workspace):
+    assert stages_run(sh(workspace, "dvc", "repro").stdout) == []
+
+
+def test_changing_lr_reruns_train_evaluate_and_deploy_only(workspace):
+    set_param(workspace, r"^  lr: .*$", "  lr: 0.02")
+    assert stages_run(sh(workspace, "dvc", "repro").stdout) == ["train", "evaluate", "deploy"]
+    assert read(workspace, "models/deploy/manifest.json")["params"]["train"]["lr"] == 0.02
+
+
+def test_changing_a_clean_param_reruns_from_clean(workspace):
+    set_param(workspace, r"^    numeric: median", "    numeric: mean")
+    ran = stages_run(sh(workspace, "dvc", "repro").stdout)
+    assert ran[0] == "clean" and "acquire" not in ran
+    assert ran[-3:] == ["train", "evaluate", "deploy"]
+
+
+def test_training_is_deterministic(workspace):
+    before = read(workspace, "reports/evaluate/metrics.json")
+    weights = (workspace / "models/train/model.safetensors").read_bytes()
+    sh(workspace, "dvc", "repro", "--force", "--single-item", "train")
+    sh(workspace, "dvc", "repro", "--single-item", "evaluate")
+    assert (workspace / "models/train/model.safetensors").read_bytes() == weights
+    assert read(workspace, "reports/evaluate/metrics.json")["test"] == before["test"]
+
+
+def test_summary_prints_gates_metrics_and_paths(built_repo):
+    out = sh(built_repo, "python", "-m", "stages.summary").stdout
+    for text in ("Gates", "labels", "test/accuracy", "meets", "models/deploy", "reports/evaluate/metrics.json"):
+        assert text in out
+
+
+def test_wrong_param_stops_the_stage_with_a_clear_message(workspace):
+    set_param(workspace, r"^    method: iqr", "    method: quantile")
+    result = sh(workspace, "dvc", "repro", check=False)
+    assert result.returncode != 0
+    assert "clean.outliers.method" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout

@@ -1,0 +1,105 @@
+"""The deployed bundle behind the real uvicorn server on a free loopback port."""
+
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import free_port, tool_env
+
+pytestmark = pytest.mark.slow
+
+PENGUIN = {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.8,
+           "flipper_length_mm": 217, "body_mass_g": 5200, "sex": "male"}
+
+
+def start(repo, extra_env=None):
+    port = free_port()
+    env = {**tool_env(repo), **(extra_env or {})}
+    process = subprocess.Popen(
+        ["python", "-m", "stages.serve", "--port", str(port)], cwd=repo, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise AssertionError(f"server did not start:\n{process.stdout.read()}")
+
+
+@pytest.fixture
+def server(built_repo):
+    process, url = start(built_repo)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_predict_single_and_batch(server):
+    reply = httpx.post(f"{server}/predict", json={"records": [PENGUIN]})
+    assert reply.status_code == 200
+    prediction = reply.json()["predictions"][0]
+    assert prediction["class"] == "Gentoo"
+    assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-5
+    adelie = {**PENGUIN, "island": "Torgersen", "bill_length_mm": 38.0, "bill_depth_mm": 19.0,
+              "flipper_length_mm": 185, "body_mass_g": 3500}
+    batch = httpx.post(f"{server}/predict", json={"records": [PENGUIN, adelie]}).json()["predictions"]
+    assert [p["class"] for p in batch] == ["Gentoo", "Adelie"]
+
+
+def test_health_and_metadata(server):
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}
+    meta = httpx.get(f"{server}/metadata").json()
+    assert meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert meta["features"]["categorical"]["island"] == ["Biscoe", "Dream", "Torgersen"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"rows": [PENGUIN]}, "records"),
+        ({"records": []}, "at least 1"),
+        ({"records": [{**PENGUIN, "island": "Atlantis"}]}, "unknown category 'Atlantis'"),
+        ({"records": [{k: v for k, v in PENGUIN.items() if k != "sex"}]}, "missing features: ['sex']"),
+        ({"records": [{**PENGUIN, "body_mass_g": "heavy"}]}, "needs a number"),
+    ],
+)
+def test_malformed_requests_get_422_with_a_clear_message(server, body, says):
+    reply = httpx.post(f"{server}/predict", json=body)
+    assert reply.status_code == 422
+    assert says in reply.text
+
+
+def test_invalid_json_is_422_not_500(server):
+    reply = httpx.post(f"{server}/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert reply.status_code == 422
+
+
+def test_oversized_body_is_refused(server):
+    reply = httpx.post(f"{server}/predict", content=b"x" * 1_000_001, headers={"content-type": "application/json"})
+    assert reply.status_code == 413
+
+
+def test_token_is_required_when_configured(built_repo, tmp_path):
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(built_repo, repo, symlinks=True)
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("token_env: null", "token_env: MILLRACE_TOKEN"))
+    process, url = start(repo, {"MILLRACE_TOKEN": "s3cret"})
+    try:
+        assert httpx.post(f"{url}/predict", json={"records": [PENGUIN]}).status_code == 401
+        ok = httpx.post(f"{url}/predict", json={"records": [PENGUIN]}, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+        assert httpx.get(f"{url}/health").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
