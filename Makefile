@@ -30,6 +30,7 @@ run: $(VENV)/.installed
 	python -m stages.summary
 
 test: $(VENV)/.installed
+	ruff check . && ruff format --check .
 	python -m pytest
 
 test-fast: $(VENV)/.installed

@@ -41,7 +41,11 @@ def run_stage(stage: str, repo: str) -> None:
     logger = get_run_logger()
     command = [dvc_executable(), "repro", "--single-item", stage]
     process = subprocess.Popen(
-        command, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command,
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, **QUIET_ENV},
     )
     tail: deque[str] = deque(maxlen=20)
@@ -62,8 +66,15 @@ def metrics_markdown(repo: Path) -> tuple[str, dict[str, Any]]:
     decision = evaluation["delivery"]
     verdict = "meets" if decision["passed"] else "does **not** meet"
     markdown = "\n".join(
-        ["# millrace run", "", "| metric | value |", "|---|---|", *rows, "",
-         f"Delivery standard: the model {verdict} it ({'; '.join(decision['reasons'])})."]
+        [
+            "# millrace run",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            *rows,
+            "",
+            f"Delivery standard: the model {verdict} it ({'; '.join(decision['reasons'])}).",
+        ]
     )
     return markdown, evaluation
 

@@ -56,8 +56,15 @@ def export(model, width: int, out: Path) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec.*")
     example = (torch.zeros(2, width),)
     torch.onnx.export(
-        model, example, str(out / ONNX), input_names=["features"], output_names=["probabilities"],
-        dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False, external_data=False,
+        model,
+        example,
+        str(out / ONNX),
+        input_names=["features"],
+        output_names=["probabilities"],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        dynamo=True,
+        verbose=False,
+        external_data=False,
     )
     torch.jit.trace(model, example).save(str(out / TORCHSCRIPT))
 
@@ -93,7 +100,9 @@ def data_hash(label_dir: Path) -> str:
 def check_delivery(report: dict[str, Any]) -> None:
     decision = report["delivery"]
     if not decision["passed"]:
-        raise DeployRefused("refusing to deploy: the model does not meet the delivery standard: " + "; ".join(decision["reasons"]))
+        raise DeployRefused(
+            "refusing to deploy: the model does not meet the delivery standard: " + "; ".join(decision["reasons"])
+        )
 
 
 def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], tolerance: float, out: Path) -> dict[str, Any]:

@@ -36,13 +36,9 @@ def label_map(target: pd.Series) -> list[str]:
 
 def _split_groups(groups: pd.DataFrame, split: Split, seed: int) -> dict[str, pd.Index]:
     try:
-        rest, test = train_test_split(
-            groups.index, test_size=split.test, stratify=groups["label"], random_state=seed
-        )
+        rest, test = train_test_split(groups.index, test_size=split.test, stratify=groups["label"], random_state=seed)
         val_share = split.val / (split.train + split.val)
-        train, val = train_test_split(
-            rest, test_size=val_share, stratify=groups.loc[rest, "label"], random_state=seed
-        )
+        train, val = train_test_split(rest, test_size=val_share, stratify=groups.loc[rest, "label"], random_state=seed)
     except ValueError as exc:
         counts = groups["label"].value_counts().to_dict()
         raise MillraceError(f"cannot split stratified ({exc}); distinct rows per class id: {counts}") from None

@@ -27,8 +27,7 @@ def describe(train: pd.DataFrame, features: list[str], classes: list[str]) -> di
     text = [
         c
         for c in features
-        if not pd.api.types.is_numeric_dtype(train[c])
-        and train[c].astype("str").str.len().mean() > TEXT_MEAN_CHARS
+        if not pd.api.types.is_numeric_dtype(train[c]) and train[c].astype("str").str.len().mean() > TEXT_MEAN_CHARS
     ]
     return {
         "kind": "text" if text else "tabular",

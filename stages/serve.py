@@ -43,9 +43,7 @@ class Bundle:
         self.manifest = read_json(directory / "manifest.json")
         self.plan = FeaturePlan.from_json(read_json(directory / "preprocess.json"))
         self.classes: list[str] = self.manifest["classes"]
-        self.session = onnxruntime.InferenceSession(
-            str(directory / "model.onnx"), providers=["CPUExecutionProvider"]
-        )
+        self.session = onnxruntime.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
 
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         features = encode(pd.DataFrame.from_records(records), self.plan)

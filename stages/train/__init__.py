@@ -45,7 +45,11 @@ def run(
     backbone = family.build(plan.width, len(classes), params.model)
     system = Classifier(backbone, len(classes), params.train.lr, params.train.weight_decay)
     checkpoint = ModelCheckpoint(
-        dirpath=out, filename="best", monitor="val/loss", mode="min", save_top_k=1,
+        dirpath=out,
+        filename="best",
+        monitor="val/loss",
+        mode="min",
+        save_top_k=1,
         auto_insert_metric_name=False,
     )
     trainer = L.Trainer(

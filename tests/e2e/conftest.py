@@ -41,9 +41,7 @@ def tool_env(home: Path) -> dict[str, str]:
 
 def sh(repo: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run a command in `repo` with the project's tools first on PATH; output is captured."""
-    result = subprocess.run(
-        args, cwd=repo, env=tool_env(repo), capture_output=True, text=True, timeout=timeout
-    )
+    result = subprocess.run(args, cwd=repo, env=tool_env(repo), capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -55,9 +53,13 @@ def stages_run(output: str) -> list[str]:
 
 def copy_project(destination: Path) -> Path:
     """What a fresh clone would hold: tracked and untracked-but-not-ignored files, no outputs."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file() and not name.startswith(("reports/", "models/")) and name != "dvc.lock":

@@ -10,7 +10,6 @@ from tests.e2e.conftest import set_param, sh
 pytestmark = pytest.mark.slow
 
 
-
 def prefect_state(repo):
     """What the flow run left in Prefect's own database (the ephemeral server's SQLite file)."""
     with sqlite3.connect(repo / ".prefect" / "prefect.db") as db:
@@ -31,7 +30,15 @@ def test_flow_runs_each_stage_as_a_task_and_publishes_metrics(workspace):
     artifacts, tasks = prefect_state(workspace)
     assert len(artifacts) == 1 and "test/accuracy" in artifacts[0] and "Delivery standard" in artifacts[0]
     assert set(tasks.values()) == {"COMPLETED"}
-    assert {name.rsplit("-", 1)[0] for name in tasks} == {"acquire", "clean", "label", "select", "train", "evaluate", "deploy"}
+    assert {name.rsplit("-", 1)[0] for name in tasks} == {
+        "acquire",
+        "clean",
+        "label",
+        "select",
+        "train",
+        "evaluate",
+        "deploy",
+    }
     manifest = json.loads((workspace / "models/deploy/manifest.json").read_text())
     assert manifest["params"]["train"]["lr"] == 0.02
 

@@ -10,8 +10,13 @@ from tests.e2e.conftest import set_param, sh
 
 pytestmark = pytest.mark.slow
 
-DOWNSTREAM = ["data/clean/clean.parquet", "data/label/train.parquet", "models/train/model.safetensors",
-              "reports/evaluate/metrics.json", "models/deploy/manifest.json"]
+DOWNSTREAM = [
+    "data/clean/clean.parquet",
+    "data/label/train.parquet",
+    "models/train/model.safetensors",
+    "reports/evaluate/metrics.json",
+    "models/deploy/manifest.json",
+]
 
 
 def fingerprint(repo):
@@ -41,7 +46,10 @@ def corrupt_missing_column(frame):
     [
         (corrupt_nulls_in_target, ["expect_column_values_to_not_be_null on 'species'", "15 unexpected"]),
         (corrupt_unknown_category, ["expect_column_values_to_be_in_set on 'island'", "Atlantis"]),
-        (corrupt_missing_column, ["expect_column_to_exist on 'flipper_length_mm'", "expect_table_columns_to_match_set"]),
+        (
+            corrupt_missing_column,
+            ["expect_column_to_exist on 'flipper_length_mm'", "expect_table_columns_to_match_set"],
+        ),
     ],
 )
 def test_raw_gate_stops_corrupt_data(workspace, corrupt, expected):
@@ -70,10 +78,14 @@ def test_the_same_csv_uncorrupted_passes_the_raw_gate(workspace):
 
 def test_labels_gate_stops_a_too_rare_class(workspace):
     before = fingerprint(workspace)
+    downstream = [p for p in DOWNSTREAM if not p.startswith(("data/clean", "data/label"))]
     set_param(workspace, r"^    min_class_share: .*$", "    min_class_share: 0.3")
     result = sh(workspace, "dvc", "repro", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "gate 'labels' failed" in output and "Chinstrap" in output
     assert "Running stage 'select'" not in output
+    assert all((workspace / p).exists() for p in downstream)
+    # DVC removes the failed stage's own previous output before running it; it is restorable.
+    sh(workspace, "dvc", "checkout", "label")
     assert fingerprint(workspace) == before

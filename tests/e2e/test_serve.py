@@ -10,16 +10,26 @@ from tests.e2e.conftest import free_port, tool_env
 
 pytestmark = pytest.mark.slow
 
-PENGUIN = {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.8,
-           "flipper_length_mm": 217, "body_mass_g": 5200, "sex": "male"}
+PENGUIN = {
+    "island": "Biscoe",
+    "bill_length_mm": 47.5,
+    "bill_depth_mm": 14.8,
+    "flipper_length_mm": 217,
+    "body_mass_g": 5200,
+    "sex": "male",
+}
 
 
 def start(repo, extra_env=None):
     port = free_port()
     env = {**tool_env(repo), **(extra_env or {})}
     process = subprocess.Popen(
-        ["python", "-m", "stages.serve", "--port", str(port)], cwd=repo, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ["python", "-m", "stages.serve", "--port", str(port)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
@@ -48,8 +58,14 @@ def test_predict_single_and_batch(server):
     prediction = reply.json()["predictions"][0]
     assert prediction["class"] == "Gentoo"
     assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-5
-    adelie = {**PENGUIN, "island": "Torgersen", "bill_length_mm": 38.0, "bill_depth_mm": 19.0,
-              "flipper_length_mm": 185, "body_mass_g": 3500}
+    adelie = {
+        **PENGUIN,
+        "island": "Torgersen",
+        "bill_length_mm": 38.0,
+        "bill_depth_mm": 19.0,
+        "flipper_length_mm": 185,
+        "body_mass_g": 3500,
+    }
     batch = httpx.post(f"{server}/predict", json={"records": [PENGUIN, adelie]}).json()["predictions"]
     assert [p["class"] for p in batch] == ["Gentoo", "Adelie"]
 

@@ -34,7 +34,9 @@ def test_rows_without_target_are_never_imputed():
 
 
 def test_drop_strategy_drops_rows():
-    cleaned, report = run(frame(), "y", Clean(missing=Missing(numeric="drop", categorical="drop"), outliers=Outliers(method="none")))
+    cleaned, report = run(
+        frame(), "y", Clean(missing=Missing(numeric="drop", categorical="drop"), outliers=Outliers(method="none"))
+    )
     assert report["missing"]["missing_rows_dropped"] == 3  # rows 2, 4 and 5
     assert cleaned.isna().sum().sum() == 0
 

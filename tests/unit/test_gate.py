@@ -40,7 +40,12 @@ def test_failing_gate_names_expectation_column_and_examples(tmp_path, gx_dir, pe
 
 def test_index_columns_identify_the_offending_rows(tmp_path, gx_dir):
     balance = pd.DataFrame({"split": ["train", "test"], "class": ["a", "b"], "rows": [5, 0]})
-    check = Check("balance", balance, [expectation("expect_column_values_to_be_between", column="rows", min_value=1)], ["split", "class"])
+    check = Check(
+        "balance",
+        balance,
+        [expectation("expect_column_values_to_be_between", column="rows", min_value=1)],
+        ["split", "class"],
+    )
     with pytest.raises(GateFailed, match="test") as err:
         run_gate("labels", [check], gx_dir=gx_dir, reports_dir=tmp_path)
     assert "'class': 'b'" in str(err.value)
