@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lint flow serve plots
+.PHONY: run test test-fast install lint flow serve plots bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,6 @@ serve: $(VENV)/.installed
 
 plots: $(VENV)/.installed
 	dvc plots show --out dvc_plots
+
+bench: $(VENV)/.installed
+	python -m bench.train_accelerators
