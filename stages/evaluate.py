@@ -31,12 +31,13 @@ def scores(probabilities, labels, classes: list[str]) -> dict[str, Any]:
     import torch
     from torchmetrics.functional.classification import (
         multiclass_accuracy,
+        multiclass_confusion_matrix,
         multiclass_f1_score,
         multiclass_precision,
         multiclass_recall,
     )
 
-    target = torch.as_tensor(labels)
+    target = torch.tensor(list(labels))
     n = len(classes)
     out: dict[str, Any] = {"accuracy": multiclass_accuracy(probabilities, target, n, average="micro").item()}
     per_class: dict[str, dict[str, float]] = {c: {} for c in classes}
@@ -47,6 +48,8 @@ def scores(probabilities, labels, classes: list[str]) -> dict[str, Any]:
     for cls_id, cls in enumerate(classes):
         per_class[cls]["support"] = int((target == cls_id).sum())
     out["per_class"] = per_class
+    matrix = multiclass_confusion_matrix(probabilities, target, n).tolist()
+    out["confusion_matrix"] = {"rows_actual_columns_predicted": classes, "counts": matrix}
     return out
 
 

@@ -8,7 +8,9 @@ Deterministic on CPU: the same params give the same weights. Run: `python -m sta
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,10 @@ def trainer(train, out: Path, logger, callbacks=()):
 
     # Deterministic cuBLAS needs a fixed workspace; without it a CUDA run stops with an error.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # Lightning's start-up banner (accelerators found, a sales tip) and a pytree deprecation in
+    # Lightning itself are noise in `dvc repro` output; warnings still show.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     checkpoint = ModelCheckpoint(
         dirpath=out, filename="best", monitor="val/loss", mode="min", save_top_k=1, auto_insert_metric_name=False
     )

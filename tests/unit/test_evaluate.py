@@ -13,6 +13,7 @@ def test_scores_match_a_hand_count():
     assert metrics["per_class"]["b"]["recall"] == pytest.approx(2 / 3)
     assert metrics["per_class"]["a"]["precision"] == pytest.approx(0.5)
     assert metrics["per_class"]["b"]["support"] == 3
+    assert metrics["confusion_matrix"]["counts"] == [[1, 0], [1, 2]]
 
 
 def test_delivery_standard_fails_below_threshold_and_deploy_refuses():
