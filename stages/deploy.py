@@ -125,8 +125,11 @@ def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], tolerance: floa
 def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dict, params) -> dict[str, Any]:
     files = {p.name: sha256(p) for p in sorted(out.iterdir())}
     created = datetime.now(UTC)
+    # The ONNX exporter's bytes vary between identical exports; the trained weights do not.
+    weights = sha256(Path(params.paths.train) / "model.safetensors")
     return {
-        "version": f"{created:%Y%m%dT%H%M%SZ}-{files[ONNX][:8]}",
+        "version": f"{created:%Y%m%dT%H%M%SZ}-{weights[:8]}",
+        "weights_sha256": weights,
         "created_at": created.isoformat(),
         "family": trained.meta["family"],
         "target": trained.meta["target"],

@@ -30,6 +30,7 @@ def test_full_run_produces_every_artefact(built_repo):
     assert manifest["parity"]["onnx_max_abs_diff"] < 1e-4 and manifest["parity"]["onnx_same_predictions"]
     assert manifest["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
     assert len(manifest["data_sha256"]) == 64 and manifest["params"]["train"]["lr"] == 0.01
+    assert manifest["version"].endswith(manifest["weights_sha256"][:8])
     assert (built_repo / "reports/train/plots/metrics/val/loss.tsv").exists()
     assert (built_repo / "gx/uncommitted/data_docs/local_site/index.html").exists()
 
