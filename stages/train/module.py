@@ -24,8 +24,6 @@ class Classifier(L.LightningModule):
         x, y = batch
         logits = self(x)
         loss = self.loss(logits, y)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{stage} loss is {loss.item()}; lower train.lr or check the data")
         accuracy = self.train_acc if stage == "train" else self.val_acc
         accuracy(logits, y)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
@@ -37,6 +35,14 @@ class Classifier(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "val")
+
+    def on_train_epoch_end(self) -> None:
+        # Checked once an epoch, not every step: a per-step check makes the GPU wait for the CPU.
+        loss = self.trainer.callback_metrics.get("train/loss")
+        if loss is not None and not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"train/loss is {float(loss)} after epoch {self.current_epoch}; lower train.lr or check the data"
+            )
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from safetensors.numpy import load_file
 
 from stages import trained
@@ -49,3 +50,37 @@ def test_two_runs_give_identical_weights(label_dir, tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+
+
+class NaNAfterFirstStep(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 2)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.linear(x)
+        return out * float("nan") if self.calls > 2 else out
+
+
+def test_a_non_finite_loss_stops_training_with_a_clear_message(tmp_path):
+    from lightning import LightningDataModule
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from stages.train import trainer
+    from stages.train.module import Classifier
+
+    data = TensorDataset(torch.randn(32, 2), torch.randint(0, 2, (32,)))
+
+    class Tiny(LightningDataModule):
+        def train_dataloader(self):
+            return DataLoader(data, batch_size=8)
+
+        def val_dataloader(self):
+            return DataLoader(data, batch_size=32)
+
+    params = parse_params({"train": {"max_epochs": 3}})
+    fitter, checkpoint = trainer(params.train, tmp_path, logger=False)
+    with pytest.raises(FloatingPointError, match="train/loss is nan"):
+        fitter.fit(Classifier(NaNAfterFirstStep(), 2, 0.01, 0.0), datamodule=Tiny())

@@ -1,0 +1,144 @@
+"""The project's Lightning training against a plain PyTorch loop: same model, data and batch.
+
+Both sides train the tabular MLP the train stage builds, on the same encoded tensors, with the
+same optimiser, batch size and number of epochs; they alternate over several repetitions.
+Reports the median steady-state epoch time of each (first epoch excluded) and the ratio
+Lightning / plain; writes bench/results/training_loop_<accelerator>_<precision>.json.
+Run: `python -m bench.training_loop [--rows N] [--accelerator cpu|gpu]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from bench.train_accelerators import Timer, make_split
+from stages.params import parse_params
+from stages.train import build, trainer
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def params(accelerator: str, precision: str, epochs: int, batch: int):
+    return parse_params(
+        {
+            "seed": 0,
+            "data": {"target": "y", "features": None},
+            "model": {"hidden": [512, 512, 256], "dropout": 0.1},
+            "train": {
+                "accelerator": accelerator,
+                "precision": precision,
+                "max_epochs": epochs,
+                "batch_size": batch,
+                "patience": 1000,
+                "lr": 0.001,
+            },
+        }
+    )
+
+
+def lightning_epochs(label_dir: Path, p) -> list[float]:
+    setup = build(label_dir, {"family": "tabular_mlp"}, p)
+    timer = Timer()
+    with tempfile.TemporaryDirectory() as out:
+        fitter, _ = trainer(p.train, Path(out), logger=False, callbacks=[timer])
+        fitter.fit(setup.system, datamodule=setup.datamodule)
+    return timer.epochs
+
+
+def plain_epochs(label_dir: Path, p) -> list[float]:
+    """The floor: the same pieces driven by a hand-written loop, validation included."""
+    setup = build(label_dir, {"family": "tabular_mlp"}, p)
+    device = torch.device("cuda" if p.train.accelerator == "gpu" else "cpu")
+    model = setup.system.backbone.to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=p.train.lr, weight_decay=p.train.weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    setup.datamodule.setup("fit")
+    train_loader, val_loader = setup.datamodule.train_dataloader(), setup.datamodule.val_dataloader()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=p.train.precision == "bf16-mixed")
+    epochs = []
+    for _ in range(p.train.max_epochs):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        model.train()
+        for x, y in train_loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with autocast:
+                loss = loss_fn(model(x), y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        model.eval()
+        with torch.no_grad(), autocast:
+            for x, y in val_loader:
+                loss_fn(model(x.to(device)), y.to(device))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        epochs.append(time.perf_counter() - start)
+    return epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--accelerator", default="gpu" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", default="32-true")
+    args = parser.parse_args()
+
+    p = params(args.accelerator, args.precision, args.epochs, args.batch)
+    times: dict[str, list[float]] = {"lightning": [], "plain": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        make_split(Path(tmp), args.rows, 32, 4)
+        for _ in range(args.repeats):
+            times["plain"].append(statistics.median(plain_epochs(Path(tmp), p)[1:]))
+            times["lightning"].append(statistics.median(lightning_epochs(Path(tmp), p)[1:]))
+
+    rows = {
+        name: {"epoch_s_median": statistics.median(v), "epoch_s_min": min(v), "epoch_s_max": max(v)}
+        for name, v in times.items()
+    }
+    ratio = rows["lightning"]["epoch_s_median"] / rows["plain"]["epoch_s_median"]
+    table = Table(title=f"epoch time, {args.rows} rows, batch {args.batch}, {args.accelerator} {args.precision}")
+    for column in ("loop", "median s", "min–max s", "ratio"):
+        table.add_column(column, justify="right")
+    for name, r in rows.items():
+        table.add_row(
+            name,
+            f"{r['epoch_s_median']:.3f}",
+            f"{r['epoch_s_min']:.3f}–{r['epoch_s_max']:.3f}",
+            f"{r['epoch_s_median'] / rows['plain']['epoch_s_median']:.2f}",
+        )
+    Console().print(table)
+    machine = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "lightning": L.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"training_loop_{args.accelerator}_{args.precision}.json").write_text(
+        json.dumps(
+            {"args": vars(args), "machine": machine, "results": rows, "ratio_lightning_over_plain": ratio}, indent=2
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
