@@ -29,6 +29,13 @@ from stages.params import parse_params
 from stages.train import build, trainer
 
 RESULTS = Path(__file__).parent / "results" / "train_accelerators.json"
+# Dense peak FLOP/s of the GPUs we are lent, by precision (NVIDIA's H100 SXM / H200 data sheets).
+PEAK = {
+    ("H100", "32-true"): 67e12,
+    ("H100", "bf16-mixed"): 989e12,
+    ("H200", "32-true"): 67e12,
+    ("H200", "bf16-mixed"): 989e12,
+}
 
 
 class Timer(L.Callback):
@@ -93,7 +100,9 @@ def measure(label_dir: Path, accelerator: str, precision: str, epochs: int, batc
         fitter, _ = trainer(params.train, Path(out), logger=False, callbacks=[timer])
         fitter.fit(setup.system, datamodule=setup.datamodule)
     steady = timer.epochs[1:] or timer.epochs
+    weights = sum(p.numel() for n, p in setup.system.backbone.named_parameters() if n.endswith("weight"))
     return {
+        "flops_per_sample": 6 * weights,  # forward + backward of the matrix products
         "samples_per_s": rows * 0.8 / statistics.median(steady),
         "loader_share": statistics.median(timer.waiting[1:] or timer.waiting),
         "val_acc": float(fitter.callback_metrics["val/acc"]),
@@ -118,9 +127,12 @@ def main() -> None:
             for config in configs:
                 runs[config].append(measure(Path(tmp), *config, args.epochs, args.batch, args.rows))
 
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
     results = []
     for (accelerator, precision), found in runs.items():
         speeds = [r["samples_per_s"] for r in found]
+        achieved = statistics.median(speeds) * found[0]["flops_per_sample"]
+        peak = next((v for (name, prec), v in PEAK.items() if name in gpu and prec == precision), None)
         results.append(
             {
                 "accelerator": accelerator,
@@ -130,11 +142,22 @@ def main() -> None:
                 "samples_per_s_max": max(speeds),
                 "loader_share_median": statistics.median(r["loader_share"] for r in found),
                 "val_acc_median": statistics.median(r["val_acc"] for r in found),
+                "achieved_tflops": achieved / 1e12,
+                "mfu": achieved / peak if accelerator == "gpu" and peak else None,
             }
         )
     base = results[0]["samples_per_s_median"]
     table = Table(title=f"training throughput, {args.rows} rows, batch {args.batch}, MLP 512-512-256")
-    for column in ("accelerator", "precision", "samples/s median", "min–max", "× cpu", "loader share", "val acc"):
+    for column in (
+        "accelerator",
+        "precision",
+        "samples/s median",
+        "min–max",
+        "× cpu",
+        "loader share",
+        "val acc",
+        "MFU",
+    ):
         table.add_column(column, justify="right")
     for r in results:
         r["ratio_vs_cpu"] = r["samples_per_s_median"] / base
@@ -146,6 +169,7 @@ def main() -> None:
             f"{r['ratio_vs_cpu']:.2f}",
             f"{r['loader_share_median']:.1%}",
             f"{r['val_acc_median']:.3f}",
+            f"{r['mfu']:.2%}" if r["mfu"] is not None else "",
         )
     Console().print(table)
     machine = {

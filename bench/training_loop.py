@@ -26,6 +26,7 @@ from rich.table import Table
 from bench.train_accelerators import Timer, make_split
 from stages.params import parse_params
 from stages.train import build, trainer
+from stages.train.datamodule import to_device_if_small
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -65,6 +66,8 @@ def plain_epochs(label_dir: Path, p) -> list[float]:
     optimiser = torch.optim.AdamW(model.parameters(), lr=p.train.lr, weight_decay=p.train.weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss()
     setup.datamodule.setup("fit")
+    dm = setup.datamodule
+    dm.train_set, dm.val_set = to_device_if_small(dm.train_set, device), to_device_if_small(dm.val_set, device)
     train_loader, val_loader = setup.datamodule.train_dataloader(), setup.datamodule.val_dataloader()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=p.train.precision == "bf16-mixed")
     epochs = []

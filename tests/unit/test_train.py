@@ -84,3 +84,19 @@ def test_a_non_finite_loss_stops_training_with_a_clear_message(tmp_path):
     fitter, checkpoint = trainer(params.train, tmp_path, logger=False)
     with pytest.raises(FloatingPointError, match="train/loss is nan"):
         fitter.fit(Classifier(NaNAfterFirstStep(), 2, 0.01, 0.0), datamodule=Tiny())
+
+
+def test_loader_serves_whole_batches_with_one_gather(label_dir, monkeypatch):
+    from stages.features import fit
+    from stages.train.datamodule import BatchedTensors, TabularDataModule
+
+    calls = []
+    original = BatchedTensors.__getitems__
+    monkeypatch.setattr(BatchedTensors, "__getitems__", lambda self, idx: calls.append(len(idx)) or original(self, idx))
+    plan = fit(pd.read_parquet(label_dir / "train.parquet"), ["x", "c"])
+    module = TabularDataModule(label_dir, plan, batch_size=16, seed=0)
+    module.setup("fit")
+    batches = list(module.train_dataloader())
+    assert [len(y) for _, y in batches] == [16, 16, 16, 12]
+    assert calls == [16, 16, 16, 12]
+    assert batches[0][0].shape == (16, plan.width)
