@@ -9,23 +9,16 @@ bench/results/train_accelerators.json. Run: `python -m bench.train_accelerators`
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import lightning as L
-import pandas as pd
 import torch
 from rich.console import Console
 from rich.table import Table
-from sklearn.datasets import make_classification
 
-from stages.params import parse_params
+from bench.tabular import Timer, arguments, bench_params, machine_info, make_split
 from stages.train import build, trainer
 
 RESULTS = Path(__file__).parent / "results" / "train_accelerators.json"
@@ -38,62 +31,8 @@ PEAK = {
 }
 
 
-class Timer(L.Callback):
-    """Per-epoch wall time, and the time between batches (waiting for the loader)."""
-
-    def __init__(self) -> None:
-        self.epochs: list[float] = []
-        self.waiting: list[float] = []
-
-    def _sync(self, module: L.LightningModule) -> None:
-        if module.device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def on_train_epoch_start(self, trainer, module) -> None:
-        self._sync(module)
-        self.start = self.last = time.perf_counter()
-        self.wait = 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-        self.wait += time.perf_counter() - self.last
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        self.last = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, module) -> None:
-        self._sync(module)
-        elapsed = time.perf_counter() - self.start
-        self.epochs.append(elapsed)
-        self.waiting.append(self.wait / elapsed)
-
-
-def make_split(directory: Path, rows: int, features: int, classes: int) -> None:
-    x, y = make_classification(
-        n_samples=rows, n_features=features, n_informative=features // 2, n_classes=classes, random_state=0
-    )
-    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(features)]).assign(y=y.astype(str), label=y)
-    cut = int(rows * 0.8)
-    frame.iloc[:cut].to_parquet(directory / "train.parquet")
-    frame.iloc[cut:].to_parquet(directory / "val.parquet")
-    (directory / "label_map.json").write_text(json.dumps({"classes": [str(c) for c in range(classes)]}))
-
-
 def measure(label_dir: Path, accelerator: str, precision: str, epochs: int, batch: int, rows: int) -> dict:
-    params = parse_params(
-        {
-            "seed": 0,
-            "data": {"target": "y", "features": None},
-            "model": {"hidden": [512, 512, 256], "dropout": 0.1},
-            "train": {
-                "accelerator": accelerator,
-                "precision": precision,
-                "max_epochs": epochs,
-                "batch_size": batch,
-                "patience": 1000,
-                "lr": 0.001,
-            },
-        }
-    )
+    params = bench_params(accelerator, precision, epochs, batch)
     setup = build(label_dir, {"family": "tabular_mlp"}, params)
     timer = Timer()
     with tempfile.TemporaryDirectory() as out:
@@ -110,11 +49,7 @@ def measure(label_dir: Path, accelerator: str, precision: str, epochs: int, batc
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = arguments(__doc__)
     args = parser.parse_args()
 
     configs = [("cpu", "32-true")]
@@ -172,13 +107,7 @@ def main() -> None:
             f"{r['mfu']:.2%}" if r["mfu"] is not None else "",
         )
     Console().print(table)
-    machine = {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "lightning": L.__version__,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+    machine = machine_info()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"args": vars(args), "machine": machine, "results": results}, indent=2) + "\n")
 

@@ -9,44 +9,21 @@ Run: `python -m bench.training_loop [--rows N] [--accelerator cpu|gpu]`.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import lightning as L
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from bench.train_accelerators import Timer, make_split
-from stages.params import parse_params
+from bench.tabular import Timer, arguments, bench_params, machine_info, make_split
 from stages.train import build, trainer
 from stages.train.datamodule import to_device_if_small
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def params(accelerator: str, precision: str, epochs: int, batch: int):
-    return parse_params(
-        {
-            "seed": 0,
-            "data": {"target": "y", "features": None},
-            "model": {"hidden": [512, 512, 256], "dropout": 0.1},
-            "train": {
-                "accelerator": accelerator,
-                "precision": precision,
-                "max_epochs": epochs,
-                "batch_size": batch,
-                "patience": 1000,
-                "lr": 0.001,
-            },
-        }
-    )
 
 
 def lightning_epochs(label_dir: Path, p) -> list[float]:
@@ -94,16 +71,12 @@ def plain_epochs(label_dir: Path, p) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = arguments(__doc__)
     parser.add_argument("--accelerator", default="gpu" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", default="32-true")
     args = parser.parse_args()
 
-    p = params(args.accelerator, args.precision, args.epochs, args.batch)
+    p = bench_params(args.accelerator, args.precision, args.epochs, args.batch)
     times: dict[str, list[float]] = {"lightning": [], "plain": []}
     with tempfile.TemporaryDirectory() as tmp:
         make_split(Path(tmp), args.rows, 32, 4)
@@ -127,13 +100,7 @@ def main() -> None:
             f"{r['epoch_s_median'] / rows['plain']['epoch_s_median']:.2f}",
         )
     Console().print(table)
-    machine = {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "lightning": L.__version__,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+    machine = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"training_loop_{args.accelerator}_{args.precision}.json").write_text(
         json.dumps(
