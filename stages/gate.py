@@ -9,6 +9,7 @@ expectation, its column, the observed value and a few offending examples.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -57,8 +58,6 @@ def _context(gx_dir: Path):
 
 def load_suite(gx_dir: Path | str, name: str) -> list[dict[str, Any]]:
     """The expectations of a committed GE suite (gx/expectations/<name>.json)."""
-    import json
-
     path = Path(gx_dir) / "expectations" / f"{name}.json"
     if not path.exists():
         available = sorted(p.stem for p in path.parent.glob("*.json"))
@@ -96,7 +95,15 @@ def _validate(context, gate: str, check: Check):
     )
 
     asset = f"{gate}.{check.name}"
-    suite = gx.ExpectationSuite(name=asset, expectations=check.expectations)
+    try:
+        suite = gx.ExpectationSuite(name=asset, expectations=check.expectations)
+    except Exception as exc:  # GE raises its own and pydantic's errors for a bad configuration
+        message = " ".join(str(exc).split())
+        raise MillraceError(f"gate {gate!r}: an expectation in the suite is invalid: {message}") from None
+    if len(suite.expectations) != len(check.expectations):  # GE logs an unknown type and drops it
+        known = {e.expectation_type for e in suite.expectations}
+        unknown = sorted({e["type"] for e in check.expectations} - known)
+        raise MillraceError(f"gate {gate!r}: unknown expectation types {unknown} (not found in GE)")
     batch = _batch_definition(context, asset).get_batch(batch_parameters={"dataframe": check.frame})
     result_format: dict[str, Any] = {"result_format": "SUMMARY"}
     if check.index_columns:

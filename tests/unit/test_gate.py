@@ -56,3 +56,17 @@ def test_unknown_suite_lists_the_available_ones(gx_dir):
 
     with pytest.raises(MillraceError, match="penguins_raw"):
         load_suite(gx_dir, "nope")
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (expectation("expect_colum_to_exist", column="a"), r"unknown expectation types \['expect_colum_to_exist'\]"),
+        (expectation("expect_column_to_exist", colum="a"), "colum"),
+    ],
+)
+def test_a_misspelt_expectation_is_a_clear_error(tmp_path, gx_dir, bad, says):
+    from stages.errors import MillraceError
+
+    with pytest.raises(MillraceError, match=says):
+        run_gate("raw", [Check("table", pd.DataFrame({"a": [1]}), [bad])], gx_dir=gx_dir, reports_dir=tmp_path)
