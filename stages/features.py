@@ -64,6 +64,11 @@ def fit(frame: pd.DataFrame, columns: list[str]) -> FeaturePlan:
     return FeaturePlan(numeric=numeric, categorical=categorical)
 
 
+def _show(value: Any) -> str:
+    """A value as the user wrote it: strings quoted, numbers and missing values plain."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def encode(frame: pd.DataFrame, plan: FeaturePlan) -> np.ndarray:
     """Encode a frame; a missing column, non-numeric value or unseen category is a FeatureError."""
     absent = [c for c in plan.columns if c not in frame.columns]
@@ -75,7 +80,7 @@ def encode(frame: pd.DataFrame, plan: FeaturePlan) -> np.ndarray:
         bad = values.isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FeatureError(f"feature {column!r} needs a number, got {frame[column].iloc[row]!r} (row {row})")
+            raise FeatureError(f"feature {column!r} needs a number, got {_show(frame[column].iloc[row])} (row {row})")
         blocks.append(((values.to_numpy(dtype=np.float64) - mean) / std)[:, None])
     for column, vocabulary in plan.categorical.items():
         values = frame[column].astype("str").where(frame[column].notna())
@@ -83,8 +88,10 @@ def encode(frame: pd.DataFrame, plan: FeaturePlan) -> np.ndarray:
         codes = values.map(index)
         if codes.isna().any():
             row = int(np.flatnonzero(codes.isna().to_numpy())[0])
+            if values.iloc[row] is None or pd.isna(values.iloc[row]):
+                raise FeatureError(f"feature {column!r} is missing (row {row}); allowed: {vocabulary}")
             raise FeatureError(
-                f"feature {column!r} has unknown category {frame[column].iloc[row]!r} (row {row}); "
+                f"feature {column!r} has unknown category {_show(frame[column].iloc[row])} (row {row}); "
                 f"allowed: {vocabulary}"
             )
         one_hot = np.zeros((len(frame), len(vocabulary)))

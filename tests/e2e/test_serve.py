@@ -1,5 +1,6 @@
 """The deployed bundle behind the real uvicorn server on a free loopback port."""
 
+import json
 import subprocess
 import time
 
@@ -84,11 +85,15 @@ def test_health_and_metadata(server):
         ({"records": []}, "at least 1"),
         ({"records": [{**PENGUIN, "island": "Atlantis"}]}, "unknown category 'Atlantis'"),
         ({"records": [{k: v for k, v in PENGUIN.items() if k != "sex"}]}, "missing features: ['sex']"),
-        ({"records": [{**PENGUIN, "body_mass_g": "heavy"}]}, "needs a number"),
+        ({"records": [{**PENGUIN, "body_mass_g": "heavy"}]}, "needs a number, got 'heavy'"),
+        ({"records": [{**PENGUIN, "body_mass_g": float("nan")}]}, "'body_mass_g' needs a number, got nan"),
+        ({"records": [{**PENGUIN, "sex": None}]}, "feature 'sex' is missing (row 0)"),
     ],
 )
 def test_malformed_requests_get_422_with_a_clear_message(server, body, says):
-    reply = httpx.post(f"{server}/predict", json=body)
+    # json.dumps, not httpx's encoder: it writes NaN as Python's json module (and many clients) do
+    content = json.dumps(body).encode()
+    reply = httpx.post(f"{server}/predict", content=content, headers={"content-type": "application/json"})
     assert reply.status_code == 422
     assert says in reply.text
 

@@ -20,5 +20,7 @@ def test_bad_records_are_explained():
         encode(pd.DataFrame({"x": [1.0], "c": ["z"]}), plan)
     with pytest.raises(FeatureError, match="missing features: \\['c'\\]"):
         encode(pd.DataFrame({"x": [1.0]}), plan)
+    with pytest.raises(FeatureError, match="'c' is missing"):
+        encode(pd.DataFrame({"x": [1.0], "c": [None]}), plan)
     with pytest.raises(FeatureError, match="needs a number"):
         encode(pd.DataFrame({"x": ["tall"], "c": ["a"]}), plan)
