@@ -27,6 +27,18 @@ def run_stage(main: Callable[[], object]) -> None:
         sys.exit(1)
 
 
+def stage_main(main: Callable[[], object], doc: str | None) -> None:
+    """`python -m stages.<name>`: `--help` says what the stage reads and writes; no other arguments."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    prog = f"python -m {spec.name.removesuffix('.__main__')}" if spec else None
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=formatter, epilog="Settings: params.yaml"
+    )
+    parser.parse_args()
+    run_stage(main)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="millrace", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

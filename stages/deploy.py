@@ -164,6 +164,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from stages.cli import run_stage
+    from stages.cli import stage_main
 
-    run_stage(main)
+    stage_main(main, __doc__)

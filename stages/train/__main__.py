@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.cli import run_stage
+import stages.train
+from stages.cli import stage_main
 from stages.io import atomic_dir, read_json
 from stages.params import load_params
 
@@ -22,4 +23,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    stage_main(main, stages.train.__doc__)

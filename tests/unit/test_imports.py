@@ -24,3 +24,23 @@ def test_data_stages_do_not_import_torch_or_lightning(module):
 
 def test_importing_stages_does_not_load_great_expectations():
     assert "great_expectations" not in _loaded_after("stages.acquire")
+
+
+@pytest.mark.parametrize("stage", ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"])
+def test_stage_help_describes_it_and_runs_nothing_heavy(stage):
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", f"stages.{stage}", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"python -m stages.{stage}" in out.stdout
+    assert stage in out.stdout.split("\n\n")[1]  # the module docstring
+    imported = out.stderr
+    assert "lightning" not in imported and "great_expectations" not in imported
+
+
+def test_stage_refuses_unknown_arguments():
+    out = subprocess.run([sys.executable, "-m", "stages.clean", "--bogus"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "unrecognized arguments: --bogus" in out.stderr
