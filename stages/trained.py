@@ -39,6 +39,22 @@ def save(out: Path, backbone, meta: dict[str, Any], plan: FeaturePlan) -> None:
     write_json(out / PREPROCESS, plan.to_json())
 
 
+def load_checkpoint(path: Path | str) -> dict[str, Any]:
+    """A Lightning checkpoint, unpickled with `weights_only=True`: tensors and plain data only.
+
+    A checkpoint carrying any other object (a pickle payload) is refused before it can run.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MillraceError(f"refusing checkpoint {path}: not a plain weights file ({first})") from None
+
+
 def load(train_dir: Path | str) -> Trained:
     from safetensors.torch import load_file
 
@@ -49,5 +65,9 @@ def load(train_dir: Path | str) -> Trained:
     plan = FeaturePlan.from_json(read_json(train_dir / PREPROCESS))
     family = REGISTRY[meta["family"]]
     backbone = family.build(meta["input_dim"], len(meta["classes"]), Model(**meta["model"]))
-    backbone.load_state_dict(load_file(str(train_dir / WEIGHTS)))
+    try:
+        weights = load_file(str(train_dir / WEIGHTS))
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise MillraceError(f"{train_dir / WEIGHTS} is damaged: {exc}; rerun the train stage") from None
+    backbone.load_state_dict(weights)
     return Trained(backbone=backbone.eval(), meta=meta, plan=plan)

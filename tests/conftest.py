@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -20,3 +21,22 @@ def penguins() -> pd.DataFrame:
     from stages.acquire import load_builtin
 
     return load_builtin("penguins")
+
+
+@pytest.fixture(scope="session")
+def built_repo(tmp_path_factory) -> Path:
+    """A copy of the repo on which the real `dvc repro` has run once, committed."""
+    from tests.harness import commit_all, copy_project, sh
+
+    repo = copy_project(tmp_path_factory.mktemp("built") / "repo")
+    sh(repo, "dvc", "repro")
+    commit_all(repo, "pipeline run")
+    return repo
+
+
+@pytest.fixture
+def workspace(built_repo: Path, tmp_path: Path) -> Path:
+    """A private copy of the finished workspace (git history and DVC cache included)."""
+    target = tmp_path / "repo"
+    shutil.copytree(built_repo, target, symlinks=True)
+    return target

@@ -84,7 +84,6 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
 
     `params` is the whole stages.params.Params; only seed, data, model and train are read.
     """
-    import torch
     from dvclive.lightning import DVCLiveLogger
 
     from stages import trained
@@ -94,7 +93,7 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
     fitter, checkpoint = trainer(params.train, out, logger)
     fitter.fit(setup.system, datamodule=setup.datamodule)
 
-    best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+    best = trained.load_checkpoint(checkpoint.best_model_path)
     setup.system.load_state_dict(best["state_dict"])
     backbone = setup.system.backbone
     meta = {

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import copy_project, sh
+from tests.harness import copy_project, sh
 
 pytestmark = pytest.mark.slow
 

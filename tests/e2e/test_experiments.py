@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import sh
+from tests.harness import sh
 
 pytestmark = pytest.mark.slow
 

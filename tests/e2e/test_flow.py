@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from tests.e2e.conftest import set_param, sh
+from tests.harness import set_param, sh
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import set_param, sh
+from tests.harness import set_param, sh
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from tests.e2e.conftest import set_param, sh, stages_run
+from tests.harness import set_param, sh, stages_run
 
 pytestmark = pytest.mark.slow
 

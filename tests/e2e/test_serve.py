@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port, tool_env
+from tests.harness import free_port, tool_env
 
 pytestmark = pytest.mark.slow
 

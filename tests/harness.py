@@ -1,7 +1,7 @@
 """End-to-end harness: a temporary copy of the repo, its own git history, the real tools.
 
-`built_repo` runs the real `dvc repro` once per session; `workspace` hands each test a private
-copy of that finished workspace (git history and DVC cache included) to change freely.
+The fixtures built on it (`built_repo`, `workspace`) live in tests/conftest.py so that the
+end-to-end and the reliability tests share one pipeline run per session.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import ROOT
 
@@ -74,21 +72,6 @@ def copy_project(destination: Path) -> Path:
 def commit_all(repo: Path, message: str) -> None:
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", message)
-
-
-@pytest.fixture(scope="session")
-def built_repo(tmp_path_factory) -> Path:
-    repo = copy_project(tmp_path_factory.mktemp("built") / "repo")
-    sh(repo, "dvc", "repro")
-    commit_all(repo, "pipeline run")
-    return repo
-
-
-@pytest.fixture
-def workspace(built_repo: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "repo"
-    shutil.copytree(built_repo, target, symlinks=True)
-    return target
 
 
 def set_param(repo: Path, pattern: str, replacement: str) -> None:

@@ -1,0 +1,41 @@
+"""Two `dvc repro` at once on one workspace: one runs, the other fails fast and says why."""
+
+import subprocess
+import time
+
+import pytest
+
+from tests.harness import set_param, sh, stages_run, tool_env
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_second_repro_fails_fast_while_the_first_finishes(workspace):
+    set_param(workspace, r"^  lr: .*$", "  lr: 0.02")  # so the first run has real work to do
+    first = subprocess.Popen(
+        ["dvc", "repro"],
+        cwd=workspace,
+        env=tool_env(workspace),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen = []
+    for line in first.stdout:  # the repository lock is held from here until the run ends
+        seen.append(line)
+        if "Running stage 'train'" in line:
+            break
+    started = time.monotonic()
+    second = sh(workspace, "dvc", "repro", check=False, timeout=120)
+    waited = time.monotonic() - started
+    rest, _ = first.communicate(timeout=300)
+
+    said = second.stdout + second.stderr
+    assert second.returncode != 0
+    # DVC refuses at its repository lock or at the first stage whose files the first run holds.
+    assert "Unable to acquire lock" in said or ("is busy" in said and "blocked by" in said), said
+    assert stages_run(second.stdout) == []  # it ran nothing: never interleaved
+    assert waited < 30
+    assert first.returncode == 0, "".join(seen) + rest
+    assert stages_run("".join(seen) + rest) == ["train", "evaluate", "deploy"]
+    assert stages_run(sh(workspace, "dvc", "repro").stdout) == []  # the first run recorded everything
