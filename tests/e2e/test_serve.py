@@ -108,6 +108,19 @@ def test_oversized_body_is_refused(server):
     assert reply.status_code == 413
 
 
+def test_chunked_bodies_are_capped_too_and_small_ones_still_served(server):
+    def chunks(data: bytes, size: int):
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    headers = {"content-type": "application/json"}
+    big = httpx.post(f"{server}/predict", content=chunks(b"x" * 1_100_000, 65536), headers=headers)
+    assert big.status_code == 413
+    body = json.dumps({"records": [PENGUIN]}).encode()
+    small = httpx.post(f"{server}/predict", content=chunks(body, 50), headers=headers)
+    assert small.status_code == 200 and small.json()["predictions"][0]["class"] == "Gentoo"
+
+
 def test_token_is_required_when_configured(built_repo, tmp_path):
     import shutil
 
