@@ -8,7 +8,6 @@ Run: `python -m stages.acquire`.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pandas as pd
 
 from stages.errors import MillraceError
 from stages.gate import Check, expectation, load_suite, run_gate
-from stages.io import atomic_dir, write_json, write_parquet
+from stages.io import atomic_dir, sha256, write_json, write_parquet
 from stages.params import BuiltinSource, Data, FileSource, Params, load_params
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -62,14 +61,6 @@ def load_file(source: FileSource) -> pd.DataFrame:
         return pd.read_json(path, lines=True)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise MillraceError(f"data.source.path {source.path!r}: cannot read as {fmt}: {exc}") from None
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ final path; the previous version, if any, stays intact until the new one is comp
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -73,6 +74,15 @@ def write_text(path: Path | str, text: str) -> None:
 def write_parquet(path: Path | str, frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def sha256(path: Path | str) -> str:
+    """The file's SHA-256, read in blocks so a large file never sits in memory whole."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: Path | str) -> Any:

@@ -10,7 +10,6 @@ Run: `python -m stages.serve` or `millrace serve [--host H] [--port P]`.
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from stages.errors import MillraceError
 from stages.features import FeatureError, FeaturePlan, encode
 from stages.io import read_json
 from stages.params import Serve, load_params
-
-log = logging.getLogger(__name__)
 
 Value = float | int | str | bool | None
 
