@@ -1,9 +1,10 @@
 """acquire: bring the declared data source in as one canonical Parquet table, behind the raw gate.
 
-Reads `data.source` (a built-in dataset or a CSV / Parquet / JSON Lines file) and writes
-`<paths.acquire>/raw.parquet` plus `profile.json` (rows, columns, dtypes, nulls, provenance),
-but only after the `raw` gate (the data contract) has passed.
-Run: `python -m stages.acquire`.
+Reads `data.source`: a built-in dataset, a CSV / Parquet / JSON Lines file, a folder of images
+(one sub-folder per class) or text (a file with a text column, or a folder of .txt files per
+class). Writes `<paths.acquire>/raw.parquet` (images as their encoded bytes) plus `profile.json`
+(rows, columns, dtypes, nulls, provenance, files excluded and why), but only after the `raw`
+gate (the data contract) has passed. Run: `python -m stages.acquire`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from stages import folders
 from stages.errors import MillraceError
 from stages.gate import Check, expectation, load_suite, run_gate
 from stages.io import atomic_dir, sha256, write_json, write_parquet
-from stages.params import BuiltinSource, Data, FileSource, Params, load_params
+from stages.params import BuiltinSource, Data, FileSource, ImageFolderSource, Params, TextSource, load_params
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -27,7 +29,20 @@ def load_builtin(name: str) -> pd.DataFrame:
         import palmerpenguins
 
         return palmerpenguins.load_penguins()
+    if name == "reviews":
+        from stages.reviews import messages
+
+        return messages()
     from sklearn import datasets
+
+    if name == "digits":  # 8×8 greyscale images, kept as images (PNG bytes), not 64 loose columns
+        import numpy as np
+
+        from stages.images import png_bytes
+
+        bunch = datasets.load_digits()
+        pixels = np.round(bunch.images * (255 / 16)).astype(np.uint8)
+        return pd.DataFrame({"image": [png_bytes(p) for p in pixels], "target": bunch.target.astype(str)})
 
     bunch = getattr(datasets, f"load_{name}")(as_frame=True)
     frame = bunch.frame.copy()
@@ -48,11 +63,11 @@ def _format(source: FileSource) -> str:
     return FORMATS[suffix]
 
 
-def load_file(source: FileSource) -> pd.DataFrame:
+def load_file(source: FileSource | TextSource) -> pd.DataFrame:
     path = Path(source.path)
     if not path.is_file():
         raise MillraceError(f"data.source.path {source.path!r}: no such file")
-    fmt = _format(source)
+    fmt = _format(source) if isinstance(source, FileSource) else _format(FileSource(kind="file", path=source.path))
     try:
         if fmt == "csv":
             return pd.read_csv(path)
@@ -72,17 +87,41 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def run(data: Data) -> pd.DataFrame:
-    """Load the declared source into the canonical layout."""
+def load_text(source: TextSource, target: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    if Path(source.path).is_dir():
+        read = folders.read_texts(source.path, source.text_column, target)
+        return read.frame, {"files": read.files, "excluded": read.excluded}
+    frame = load_file(source)
+    if source.text_column not in frame.columns:
+        raise MillraceError(
+            f"data.source.text_column {source.text_column!r} is not a column of {source.path!r}; "
+            f"columns: {list(frame.columns)}"
+        )
+    return frame, {}
+
+
+def run(data: Data) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Load the declared source into the canonical layout; also return what was read and excluded."""
     source = data.source
-    frame = load_builtin(source.name) if isinstance(source, BuiltinSource) else load_file(source)
-    return canonical(frame)
+    read: dict[str, Any] = {}
+    if isinstance(source, BuiltinSource):
+        frame = load_builtin(source.name)
+    elif isinstance(source, ImageFolderSource):
+        images = folders.read_images(source.path, "image", data.target)
+        frame, read = images.frame, {"files": images.files, "excluded": images.excluded}
+    elif isinstance(source, TextSource):
+        frame, read = load_text(source, data.target)
+    else:
+        frame = load_file(source)
+    for skipped in read.get("excluded", []):
+        print(f"acquire: excluded {skipped['file']}: {skipped['reason']}")
+    return canonical(frame), read
 
 
-def profile(frame: pd.DataFrame, source: BuiltinSource | FileSource) -> dict[str, Any]:
-    provenance: dict[str, Any] = source.model_dump()
-    if isinstance(source, FileSource):
-        path = Path(source.path)
+def profile(frame: pd.DataFrame, source, read: dict[str, Any] | None = None) -> dict[str, Any]:
+    provenance: dict[str, Any] = source.model_dump() | (read or {})
+    path = Path(getattr(source, "path", ""))
+    if not isinstance(source, BuiltinSource) and path.is_file():
         provenance |= {"bytes": path.stat().st_size, "sha256": sha256(path)}
     return {
         "rows": len(frame),
@@ -103,7 +142,7 @@ def raw_checks(frame: pd.DataFrame, data: Data, suite: list[dict[str, Any]]) -> 
 
 def main() -> None:
     params: Params = load_params()
-    frame = run(params.data)
+    frame, read = run(params.data)
     suite = load_suite(params.paths.gx, params.gates.raw.suite) if params.gates.raw.suite else []
     run_gate(
         "raw",
@@ -113,7 +152,7 @@ def main() -> None:
     )
     with atomic_dir(params.paths.acquire) as out:
         write_parquet(out / "raw.parquet", frame)
-        write_json(out / "profile.json", profile(frame, params.data.source))
+        write_json(out / "profile.json", profile(frame, params.data.source, read))
 
 
 if __name__ == "__main__":

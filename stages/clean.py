@@ -24,11 +24,17 @@ def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
+def is_binary(series: pd.Series) -> bool:
+    """A column of raw bytes (encoded images): never treated as text."""
+    values = series.dropna()
+    return bool(len(values)) and isinstance(values.iloc[0], bytes | bytearray)
+
+
 def normalise_strings(frame: pd.DataFrame, params: Clean) -> dict[str, int]:
     """Strip (and optionally lowercase) string cells; blank strings become missing."""
     changed = {}
     for column in frame.columns:
-        if is_numeric(frame[column]):
+        if is_numeric(frame[column]) or is_binary(frame[column]):
             continue
         before = frame[column].astype("str").where(frame[column].notna())
         after = before

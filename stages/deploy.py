@@ -2,9 +2,11 @@
 
 Reads `<paths.train>/`, `<paths.label>/`, `reports/evaluate/metrics.json` and
 `deploy.parity_tolerance`; refuses a model whose delivery decision failed. Writes
-`<paths.deploy>/` (model.onnx, model.torchscript.pt, preprocess.json, manifest.json) and
-`reports/deploy.json`, after checking that ONNX and TorchScript give the checkpoint's
-probabilities on the test split. Run: `python -m stages.deploy`.
+`<paths.deploy>/` (model.onnx, model.torchscript.pt, preprocess.json [+ tokenizer.json for text],
+manifest.json) and `reports/deploy.json`, after checking that ONNX and TorchScript give the
+checkpoint's outputs on the test split (probabilities; for regression, values within the
+tolerance relative to their size). LoRA adapters are merged into the exported weights.
+Run: `python -m stages.deploy`.
 """
 
 from __future__ import annotations
@@ -18,34 +20,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages import plans
 from stages.errors import MillraceError
-from stages.features import encode
 from stages.io import atomic_dir, read_json, sha256, write_json
 from stages.params import load_params
 
-ONNX, TORCHSCRIPT, PREPROCESS, MANIFEST = "model.onnx", "model.torchscript.pt", "preprocess.json", "manifest.json"
+ONNX, TORCHSCRIPT, MANIFEST = "model.onnx", "model.torchscript.pt", "manifest.json"
+PARITY_ROWS = 256  # test rows checked for export parity
 
 
 class DeployRefused(MillraceError):
     """The model did not meet the delivery standard, or an export disagrees with it."""
 
 
-def probability_model(backbone):
-    """The backbone followed by softmax: the graph that ships."""
-    import torch
-
-    class WithSoftmax(torch.nn.Module):
-        def __init__(self, net: torch.nn.Module) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, features: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(self.net(features), dim=1)
-
-    return WithSoftmax(backbone).eval()
+def output_name(task: str) -> str:
+    return "prediction" if task == "regression" else "probabilities"
 
 
-def export(model, width: int, out: Path) -> None:
+def export(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path) -> None:
+    """ONNX (one self-contained file) and TorchScript; batch size, and sequence length for text, stay dynamic."""
     import logging
     import warnings
 
@@ -54,14 +47,21 @@ def export(model, width: int, out: Path) -> None:
     # The exporter warns about torchvision ops and a pytree deprecation; neither concerns us.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec.*")
-    example = (torch.zeros(2, width),)
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch.onnx")
+    # Tracing a transformer warns about Python branches on shapes it treats as constants; the
+    # parity check below is what shows whether the traced graph generalises.
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    example = tuple(torch.from_numpy(inputs[name][:2]) for name in names)
+    batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
+    dynamic = tuple({0: batch, 1: length} if name in ("input_ids", "attention_mask") else {0: batch} for name in names)
     torch.onnx.export(
         model,
         example,
         str(out / ONNX),
-        input_names=["features"],
-        output_names=["probabilities"],
-        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        input_names=list(names),
+        output_names=[output_name(task)],
+        dynamic_shapes=(dynamic,),  # one entry: the serving model takes its inputs as *inputs
         dynamo=True,
         verbose=False,
         external_data=False,
@@ -69,20 +69,31 @@ def export(model, width: int, out: Path) -> None:
     torch.jit.trace(model, example).save(str(out / TORCHSCRIPT))
 
 
-def parity(model, x: np.ndarray, out: Path) -> dict[str, float]:
-    """Max abs probability difference of each export against the checkpoint, and argmax agreement."""
+def parity(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path) -> dict[str, float]:
+    """Each export's largest difference from the checkpoint, and (classification) argmax agreement.
+
+    For regression the difference is relative to the value's size, so a tolerance means the same
+    for a target in the hundreds as for one near 1.
+    """
     import onnxruntime
     import torch
 
+    tensors = [torch.from_numpy(inputs[name]) for name in names]
     with torch.no_grad():
-        reference = model(torch.from_numpy(x)).numpy()
-        scripted = torch.jit.load(str(out / TORCHSCRIPT)).eval()(torch.from_numpy(x)).numpy()
+        reference = model(*tensors).numpy()
+        scripted = torch.jit.load(str(out / TORCHSCRIPT)).eval()(*tensors).numpy()
     session = onnxruntime.InferenceSession(str(out / ONNX), providers=["CPUExecutionProvider"])
-    onnx_probs = session.run(None, {"features": x})[0]
+    exported = session.run(None, {name: inputs[name] for name in names})[0]
     result = {}
-    for name, probs in [("onnx", onnx_probs), ("torchscript", scripted)]:
-        result[f"{name}_max_abs_diff"] = float(np.abs(probs - reference).max())
-        result[f"{name}_same_predictions"] = bool((probs.argmax(1) == reference.argmax(1)).all())
+    for name, values in [("onnx", exported), ("torchscript", scripted)]:
+        difference = np.abs(values - reference)
+        if task == "regression":
+            difference = difference / np.maximum(np.abs(reference), 1.0)
+            result[f"{name}_max_abs_diff"] = float(difference.max())
+            result[f"{name}_same_predictions"] = True
+        else:
+            result[f"{name}_max_abs_diff"] = float(difference.max())
+            result[f"{name}_same_predictions"] = bool((values.argmax(1) == reference.argmax(1)).all())
     return result
 
 
@@ -104,9 +115,13 @@ def check_delivery(report: dict[str, Any]) -> None:
 def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], tolerance: float, out: Path) -> dict[str, Any]:
     """Export into `out` and verify parity; return the parity figures."""
     check_delivery(evaluation)
-    model = probability_model(trained.backbone)
-    export(model, trained.plan.width, out)
-    figures = parity(model, encode(test, trained.plan), out)
+    backbone = trained.backbone
+    trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone
+    model = trained.serving_model()
+    names = trained.plan.input_names
+    inputs = trained.plan.encode(test.iloc[:PARITY_ROWS])
+    export(model, inputs, names, trained.task, out)
+    figures = parity(model, inputs, names, trained.task, out)
     for name in ("onnx", "torchscript"):
         if figures[f"{name}_max_abs_diff"] > tolerance or not figures[f"{name}_same_predictions"]:
             raise DeployRefused(
@@ -114,7 +129,7 @@ def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], tolerance: floa
                 f"{figures[f'{name}_max_abs_diff']:.2e} (tolerance {tolerance:g}), "
                 f"same predictions: {figures[f'{name}_same_predictions']}"
             )
-    write_json(out / PREPROCESS, trained.plan.to_json())
+    plans.save(trained.plan, out)
     return figures
 
 
@@ -128,10 +143,14 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
         "weights_sha256": weights,
         "created_at": created.isoformat(),
         "family": trained.meta["family"],
+        "strategy": trained.meta["model"]["strategy"],
+        "task": trained.task,
+        "kind": trained.plan.kind,
         "target": trained.meta["target"],
         "classes": trained.classes,
-        "features": {"numeric": list(trained.plan.numeric), "categorical": trained.plan.categorical},
-        "input": {"name": "features", "width": trained.plan.width},
+        "features": trained.plan.describe(),
+        "inputs": list(trained.plan.input_names),
+        "output": output_name(trained.task),
         "data_sha256": data_hash(label_dir),
         "params": json.loads(params.model_dump_json()),
         "metrics": {"test": {k: v for k, v in evaluation["test"].items() if k != "per_class"}},

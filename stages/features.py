@@ -1,8 +1,10 @@
-"""Feature encoding shared by train, evaluate, deploy and serve: records → a float matrix.
+"""Tabular feature encoding shared by train, evaluate, deploy and serve: records → a float matrix.
 
 Numeric columns are standardised with the training split's mean and std; categorical columns
 are one-hot encoded over the training split's vocabulary. The plan is plain JSON
 (`preprocess.json`) and `encode` needs only numpy and pandas, so the deployed bundle carries it.
+Images and text have plans of their own (`stages/images.py`, `stages/texts.py`); `stages/plans.py`
+picks one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ class FeaturePlan:
     numeric: dict[str, tuple[float, float]]  # column -> (mean, std)
     categorical: dict[str, list[str]]  # column -> vocabulary
 
+    kind = "tabular"
+    input_names = ("features",)
+
+    def encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The model's named inputs for these records."""
+        return {"features": encode(frame, self)}
+
     @property
     def columns(self) -> list[str]:
         return [*self.numeric, *self.categorical]
@@ -34,7 +43,10 @@ class FeaturePlan:
         return len(self.numeric) + sum(len(v) for v in self.categorical.values())
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"kind": self.kind, **asdict(self)}
+
+    def describe(self) -> dict[str, Any]:
+        return {"numeric": list(self.numeric), "categorical": self.categorical, "width": self.width}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeaturePlan:

@@ -1,7 +1,8 @@
 """serve: the deployed bundle behind HTTP (FastAPI + uvicorn, ONNX Runtime for inference).
 
 Reads `<paths.deploy>/` and the `serve.*` params. `POST /predict` takes `{"records": [{feature:
-value, …}, …]}` and returns a class and probabilities per record; `GET /health` and
+value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a string) and returns a
+class and probabilities per record, or a value for regression; `GET /health` and
 `GET /metadata` describe the server and the model. Binds 127.0.0.1 unless told otherwise, caps
 the body size and the batch, and requires a bearer token when `serve.token_env` names one.
 Run: `python -m stages.serve` or `millrace serve [--host H] [--port P]`.
@@ -20,8 +21,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from stages import plans
 from stages.errors import MillraceError
-from stages.features import FeatureError, FeaturePlan, encode
+from stages.features import FeatureError
 from stages.io import read_json
 from stages.params import Serve, load_params
 
@@ -38,13 +40,16 @@ class Bundle:
         if not (directory / "manifest.json").exists():
             raise MillraceError(f"no deployed bundle at {directory}; run `dvc repro` first")
         self.manifest = read_json(directory / "manifest.json")
-        self.plan = FeaturePlan.from_json(read_json(directory / "preprocess.json"))
+        self.plan = plans.load(directory)
         self.classes: list[str] = self.manifest["classes"]
         self.session = onnxruntime.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
 
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        features = encode(pd.DataFrame.from_records(records), self.plan)
-        probabilities = self.session.run(None, {"features": features})[0]
+        inputs = self.plan.encode(pd.DataFrame.from_records(records))
+        outputs = self.session.run(None, {name: inputs[name] for name in self.plan.input_names})[0]
+        if self.manifest.get("task") == "regression":
+            return [{"value": float(value)} for value in outputs]
+        probabilities = outputs
         return [
             {
                 "class": self.classes[int(np.argmax(row))],
@@ -89,8 +94,8 @@ def create_app(bundle: Bundle, settings: Serve, token: str | None = None) -> Fas
 
     @app.get("/metadata", dependencies=[Depends(authorised)])
     def metadata() -> dict[str, Any]:
-        keys = ("version", "created_at", "family", "target", "classes", "features", "metrics", "data_sha256")
-        return {k: bundle.manifest[k] for k in keys}
+        keys = ("version", "created_at", "family", "task", "kind", "target", "classes", "features", "inputs")
+        return {k: bundle.manifest.get(k) for k in (*keys, "metrics", "data_sha256")}
 
     @app.post("/predict", dependencies=[Depends(authorised)])
     def predict(request: PredictRequest) -> dict[str, Any]:

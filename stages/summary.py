@@ -14,10 +14,9 @@ from rich.table import Table
 
 from stages.errors import MillraceError
 from stages.io import read_json
-from stages.params import Params, load_params
+from stages.params import METRICS, Params, load_params
 
 GATES = ("raw", "clean", "labels")
-METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
 
 
 def _read(path: Path) -> Any:
@@ -42,12 +41,13 @@ def tables(params: Params) -> list[Table]:
     metrics.add_column("value", justify="right")
     metrics.add_column("threshold", justify="right")
     thresholds = {c["metric"]: c for c in evaluation["delivery"]["checks"]}
-    for name in METRICS:
+    for name in (m for m in METRICS if m in evaluation["test"]):
         check = thresholds.get(f"test/{name}")
         limit = f"{'✓' if check['passed'] else '✗'} ≥ {check['threshold']}" if check else ""
         metrics.add_row(f"test/{name}", f"{evaluation['test'][name]:.4f}", limit)
     verdict = "[green]meets[/]" if evaluation["delivery"]["passed"] else "[red]does not meet[/]"
-    metrics.caption = f"delivery standard: {verdict}"
+    model = evaluation.get("model", {})
+    metrics.caption = f"{model.get('family', '')} ({model.get('strategy', '')}) — delivery standard: {verdict}"
 
     manifest = Path(params.paths.deploy) / "manifest.json"
     docs = _read(reports / "gates" / "labels.json").get("data_docs", "")
@@ -55,11 +55,11 @@ def tables(params: Params) -> list[Table]:
     paths.add_column("what")
     paths.add_column("where")
     rows = [
-        ("training curves, confusion matrix", "dvc plots show  →  dvc_plots/index.html"),
+        ("training curves, confusion matrix or residuals", "dvc plots show  →  dvc_plots/index.html"),
         ("test metrics", str(reports / "evaluate" / "metrics.json")),
         ("cleaning report", str(reports / "clean.json")),
         ("gate reports (Data Docs)", docs),
-        ("model selection", params.paths.selection),
+        ("model selection, and why", str(reports / "selection.md")),
         ("trained model", params.paths.train),
     ]
     if manifest.exists():

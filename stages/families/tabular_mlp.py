@@ -1,10 +1,11 @@
-"""A multilayer perceptron for tabular features: Linear → ReLU → Dropout blocks, then logits."""
+"""A multilayer perceptron for tabular features: Linear → ReLU → Dropout blocks, then one output per class
+(or a single value for regression)."""
 
 from __future__ import annotations
 
-from torch import nn
+from typing import Any
 
-from stages.params import Model
+from torch import nn
 
 
 class TabularMLP(nn.Module):
@@ -18,9 +19,9 @@ class TabularMLP(nn.Module):
         layers.append(nn.Linear(width, output_dim))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x):
-        return self.net(x)
+    def forward(self, features):
+        return self.net(features)
 
 
-def build(input_dim: int, output_dim: int, params: Model) -> TabularMLP:
-    return TabularMLP(input_dim, output_dim, list(params.hidden), params.dropout)
+def build(plan, outputs: int, spec: dict[str, Any]) -> TabularMLP:
+    return TabularMLP(plan.width, outputs, list(spec["hidden"]), spec["dropout"])

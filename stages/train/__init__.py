@@ -1,56 +1,139 @@
 """train: fit the selected model family with Lightning, log curves with dvclive, keep the best.
 
-Reads `<paths.label>/{train,val}.parquet`, `<paths.selection>` and the `seed`, `data.features`,
-`model.*` and `train.*` params; writes `<paths.train>/` (best.ckpt, model.safetensors,
-model.json, preprocess.json) and `reports/train/` (dvclive metrics and per-epoch plots).
-Deterministic on CPU: the same params give the same weights. Run: `python -m stages.train`.
+Reads `<paths.label>/{train,val}.parquet`, `<paths.selection>` and the `seed`, `data.*`, `model.*`
+and `train.*` params; writes `<paths.train>/` (model.safetensors, model.json,
+preprocess.json [+ tokenizer.json for text]) and `reports/train/` (dvclive metrics and per-epoch plots).
+Deterministic on CPU: the same params give the same weights. With `train.resume: auto` an
+interrupted run continues from its last epoch (checkpoints in `.millrace/resume/`, removed once
+training completes). Run: `python -m stages.train`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+RESUME_DIR = Path(".millrace/resume/train")
 
 
 @dataclass
 class Setup:
     """Everything a fit needs, built from the labelled splits, the selection and params."""
 
-    system: Any  # stages.train.module.Classifier
-    datamodule: Any  # stages.train.datamodule.TabularDataModule
+    system: Any  # stages.train.module.System
+    datamodule: Any  # stages.train.datamodule.SplitsDataModule
     family: Any  # stages.registry.ModelFamily
-    plan: Any  # stages.features.FeaturePlan
-    classes: list[str]
+    plan: Any  # stages.plans.Plan
+    meta: dict[str, Any]  # what model.json records
+
+
+def model_spec(selection: dict[str, Any], model) -> dict[str, Any]:
+    """What the family's builder gets: the chosen strategy and size, that size's options, model params."""
+    from stages.registry import REGISTRY
+
+    family = REGISTRY[selection["family"]]
+    size = selection.get("size") or next(iter(family.sizes))
+    strategy = selection.get("strategy") or "full"
+    return {
+        "strategy": strategy,
+        "size": size,
+        **family.sizes.get(size, {}),
+        "dropout": model.dropout,
+        "lora": model.lora.model_dump(),
+    }
+
+
+def teacher_logits(teacher_dir: str, label_dir: Path, classes: list[str]):
+    """The teacher's logits on the training split, for `model.distill`."""
+    import pandas as pd
+    import torch
+
+    from stages import trained
+    from stages.errors import MillraceError
+
+    teacher = trained.load(teacher_dir)
+    if teacher.task != "classification" or teacher.classes != classes:
+        raise MillraceError(
+            f"model.distill.teacher {teacher_dir!r} predicts {teacher.meta.get('classes')}, "
+            f"but this data's classes are {classes}; distil from a teacher trained on the same labels"
+        )
+    frame = pd.read_parquet(label_dir / "train.parquet")
+    encoded = teacher.plan.encode(frame)
+    with torch.no_grad():
+        return teacher.backbone(*(torch.from_numpy(encoded[n]) for n in teacher.plan.input_names)).float()
 
 
 def build(label_dir: Path, selection: dict[str, Any], params) -> Setup:
-    """Seed everything, fit the feature plan on the training split, build backbone and system."""
+    """Seed everything, fit the input plan on the training split, build backbone and system."""
     import lightning as L
     import pandas as pd
 
-    from stages.features import feature_columns, fit
+    from stages import plans
+    from stages.errors import MillraceError
+    from stages.features import feature_columns
     from stages.io import read_json
     from stages.registry import REGISTRY
-    from stages.train.datamodule import TabularDataModule
-    from stages.train.module import Classifier
+    from stages.train.augment import from_params
+    from stages.train.datamodule import SplitsDataModule
+    from stages.train.module import Objective, System
+    from stages.trained import outputs, parameter_counts
 
     L.seed_everything(params.seed, workers=True, verbose=False)
-    classes = read_json(label_dir / "label_map.json")["classes"]
+    labels = read_json(label_dir / "label_map.json")
+    task, classes = labels.get("task", "classification"), labels["classes"]
     train_frame = pd.read_parquet(label_dir / "train.parquet")
-    plan = fit(train_frame, feature_columns(train_frame, params.data.target, params.data.features))
+    plan = plans.fit(train_frame, feature_columns(train_frame, params.data.target, params.data.features), params.data)
     family = REGISTRY[selection["family"]]
-    backbone = family.build(plan.width, len(classes), params.model)
-    system = Classifier(backbone, len(classes), params.train.lr, params.train.weight_decay)
-    datamodule = TabularDataModule(label_dir, plan, params.train.batch_size, params.seed)
-    return Setup(system, datamodule, family, plan, classes)
+    spec = model_spec(selection, params.model)
+    meta: dict[str, Any] = {"family": family.name, "task": task, "model": spec, "classes": classes}
+    meta["target"] = params.data.target
+    scale = None
+    if task == "regression":
+        values = train_frame["label"].astype("float64")
+        scale = {"mean": float(values.mean()), "std": float(values.std(ddof=0)) or 1.0}
+        meta["target_scale"] = scale
+    backbone = family.build(plan, outputs(meta), spec)
+    meta |= parameter_counts(backbone)
+    distill = params.model.distill
+    logits = None
+    if distill is not None:
+        if task != "classification":
+            raise MillraceError("model.distill works for classification only")
+        logits = teacher_logits(distill.teacher, label_dir, classes)
+        meta["distilled_from"] = distill.model_dump()
+    objective = Objective(
+        task=task,
+        outputs=outputs(meta),
+        inputs=len(plan.input_names),
+        target_std=scale["std"] if scale else 1.0,
+        distill_temperature=distill.temperature if distill else None,
+        distill_alpha=distill.alpha if distill else 0.0,
+    )
+    augment = from_params(params.train.augment) if plan.kind == "image" else None
+    train = params.train
+    system = System(
+        backbone,
+        objective,
+        train.lr,
+        train.weight_decay,
+        train.scheduler,
+        params.seed,
+        train.pretrained_lr_scale,
+        augment,
+    )
+    datamodule = SplitsDataModule(label_dir, plan, params.train.batch_size, params.seed, scale, logits)
+    return Setup(system, datamodule, family, plan, meta)
 
 
-def trainer(train, out: Path, logger, callbacks=()):
-    """The Trainer every run uses: params passed to Lightning as is, early stopping, best checkpoint."""
+def trainer(train, checkpoints: Path, logger, callbacks=()):
+    """The Trainer every run uses: params passed to Lightning as is, early stopping, best and last checkpoints."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -62,12 +145,22 @@ def trainer(train, out: Path, logger, callbacks=()):
     # Lightning itself are noise in `dvc repro` output; warnings still show.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # A frozen pretrained encoder is kept in eval mode on purpose (no dropout on fixed features).
+    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
     checkpoint = ModelCheckpoint(
-        dirpath=out, filename="best", monitor="val/loss", mode="min", save_top_k=1, auto_insert_metric_name=False
+        dirpath=checkpoints,
+        filename="best",
+        monitor="val/loss",
+        mode="min",
+        save_top_k=1,
+        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
     )
     return L.Trainer(
         accelerator=train.accelerator,
         devices=train.devices,
+        strategy=train.strategy,
         precision=train.precision,
         max_epochs=train.max_epochs,
         deterministic=True,
@@ -79,33 +172,78 @@ def trainer(train, out: Path, logger, callbacks=()):
     ), checkpoint
 
 
-def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir: Path) -> dict[str, Any]:
-    """Train, then save the best epoch's weights to `out`; return a short summary.
+def fingerprint(label_dir: Path, selection: dict[str, Any], params) -> str:
+    """What a resumable run must share with the interrupted one: data, selection and training params."""
+    from stages.io import sha256
+
+    digest = hashlib.sha256()
+    for path in sorted(label_dir.glob("*")):
+        digest.update(path.name.encode() + sha256(path).encode())
+    settings = {k: params.model_dump(mode="json")[k] for k in ("seed", "data", "model", "train")}
+    digest.update(json.dumps([selection, settings], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def resume_point(checkpoints: Path, key: str, mode: str) -> str | None:
+    """The last checkpoint of an interrupted run with the same fingerprint, if there is one to use."""
+    last, stamp = checkpoints / "last.ckpt", checkpoints.with_name(f"{checkpoints.name}.fingerprint")
+    same = stamp.exists() and stamp.read_text() == key
+    if mode == "never" or not same or not last.exists():
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        checkpoints.mkdir(parents=True)
+        stamp.write_text(key)
+        return None
+    from stages import trained
+    from stages.errors import MillraceError
+
+    try:
+        trained.load_checkpoint(last)
+    except MillraceError as exc:
+        print(f"train: cannot resume: {exc}; starting again from epoch 0")
+        shutil.rmtree(checkpoints)
+        checkpoints.mkdir(parents=True)
+        stamp.write_text(key)
+        return None
+    print(f"train: resuming the interrupted run from {last}")
+    return str(last)
+
+
+def run(
+    label_dir: Path,
+    selection: dict[str, Any],
+    params,
+    out: Path,
+    live_dir: Path,
+    checkpoints: Path = RESUME_DIR,
+    callbacks: tuple = (),
+) -> dict[str, Any]:
+    """Train, then save the best epoch's weights to `out`; return what model.json records.
 
     `params` is the whole stages.params.Params; only seed, data, model and train are read.
     """
     from dvclive.lightning import DVCLiveLogger
 
     from stages import trained
+    from stages.train.callbacks import GradualUnfreeze
 
     setup = build(label_dir, selection, params)
+    ckpt_path = resume_point(checkpoints, fingerprint(label_dir, selection, params), params.train.resume)
     logger = DVCLiveLogger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
-    fitter, checkpoint = trainer(params.train, out, logger)
-    fitter.fit(setup.system, datamodule=setup.datamodule)
+    gradual = setup.meta["model"]["strategy"] == "gradual_unfreeze"
+    extra = [GradualUnfreeze(params.train.unfreeze_every)] if gradual else []
+    fitter, checkpoint = trainer(params.train, checkpoints, logger, [*extra, *callbacks])
+    fitter.fit(setup.system, datamodule=setup.datamodule, ckpt_path=ckpt_path)
 
     best = trained.load_checkpoint(checkpoint.best_model_path)
     setup.system.load_state_dict(best["state_dict"])
     backbone = setup.system.backbone
-    meta = {
-        "family": setup.family.name,
-        "model": params.model.model_dump(),
-        "input_dim": setup.plan.width,
-        "classes": setup.classes,
-        "target": params.data.target,
+    meta = setup.meta | {
         "best_epoch": int(best["epoch"]),
         "best_val_loss": float(checkpoint.best_model_score),
         "epochs_run": fitter.current_epoch,
-        "trainable_params": sum(p.numel() for p in backbone.parameters() if p.requires_grad),
+        "resumed": ckpt_path is not None,
     }
+    meta |= trained.parameter_counts(backbone)
     trained.save(out, backbone.cpu(), meta, setup.plan)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     return meta

@@ -1,4 +1,7 @@
-"""The LightningDataModule: reads the labelled splits and encodes them with the feature plan.
+"""The LightningDataModule: reads the labelled splits and encodes them with the input plan.
+
+A batch is the plan's inputs in order, then the target (class ids, or the standardised value for
+regression), then, when distilling, the teacher's logits.
 
 The encoded splits are small dense tensors, so a batch is one indexing operation on them
 (`__getitems__`, which the DataLoader calls with a batch sampler's whole index list) rather than a
@@ -14,9 +17,7 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
-
-from stages.features import FeaturePlan, encode
+from torch.utils.data import BatchSampler, DataLoader, Sampler, SequentialSampler, TensorDataset
 
 ON_DEVICE_LIMIT = 0.25  # keep the encoded splits on the GPU while they need under this share of its free memory
 
@@ -43,16 +44,51 @@ def to_device_if_small(dataset: BatchedTensors, device: torch.device) -> Batched
     return BatchedTensors(*(t.to(device) for t in dataset.tensors))
 
 
-class TabularDataModule(L.LightningDataModule):
-    def __init__(self, label_dir: Path, plan: FeaturePlan, batch_size: int, seed: int) -> None:
+class EpochShuffle(Sampler[int]):
+    """A shuffle drawn from (seed, epoch) alone, so a resumed run sees the batches an uninterrupted one would.
+
+    Lightning calls `set_epoch` at the start of every epoch, as it does for a DistributedSampler.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+
+class SplitsDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        label_dir: Path,
+        plan,
+        batch_size: int,
+        seed: int,
+        target_scale: dict[str, float] | None = None,
+        teacher_logits: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.label_dir, self.plan, self.batch_size, self.seed = Path(label_dir), plan, batch_size, seed
+        self.target_scale, self.teacher_logits = target_scale, teacher_logits
 
     def _tensors(self, split: str) -> BatchedTensors:
         frame = pd.read_parquet(self.label_dir / f"{split}.parquet")
-        x = torch.from_numpy(encode(frame, self.plan))
-        y = torch.from_numpy(frame["label"].to_numpy(dtype="int64", copy=True))
-        return BatchedTensors(x, y)
+        encoded = self.plan.encode(frame)
+        inputs = [torch.from_numpy(encoded[name]) for name in self.plan.input_names]
+        if self.target_scale is None:
+            y = torch.from_numpy(frame["label"].to_numpy(dtype="int64", copy=True))
+        else:
+            values = frame["label"].to_numpy(dtype="float32", copy=True)
+            y = torch.from_numpy((values - self.target_scale["mean"]) / self.target_scale["std"])
+        extra = [self.teacher_logits] if split == "train" and self.teacher_logits is not None else []
+        return BatchedTensors(*inputs, y, *extra)
 
     def setup(self, stage: str | None = None) -> None:
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
@@ -61,11 +97,13 @@ class TabularDataModule(L.LightningDataModule):
 
     def _batches(self, dataset: BatchedTensors, sampler) -> DataLoader:
         batches = BatchSampler(sampler, self.batch_size, drop_last=False)
-        return DataLoader(dataset, batch_sampler=batches, collate_fn=as_is)
+        # Its own generator: a DataLoader iterator otherwise draws its base seed from the global
+        # RNG, and when it does so differs between a fresh and a resumed run, shifting dropout.
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=as_is, generator=generator)
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return self._batches(self.train_set, RandomSampler(self.train_set, generator=generator))
+        return self._batches(self.train_set, EpochShuffle(len(self.train_set), self.seed))
 
     def val_dataloader(self) -> DataLoader:
         return self._batches(self.val_set, SequentialSampler(self.val_set))

@@ -1,33 +1,87 @@
-"""The Lightning "system" around a backbone: loss, optimiser and per-epoch metrics."""
+"""The Lightning "system" around a backbone: loss, optimiser, scheduler and per-epoch metrics.
+
+Classification trains on cross-entropy and logs accuracy; regression trains on the mean squared
+error of the standardised target and logs the mean absolute error in the target's own units.
+With a teacher's logits in the batch (`model.distill`), the loss mixes the teacher's softened
+distribution with the true labels (Hinton et al., 2015).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torchmetrics import MeanAbsoluteError
 from torchmetrics.classification import MulticlassAccuracy
 
 
-class Classifier(L.LightningModule):
-    def __init__(self, backbone: nn.Module, num_classes: int, lr: float, weight_decay: float) -> None:
-        super().__init__()
-        self.save_hyperparameters(ignore=["backbone"])
-        self.backbone = backbone
-        self.loss = nn.CrossEntropyLoss()
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+@dataclass(frozen=True)
+class Objective:
+    task: str = "classification"
+    outputs: int = 2
+    inputs: int = 1  # how many leading tensors of a batch are model inputs
+    target_std: float = 1.0  # regression: the training target's std, to report MAE in its units
+    distill_temperature: float | None = None  # set when the batch ends with a teacher's logits
+    distill_alpha: float = 0.0
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
+
+class System(L.LightningModule):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        objective: Objective,
+        lr: float,
+        weight_decay: float,
+        scheduler: str = "none",
+        seed: int = 0,
+        pretrained_lr_scale: float = 1.0,
+        augment: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["backbone", "augment", "objective"])
+        self.backbone, self.objective, self.augment = backbone, objective, augment
+        if objective.task == "regression":
+            self.train_metric, self.val_metric, self.metric_name = MeanAbsoluteError(), MeanAbsoluteError(), "mae"
+        else:
+            accuracy = {"num_classes": objective.outputs, "average": "micro"}
+            self.train_metric, self.val_metric = MulticlassAccuracy(**accuracy), MulticlassAccuracy(**accuracy)
+            self.metric_name = "acc"
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.backbone(*inputs)
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor | None) -> torch.Tensor:
+        objective = self.objective
+        if objective.task == "regression":
+            return F.mse_loss(out[:, 0], y)
+        loss = F.cross_entropy(out, y)
+        if teacher is not None and objective.distill_temperature:
+            t = objective.distill_temperature
+            soft = F.kl_div(
+                F.log_softmax(out / t, 1), F.log_softmax(teacher / t, 1), reduction="batchmean", log_target=True
+            )
+            loss = objective.distill_alpha * soft * t * t + (1 - objective.distill_alpha) * loss
+        return loss
 
     def _step(self, batch, stage: str) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = self.loss(logits, y)
-        accuracy = self.train_acc if stage == "train" else self.val_acc
-        accuracy(logits, y)
+        n = self.objective.inputs
+        inputs, y = list(batch[:n]), batch[n]
+        teacher = batch[n + 1] if len(batch) > n + 1 else None
+        if stage == "train" and self.augment is not None:
+            inputs[0] = self.augment(inputs[0])
+        out = self(*inputs)
+        loss = self._loss(out, y, teacher)
+        metric = self.train_metric if stage == "train" else self.val_metric
+        if self.objective.task == "regression":
+            metric(out[:, 0].detach() * self.objective.target_std, y * self.objective.target_std)
+        else:
+            metric(out, y)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
-        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, batch_size=len(y))
+        self.log(f"{stage}/{self.metric_name}", metric, on_step=False, on_epoch=True, batch_size=len(y))
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -35,6 +89,11 @@ class Classifier(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "val")
+
+    def on_train_epoch_start(self) -> None:
+        # Dropout and augmentation draw from the global RNG: seeding it per epoch makes a run that
+        # resumed from a checkpoint draw what an uninterrupted run would have.
+        torch.manual_seed(self.hparams.seed * 100_003 + self.current_epoch)
 
     def on_train_epoch_end(self) -> None:
         # Checked once an epoch, not every step: a per-step check makes the GPU wait for the CPU.
@@ -44,5 +103,25 @@ class Classifier(L.LightningModule):
                 f"train/loss is {float(loss)} after epoch {self.current_epoch}; lower train.lr or check the data"
             )
 
-    def configure_optimizers(self):
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+    def configure_optimizers(self) -> Any:
+        # Frozen weights stay out of the optimiser, except those gradual unfreezing will release.
+        # A pretrained encoder's own weights move at lr × pretrained_lr_scale; the new head and
+        # LoRA adapters, which start from scratch, at the full lr.
+        releasable = getattr(self.backbone, "strategy", "") == "gradual_unfreeze"
+        pretrained = getattr(self.backbone, "pretrained", False)
+        fresh, tuned = [], []
+        for name, parameter in self.backbone.named_parameters():
+            if parameter.requires_grad or releasable:
+                slow = pretrained and not name.startswith("head.") and "lora_" not in name
+                (tuned if slow else fresh).append(parameter)
+        groups = [{"params": fresh}]
+        if tuned:
+            groups.append({"params": tuned, "lr": self.hparams.lr * self.hparams.pretrained_lr_scale})
+        optimizer = torch.optim.AdamW(groups, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.scheduler == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.trainer.max_epochs, 1))
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        if self.hparams.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"}}
+        return optimizer

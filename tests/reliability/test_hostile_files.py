@@ -51,16 +51,11 @@ def test_a_truncated_checkpoint_is_refused(tmp_path):
 def test_damaged_weights_are_named(tmp_path):
     from stages.families.tabular_mlp import build
     from stages.features import FeaturePlan
-    from stages.params import Model
     from stages.trained import save
 
-    backbone = build(3, 2, Model())
-    save(
-        tmp_path,
-        backbone,
-        {"family": "tabular_mlp", "model": Model().model_dump(), "input_dim": 3, "classes": ["a", "b"]},
-        FeaturePlan(numeric={"x": (0.0, 1.0)}, categorical={}),
-    )
+    plan = FeaturePlan(numeric={"x": (0.0, 1.0)}, categorical={})
+    spec = {"strategy": "full", "size": "small", "hidden": [4], "dropout": 0.0}
+    save(tmp_path, build(plan, 2, spec), {"family": "tabular_mlp", "model": spec, "classes": ["a", "b"]}, plan)
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:50])
     with pytest.raises(MillraceError, match="model.safetensors is damaged"):

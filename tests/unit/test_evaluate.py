@@ -22,3 +22,31 @@ def test_delivery_standard_fails_below_threshold_and_deploy_refuses():
     assert "test/accuracy 0.8000 < 0.9" in decision["reasons"]
     with pytest.raises(DeployRefused, match="does not meet the delivery standard"):
         check_delivery({"delivery": decision})
+
+
+def test_regression_scores_match_numpy():
+    import numpy as np
+
+    from stages.evaluate import regression_scores
+
+    actual = np.array([3.0, 5.0, 7.0, 9.0])
+    predicted = torch.tensor([2.0, 5.0, 8.0, 9.0])
+    metrics = regression_scores(predicted, actual)
+    assert metrics["mse"] == pytest.approx(0.5)
+    assert metrics["rmse"] == pytest.approx(0.5**0.5)
+    assert metrics["mae"] == pytest.approx(0.5)
+    assert metrics["r2"] == pytest.approx(1 - 2.0 / 20.0)
+
+
+def test_error_metrics_are_ceilings_and_others_floors():
+    standard = Evaluate(thresholds={"r2": 0.3, "mae": 50})
+    assert delivery({"r2": 0.5, "mae": 40.0}, standard)["passed"] is True
+    failed = delivery({"r2": 0.5, "mae": 60.0}, standard)
+    assert failed["passed"] is False and "test/mae 60.0000 > 50.0" in failed["reasons"]
+
+
+def test_a_threshold_the_task_does_not_measure_is_named():
+    from stages.errors import MillraceError
+
+    with pytest.raises(MillraceError, match=r"names \['accuracy'\].*use some of \['mse'"):
+        delivery({"mse": 1.0, "rmse": 1.0, "mae": 1.0, "r2": 0.1}, Evaluate(thresholds={"accuracy": 0.9}))

@@ -2,15 +2,15 @@ import pandas as pd
 import pytest
 
 from stages.errors import MillraceError
-from stages.label import SPLITS, run
+from stages.label import SPLITS, run, task_of
 from stages.params import Split
 
 
 def test_split_is_stratified_deterministic_and_complete(penguins):
     data = penguins.dropna()
-    first, classes = run(data, "species", Split(), seed=7)
-    again, _ = run(data, "species", Split(), seed=7)
-    assert classes == ["Adelie", "Chinstrap", "Gentoo"]
+    first, classes, task = run(data, "species", Split(), seed=7)
+    again, _, _ = run(data, "species", Split(), seed=7)
+    assert classes == ["Adelie", "Chinstrap", "Gentoo"] and task == "classification"
     assert sum(len(first[s]) for s in SPLITS) == len(data)
     for name in SPLITS:
         pd.testing.assert_frame_equal(first[name], again[name])
@@ -20,15 +20,15 @@ def test_split_is_stratified_deterministic_and_complete(penguins):
 
 def test_a_different_seed_gives_a_different_split(penguins):
     data = penguins.dropna()
-    a, _ = run(data, "species", Split(), seed=1)
-    b, _ = run(data, "species", Split(), seed=2)
+    a, _, _ = run(data, "species", Split(), seed=1)
+    b, _, _ = run(data, "species", Split(), seed=2)
     assert not a["test"].equals(b["test"])
 
 
 def test_duplicates_never_straddle_splits():
     base = pd.DataFrame({"y": ["a", "b"] * 30, "x": range(60)})
     data = pd.concat([base, base.iloc[:20]], ignore_index=True)  # 20 rows appear twice
-    splits, _ = run(data, "y", Split(), seed=0)
+    splits, _, _ = run(data, "y", Split(), seed=0)
     seen = {name: set(map(tuple, f[["y", "x"]].itertuples(index=False))) for name, f in splits.items()}
     assert not seen["train"] & seen["test"]
     assert not seen["train"] & seen["val"]
@@ -36,10 +36,33 @@ def test_duplicates_never_straddle_splits():
     assert sum(len(f) for f in splits.values()) == 80
 
 
-def test_continuous_target_is_refused():
-    data = pd.DataFrame({"y": [0.5 * i for i in range(40)], "x": range(40)})
-    with pytest.raises(MillraceError, match="continuous"):
-        run(data, "y", Split(), seed=0)
+def test_a_continuous_target_is_regression_split_across_its_range():
+    data = pd.DataFrame({"y": [0.5 * i for i in range(100)], "x": range(100)})
+    splits, classes, task = run(data, "y", Split(), seed=0)
+    assert task == "regression" and classes == []
+    assert splits["train"]["label"].dtype.kind == "f"
+    for frame in splits.values():  # quintile strata: every split sees low and high targets
+        assert frame["label"].min() < 10 and frame["label"].max() > 40
+
+
+@pytest.mark.parametrize(
+    ("values", "declared", "task"),
+    [
+        (["a", "b"] * 10, "auto", "classification"),
+        ([0, 1] * 10, "auto", "classification"),
+        (list(range(30)), "auto", "regression"),
+        ([0.5, 1.0] * 10, "auto", "regression"),
+        (list(range(30)), "classification", "classification"),
+        ([0, 1] * 10, "regression", "regression"),
+    ],
+)
+def test_task_follows_params_or_the_target(values, declared, task):
+    assert task_of(pd.Series(values, name="y"), declared) == task
+
+
+def test_regression_on_text_is_refused():
+    with pytest.raises(MillraceError, match="not numeric"):
+        task_of(pd.Series(["a", "b"], name="y"), "regression")
 
 
 def test_too_few_rows_per_class_is_explained():

@@ -30,7 +30,7 @@ def _train(label_dir, out_root):
     params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 3}})
     out, live = out_root / "model", out_root / "live"
     out.mkdir(parents=True)
-    meta = run(label_dir, {"family": "tabular_mlp"}, params, out, live)
+    meta = run(label_dir, {"family": "tabular_mlp"}, params, out, live, out_root / "checkpoints")
     return out, live, meta
 
 
@@ -69,7 +69,7 @@ def test_a_non_finite_loss_stops_training_with_a_clear_message(tmp_path):
     from torch.utils.data import DataLoader, TensorDataset
 
     from stages.train import trainer
-    from stages.train.module import Classifier
+    from stages.train.module import Objective, System
 
     data = TensorDataset(torch.randn(32, 2), torch.randint(0, 2, (32,)))
 
@@ -83,20 +83,113 @@ def test_a_non_finite_loss_stops_training_with_a_clear_message(tmp_path):
     params = parse_params({"train": {"max_epochs": 3}})
     fitter, checkpoint = trainer(params.train, tmp_path, logger=False)
     with pytest.raises(FloatingPointError, match="train/loss is nan"):
-        fitter.fit(Classifier(NaNAfterFirstStep(), 2, 0.01, 0.0), datamodule=Tiny())
+        fitter.fit(System(NaNAfterFirstStep(), Objective(outputs=2), 0.01, 0.0), datamodule=Tiny())
 
 
 def test_loader_serves_whole_batches_with_one_gather(label_dir, monkeypatch):
     from stages.features import fit
-    from stages.train.datamodule import BatchedTensors, TabularDataModule
+    from stages.train.datamodule import BatchedTensors, SplitsDataModule
 
     calls = []
     original = BatchedTensors.__getitems__
     monkeypatch.setattr(BatchedTensors, "__getitems__", lambda self, idx: calls.append(len(idx)) or original(self, idx))
     plan = fit(pd.read_parquet(label_dir / "train.parquet"), ["x", "c"])
-    module = TabularDataModule(label_dir, plan, batch_size=16, seed=0)
+    module = SplitsDataModule(label_dir, plan, batch_size=16, seed=0)
     module.setup("fit")
     batches = list(module.train_dataloader())
     assert [len(y) for _, y in batches] == [16, 16, 16, 12]
     assert calls == [16, 16, 16, 12]
     assert batches[0][0].shape == (16, plan.width)
+
+
+class CrashAtEpoch(__import__("lightning").Callback):
+    """Stands in for a killed process: training stops abruptly at the start of an epoch."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise SystemExit(f"crashed at epoch {self.epoch}")
+
+
+def test_an_interrupted_run_resumes_and_ends_where_an_uninterrupted_one_does(label_dir, tmp_path):
+    params = parse_params(
+        {"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 5, "scheduler": "cosine"}}
+    )
+    selection = {"family": "tabular_mlp"}
+    checkpoints = tmp_path / "checkpoints"
+    for name in ("whole", "resumed"):
+        (tmp_path / name).mkdir()
+    whole = run(label_dir, selection, params, tmp_path / "whole", tmp_path / "live0", tmp_path / "other")
+    with pytest.raises(SystemExit):
+        run(label_dir, selection, params, tmp_path / "resumed", tmp_path / "live1", checkpoints, (CrashAtEpoch(3),))
+    assert (checkpoints / "last.ckpt").exists()
+    resumed = run(label_dir, selection, params, tmp_path / "resumed", tmp_path / "live2", checkpoints)
+    assert resumed["resumed"] is True and whole["resumed"] is False
+    assert resumed["best_epoch"] == whole["best_epoch"]
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "model.safetensors"))
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not checkpoints.exists()  # removed once training completed
+
+
+CRASH = CrashAtEpoch(2)
+
+
+def test_changed_params_do_not_resume_someone_elses_run(label_dir, tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 4}})
+    (tmp_path / "a").mkdir()
+    with pytest.raises(SystemExit):
+        run(
+            label_dir,
+            {"family": "tabular_mlp"},
+            params,
+            tmp_path / "a",
+            tmp_path / "l",
+            checkpoints,
+            (CrashAtEpoch(2),),
+        )
+    changed = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 4, "lr": 0.02}})
+    meta = run(label_dir, {"family": "tabular_mlp"}, changed, tmp_path / "a", tmp_path / "l2", checkpoints)
+    assert meta["resumed"] is False and meta["epochs_run"] == 4
+
+
+def test_a_damaged_resume_checkpoint_is_reported_and_training_starts_over(label_dir, tmp_path, capsys):
+    checkpoints = tmp_path / "checkpoints"
+    params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 3}})
+    (tmp_path / "a").mkdir()
+    with pytest.raises(SystemExit):
+        run(
+            label_dir,
+            {"family": "tabular_mlp"},
+            params,
+            tmp_path / "a",
+            tmp_path / "l",
+            checkpoints,
+            (CrashAtEpoch(2),),
+        )
+    last = checkpoints / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:100])
+    meta = run(label_dir, {"family": "tabular_mlp"}, params, tmp_path / "a", tmp_path / "l2", checkpoints)
+    assert meta["resumed"] is False
+    assert "cannot resume" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("scheduler", ["cosine", "plateau"])
+def test_schedulers_from_params_change_the_learning_rate(label_dir, tmp_path, scheduler):
+    params = parse_params(
+        {"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 6, "scheduler": scheduler}}
+    )
+    from stages.train import build, trainer
+
+    setup = build(label_dir, {"family": "tabular_mlp"}, params)
+    fitter, _ = trainer(params.train, tmp_path, logger=False)
+    fitter.fit(setup.system, datamodule=setup.datamodule)
+    config = fitter.lr_scheduler_configs[0]
+    expected = {"cosine": "CosineAnnealingLR", "plateau": "ReduceLROnPlateau"}[scheduler]
+    assert type(config.scheduler).__name__ == expected
+    if scheduler == "cosine":
+        assert fitter.optimizers[0].param_groups[0]["lr"] < params.train.lr

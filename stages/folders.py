@@ -1,0 +1,79 @@
+"""Folder sources for acquire: one sub-folder per class, holding images or .txt files.
+
+A file that cannot be read (a corrupt image, text that is not UTF-8, an empty file) is excluded
+and reported by name with the reason; it never stops the stage. Hidden files are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from stages.errors import MillraceError
+from stages.images import open_image
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+
+
+@dataclass
+class FolderRead:
+    frame: pd.DataFrame
+    files: int = 0
+    excluded: list[dict[str, str]] = field(default_factory=list)  # {"file": …, "reason": …}
+
+
+def _class_folders(root: Path, what: str) -> list[Path]:
+    if not root.is_dir():
+        raise MillraceError(f"data.source.path {str(root)!r}: no such folder")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise MillraceError(f"data.source.path {str(root)!r}: expected one sub-folder of {what} per class, found none")
+    return folders
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def read_images(root: Path | str, column: str, target: str) -> FolderRead:
+    root = Path(root)
+    rows, excluded, files = [], [], 0
+    for folder in _class_folders(root, "images"):
+        for path in _files(folder):
+            files += 1
+            name = str(path.relative_to(root))
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                excluded.append({"file": name, "reason": f"not a PNG or JPEG file ({path.suffix or 'no suffix'})"})
+                continue
+            data = path.read_bytes()
+            try:
+                open_image(data)
+            except ValueError as exc:
+                excluded.append({"file": name, "reason": str(exc)})
+                continue
+            rows.append({column: data, target: folder.name})
+    return FolderRead(pd.DataFrame(rows, columns=[column, target]), files, excluded)
+
+
+def read_texts(root: Path | str, column: str, target: str) -> FolderRead:
+    root = Path(root)
+    rows, excluded, files = [], [], 0
+    for folder in _class_folders(root, ".txt files"):
+        for path in _files(folder):
+            files += 1
+            name = str(path.relative_to(root))
+            if path.suffix.lower() != ".txt":
+                excluded.append({"file": name, "reason": f"not a .txt file ({path.suffix or 'no suffix'})"})
+                continue
+            try:
+                text = path.read_bytes().decode("utf-8-sig").strip()
+            except UnicodeDecodeError as exc:
+                excluded.append({"file": name, "reason": f"not UTF-8 text ({exc.reason} at byte {exc.start})"})
+                continue
+            if not text:
+                excluded.append({"file": name, "reason": "empty"})
+                continue
+            rows.append({column: text, target: folder.name})
+    return FolderRead(pd.DataFrame(rows, columns=[column, target]), files, excluded)

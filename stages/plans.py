@@ -1,0 +1,66 @@
+"""Which kind of data a model sees (tabular, image or text), and the input plan for that kind.
+
+A plan turns records into the model's named inputs (`plan.encode(frame) -> {name: array}`) and is
+saved as `preprocess.json` (plus `tokenizer.json` for text) beside the weights and in the deployed
+bundle. `select` reads the kind from `data_kind`; train fits a plan with `fit`; every later stage
+gets the same plan back with `load`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stages import features, images, texts
+from stages.errors import MillraceError
+from stages.io import read_json, write_json
+
+PREPROCESS = "preprocess.json"
+
+Plan = features.FeaturePlan | images.ImagePlan | texts.TextPlan
+
+
+def data_kind(frame: pd.DataFrame, columns: list[str]) -> tuple[str, str | None]:
+    """(kind, the image or text column): image bytes make it image data, long strings text."""
+    image = images.image_column(frame, columns)
+    if image is not None:
+        return "image", image
+    text = texts.text_columns(frame, columns)
+    if text:
+        return "text", text[0]
+    return "tabular", None
+
+
+def fit(frame: pd.DataFrame, columns: list[str], data_params) -> Plan:
+    """The input plan for the training split; `data_params` is params.yaml's `data` section."""
+    kind, column = data_kind(frame, columns)
+    if kind != "tabular" and len(columns) > 1:
+        others = [c for c in columns if c != column]
+        raise MillraceError(
+            f"{kind} data: the model reads the {kind} column {column!r} only, but data.features also names {others}; "
+            f"set data.features: [{column}]"
+        )
+    if kind == "image":
+        return images.fit(frame, column, data_params.image.size, data_params.image.channels)
+    if kind == "text":
+        return texts.fit(column, data_params.text.max_length)
+    return features.fit(frame, columns)
+
+
+def save(plan: Plan, directory: Path) -> None:
+    write_json(directory / PREPROCESS, plan.to_json())
+    if isinstance(plan, texts.TextPlan):
+        plan.save_files(directory)
+
+
+def load(directory: Path | str) -> Plan:
+    directory = Path(directory)
+    data: dict[str, Any] = read_json(directory / PREPROCESS)
+    kind = data.get("kind", "tabular")
+    if kind == "image":
+        return images.ImagePlan.from_json(data)
+    if kind == "text":
+        return texts.TextPlan.from_json(data, directory)
+    return features.FeaturePlan.from_json(data)
