@@ -26,7 +26,9 @@ install: $(VENV)/.installed
 run: $(VENV)/.installed
 	@test -d .git || { echo "millrace needs a git checkout (DVC tracks experiments in git)"; exit 1; }
 	dvc repro
-	dvc plots show --out dvc_plots > /dev/null
+	@# dvc.yaml declares the plots of both tasks; those of the other task (accuracy and confusion
+	@# for regression, MAE and residuals for classification) are absent by design, not an error.
+	dvc plots show --out dvc_plots 2>&1 > /dev/null | { grep -v "failed to load some plots" || true; }
 	python -m stages.summary
 
 test: $(VENV)/.installed
