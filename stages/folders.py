@@ -6,6 +6,7 @@ and reported by name with the reason; it never stops the stage. Hidden files are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,43 +38,42 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def read_images(root: Path | str, column: str, target: str) -> FolderRead:
+def _image(path: Path) -> bytes:
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"not a PNG or JPEG file ({path.suffix or 'no suffix'})")
+    data = path.read_bytes()
+    open_image(data)  # raises ValueError naming why it cannot be read
+    return data
+
+
+def _text(path: Path) -> str:
+    if path.suffix.lower() != ".txt":
+        raise ValueError(f"not a .txt file ({path.suffix or 'no suffix'})")
+    try:
+        text = path.read_bytes().decode("utf-8-sig").strip()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text:
+        raise ValueError("empty")
+    return text
+
+
+def _read(root: Path | str, what: str, column: str, target: str, read: Callable[[Path], object]) -> FolderRead:
     root = Path(root)
     rows, excluded, files = [], [], 0
-    for folder in _class_folders(root, "images"):
+    for folder in _class_folders(root, what):
         for path in _files(folder):
             files += 1
-            name = str(path.relative_to(root))
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                excluded.append({"file": name, "reason": f"not a PNG or JPEG file ({path.suffix or 'no suffix'})"})
-                continue
-            data = path.read_bytes()
             try:
-                open_image(data)
+                rows.append({column: read(path), target: folder.name})
             except ValueError as exc:
-                excluded.append({"file": name, "reason": str(exc)})
-                continue
-            rows.append({column: data, target: folder.name})
+                excluded.append({"file": str(path.relative_to(root)), "reason": str(exc)})
     return FolderRead(pd.DataFrame(rows, columns=[column, target]), files, excluded)
+
+
+def read_images(root: Path | str, column: str, target: str) -> FolderRead:
+    return _read(root, "images", column, target, _image)
 
 
 def read_texts(root: Path | str, column: str, target: str) -> FolderRead:
-    root = Path(root)
-    rows, excluded, files = [], [], 0
-    for folder in _class_folders(root, ".txt files"):
-        for path in _files(folder):
-            files += 1
-            name = str(path.relative_to(root))
-            if path.suffix.lower() != ".txt":
-                excluded.append({"file": name, "reason": f"not a .txt file ({path.suffix or 'no suffix'})"})
-                continue
-            try:
-                text = path.read_bytes().decode("utf-8-sig").strip()
-            except UnicodeDecodeError as exc:
-                excluded.append({"file": name, "reason": f"not UTF-8 text ({exc.reason} at byte {exc.start})"})
-                continue
-            if not text:
-                excluded.append({"file": name, "reason": "empty"})
-                continue
-            rows.append({column: text, target: folder.name})
-    return FolderRead(pd.DataFrame(rows, columns=[column, target]), files, excluded)
+    return _read(root, ".txt files", column, target, _text)

@@ -22,11 +22,20 @@ PREPROCESS = "preprocess.json"
 Plan = features.FeaturePlan | images.ImagePlan | texts.TextPlan
 
 
-def data_kind(frame: pd.DataFrame, columns: list[str]) -> tuple[str, str | None]:
-    """(kind, the image or text column): image bytes make it image data, long strings text."""
+def declared_text_column(data_params) -> str | None:
+    """The text column a `kind: text` source names: text however short its entries are."""
+    source = data_params.source
+    return source.text_column if getattr(source, "kind", None) == "text" else None
+
+
+def data_kind(frame: pd.DataFrame, columns: list[str], text_column: str | None = None) -> tuple[str, str | None]:
+    """(kind, the image or text column): image bytes make it image data, long strings (or a declared
+    text column) text."""
     image = images.image_column(frame, columns)
     if image is not None:
         return "image", image
+    if text_column is not None and text_column in columns:
+        return "text", text_column
     text = texts.text_columns(frame, columns)
     if text:
         return "text", text[0]
@@ -35,7 +44,7 @@ def data_kind(frame: pd.DataFrame, columns: list[str]) -> tuple[str, str | None]
 
 def fit(frame: pd.DataFrame, columns: list[str], data_params) -> Plan:
     """The input plan for the training split; `data_params` is params.yaml's `data` section."""
-    kind, column = data_kind(frame, columns)
+    kind, column = data_kind(frame, columns, declared_text_column(data_params))
     if kind != "tabular" and len(columns) > 1:
         others = [c for c in columns if c != column]
         raise MillraceError(

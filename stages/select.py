@@ -28,7 +28,7 @@ from stages.errors import MillraceError
 from stages.features import feature_columns
 from stages.io import read_json, write_json, write_text
 from stages.params import Model, load_params
-from stages.plans import data_kind
+from stages.plans import data_kind, declared_text_column
 from stages.registry import REGISTRY, ModelFamily, Variant
 
 OVER_BUDGET = "estimated"  # how a rejection for time starts
@@ -37,9 +37,11 @@ REFERENCE_TOKENS = 16  # the registry's text costs are per text of this many tok
 REFERENCE_PIXELS = 64  # the registry's image costs are per 8×8 image
 
 
-def describe(train: pd.DataFrame, features: list[str], classes: list[str], task: str = "classification") -> dict:
+def describe(
+    train: pd.DataFrame, features: list[str], classes: list[str], task: str = "classification", text_column=None
+) -> dict:
     """What selection looks at: kind of data, task, and its size."""
-    kind, column = data_kind(train, features)
+    kind, column = data_kind(train, features, text_column)
     profile: dict[str, Any] = {
         "kind": kind,
         "task": task,
@@ -220,7 +222,8 @@ def main() -> None:
     train = pd.read_parquet(label_dir / "train.parquet")
     labels = read_json(label_dir / "label_map.json")
     features = feature_columns(train, params.data.target, params.data.features)
-    profile = describe(train, features, labels["classes"], labels.get("task", "classification"))
+    task = labels.get("task", "classification")
+    profile = describe(train, features, labels["classes"], task, declared_text_column(params.data))
     selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs)
     write_json(params.paths.selection, selection)
     write_text(Path(params.paths.reports) / "selection.md", report(selection))

@@ -65,3 +65,12 @@ def test_image_or_text_data_with_extra_declared_features_is_explained():
     frame = _frame().assign(extra=1.0)
     with pytest.raises(Exception, match=r"reads the image column 'image' only.*\['extra'\]"):
         plans.fit(frame, ["image", "extra"], Data())
+
+
+def test_a_declared_text_source_is_text_however_short():
+    from stages.params import TextSource
+
+    frame = pd.DataFrame({"tweet": ["ok", "bad", "meh"]})
+    assert plans.data_kind(frame, ["tweet"])[0] == "tabular"  # short strings look like categories
+    data = Data(source=TextSource(kind="text", path="x.csv", text_column="tweet"))
+    assert isinstance(plans.fit(frame, ["tweet"], data), texts.TextPlan)

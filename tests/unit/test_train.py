@@ -135,45 +135,30 @@ def test_an_interrupted_run_resumes_and_ends_where_an_uninterrupted_one_does(lab
     assert not checkpoints.exists()  # removed once training completed
 
 
-CRASH = CrashAtEpoch(2)
+def _crash_then_rerun(label_dir, tmp_path, params, rerun_params, damage=None):
+    """Train until a crash at epoch 2, optionally damage what it left, then train again."""
+    checkpoints = tmp_path / "checkpoints"
+    (tmp_path / "a").mkdir()
+    selection = {"family": "tabular_mlp"}
+    with pytest.raises(SystemExit):
+        run(label_dir, selection, params, tmp_path / "a", tmp_path / "l", checkpoints, (CrashAtEpoch(2),))
+    if damage:
+        damage(checkpoints / "last.ckpt")
+    return run(label_dir, selection, rerun_params, tmp_path / "a", tmp_path / "l2", checkpoints)
 
 
 def test_changed_params_do_not_resume_someone_elses_run(label_dir, tmp_path):
-    checkpoints = tmp_path / "checkpoints"
     params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 4}})
-    (tmp_path / "a").mkdir()
-    with pytest.raises(SystemExit):
-        run(
-            label_dir,
-            {"family": "tabular_mlp"},
-            params,
-            tmp_path / "a",
-            tmp_path / "l",
-            checkpoints,
-            (CrashAtEpoch(2),),
-        )
     changed = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 4, "lr": 0.02}})
-    meta = run(label_dir, {"family": "tabular_mlp"}, changed, tmp_path / "a", tmp_path / "l2", checkpoints)
+    meta = _crash_then_rerun(label_dir, tmp_path, params, changed)
     assert meta["resumed"] is False and meta["epochs_run"] == 4
 
 
 def test_a_damaged_resume_checkpoint_is_reported_and_training_starts_over(label_dir, tmp_path, capsys):
-    checkpoints = tmp_path / "checkpoints"
     params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 3}})
-    (tmp_path / "a").mkdir()
-    with pytest.raises(SystemExit):
-        run(
-            label_dir,
-            {"family": "tabular_mlp"},
-            params,
-            tmp_path / "a",
-            tmp_path / "l",
-            checkpoints,
-            (CrashAtEpoch(2),),
-        )
-    last = checkpoints / "last.ckpt"
-    last.write_bytes(last.read_bytes()[:100])
-    meta = run(label_dir, {"family": "tabular_mlp"}, params, tmp_path / "a", tmp_path / "l2", checkpoints)
+    meta = _crash_then_rerun(
+        label_dir, tmp_path, params, params, lambda last: last.write_bytes(last.read_bytes()[:100])
+    )
     assert meta["resumed"] is False
     assert "cannot resume" in capsys.readouterr().out
 
