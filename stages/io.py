@@ -7,6 +7,7 @@ final path; the previous version, if any, stays intact until the new one is comp
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -25,11 +26,21 @@ def _umask() -> int:
     return mask
 
 
+def _sweep_leftovers(path: Path) -> None:
+    """Remove temporaries a killed process left beside `path` (DVC runs one stage at a time)."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary file path beside `path`; rename it over `path` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_leftovers(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private to the user
@@ -46,6 +57,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield an empty temporary folder beside `path`; swap it in for `path` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_leftovers(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     old = path.with_name(f".{path.name}.old")

@@ -147,6 +147,8 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     # A frozen pretrained encoder is kept in eval mode on purpose (no dropout on fixed features).
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
+    # The checkpoint folder is ours: emptied for a fresh run, kept on purpose to resume one.
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     checkpoint = ModelCheckpoint(
         dirpath=checkpoints,
         filename="best",

@@ -22,3 +22,16 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
         raise ValueError
     assert target.read_text().strip().startswith("{")
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_leftovers_of_a_killed_writer_are_swept_before_the_next_write(tmp_path):
+    from stages.io import atomic_dir, write_json
+
+    (tmp_path / ".model.abc123.tmp").mkdir()
+    (tmp_path / ".model.abc123.tmp" / "half.bin").write_bytes(b"x")
+    (tmp_path / ".metrics.json.def456.tmp").write_text("{")
+    (tmp_path / ".other.json.ghi789.tmp").write_text("kept: another path's temporary")
+    with atomic_dir(tmp_path / "model") as out:
+        (out / "weights").write_bytes(b"w")
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.ghi789.tmp", "metrics.json", "model"]

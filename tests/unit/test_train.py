@@ -171,7 +171,7 @@ def test_schedulers_from_params_change_the_learning_rate(label_dir, tmp_path, sc
     from stages.train import build, trainer
 
     setup = build(label_dir, {"family": "tabular_mlp"}, params)
-    fitter, _ = trainer(params.train, tmp_path, logger=False)
+    fitter, _ = trainer(params.train, tmp_path / "checkpoints", logger=False)
     fitter.fit(setup.system, datamodule=setup.datamodule)
     config = fitter.lr_scheduler_configs[0]
     expected = {"cosine": "CosineAnnealingLR", "plateau": "ReduceLROnPlateau"}[scheduler]
