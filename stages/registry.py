@@ -39,6 +39,7 @@ class ModelFamily:
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)  # size -> builder options
     max_rows: int | None = None  # beyond this the family is too slow or too small to be a good choice
     gpu_speedup: float = 1.0  # how much faster one GPU trains it than the CPU
+    parameters: int = 0  # about how many weights its largest size has (0: small enough not to matter)
     automatic: bool = True  # False: chosen only by name (model.name) or as a distillation student
 
     def build(self, plan, outputs: int, spec: dict[str, Any]):
@@ -86,6 +87,7 @@ REGISTRY: dict[str, ModelFamily] = {
             ),
             sizes={"medium": {}},
             gpu_speedup=30.0,
+            parameters=22_600_000,
         ),
         ModelFamily(
             name="text_bow",
@@ -95,6 +97,7 @@ REGISTRY: dict[str, ModelFamily] = {
             builder="stages.families.text_bow:build",
             variants=(Variant("full", "small", 1, 3e-5),),
             sizes={"small": {"embedding": 64}},
+            parameters=2_000_000,
             automatic=False,
         ),
     ]

@@ -1,11 +1,12 @@
 """select: choose model family, size and fine-tuning strategy for the data and resources, and say why.
 
 Looks at the data profile (kind, task, rows, features, classes, text length, image size), the
-resources (accelerator, its memory, `model.time_budget_minutes`) and `model.preference`:
+resources (accelerator and its memory, `model.time_budget_minutes`) and `model.preference`:
 
 - every registry variant (family × strategy × size) that handles the data's kind and task is a
   candidate; its training time is estimated from the registry's cost, rows, `train.max_epochs`,
-  the input's scale and the accelerator; a candidate over the time budget is rejected;
+  the input's scale and the accelerator; a candidate over the time budget, or whose training
+  would not fit the accelerator's memory (half the machine's on a CPU), is rejected;
 - `speed` takes the fastest candidate, `accuracy` the highest quality one, `balanced` the highest
   quality one that needs at most a quarter of the budget (else the fastest);
 - `model.name`, `model.strategy` and `model.size` narrow the candidates to what the user chose,
@@ -61,8 +62,14 @@ def describe(
 
 
 def resources(accelerator: str = "auto") -> dict[str, Any]:
-    """What this machine offers for training: a CUDA GPU and its memory, or the CPU cores."""
-    found: dict[str, Any] = {"accelerator": "cpu", "gpu_memory_gb": 0.0, "cpu_cores": os.cpu_count() or 1}
+    """What this machine offers for training: a CUDA GPU and its memory, or the CPU cores and memory."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    found: dict[str, Any] = {
+        "accelerator": "cpu",
+        "gpu_memory_gb": 0.0,
+        "cpu_cores": os.cpu_count() or 1,
+        "memory_gb": round(memory, 1),
+    }
     if accelerator in ("cpu",):
         return found
     import torch
@@ -85,6 +92,19 @@ def estimate_minutes(family: ModelFamily, variant: Variant, profile, found, epoc
     speedup = family.gpu_speedup if found["accelerator"] == "cuda" else 1.0
     seconds = profile["rows"] * epochs * variant.cost * input_scale(family, profile) / speedup
     return seconds / 60
+
+
+def training_memory_gb(family: ModelFamily, variant: Variant) -> float:
+    """Weights, gradients and AdamW's two moments for what trains (16 bytes a weight), the rest
+    as plain weights (4), plus half again for activations and workspace: a rough upper bound."""
+    trains_everything = variant.strategy in ("full", "gradual_unfreeze")
+    return family.parameters * (16 if trains_everything else 4) * 1.5 / 2**30
+
+
+def _memory_limit(found: dict[str, Any]) -> tuple[float, str]:
+    if found["accelerator"] == "cuda":
+        return 0.9 * found["gpu_memory_gb"], "GPU memory"
+    return 0.5 * found.get("memory_gb", float("inf")), "half the machine's memory"
 
 
 def _mismatch(family: ModelFamily, profile: dict[str, Any]) -> str | None:
@@ -123,6 +143,10 @@ def candidates(profile, found, model: Model, epochs: int) -> list[dict[str, Any]
                 why = f"not what params.yaml chose ({', '.join(differs)})"
             if why is None and not family.automatic and "name" not in overrides:
                 why = "chosen only by name (model.name) or as a distillation student"
+            needs, (limit, where) = training_memory_gb(family, variant), _memory_limit(found)
+            row["memory_gb"] = round(needs, 2)
+            if why is None and needs > limit:
+                why = f"needs about {needs:.1f} GB to train > {limit:.1f} GB ({where})"
             if why is None and minutes > model.time_budget_minutes:
                 why = f"{OVER_BUDGET} {minutes:.1f} min > budget {model.time_budget_minutes:g} min"
             row["rejected"] = why

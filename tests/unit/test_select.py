@@ -95,3 +95,11 @@ def test_describe_tells_the_kind_of_data():
     images = pd.DataFrame({"img": [png_bytes(np.zeros((8, 8), np.uint8))] * 2})
     image = describe(images, ["img"], ["p", "q"])
     assert image["kind"] == "image" and image["image_pixels"] == 64
+
+
+def test_a_candidate_that_does_not_fit_the_gpu_memory_is_rejected():
+    small_gpu = {**GPU, "gpu_memory_gb": 0.4}  # 22.6M weights × 16 bytes × 1.5 ≈ 0.5 GB for full training
+    selection = run(profile("text", 800, **TEXT), small_gpu, Model(preference="accuracy"), 10)
+    assert "GB (GPU memory)" in selection["rejected"]["text_minilm (full, medium)"]
+    assert (selection["family"], selection["strategy"]) == ("text_minilm", "lora")
+    assert selection["candidates"][-1]["memory_gb"] > 0
