@@ -12,8 +12,9 @@ resources (accelerator and its memory, `model.time_budget_minutes`) and `model.p
 - `model.name`, `model.strategy` and `model.size` narrow the candidates to what the user chose,
   and such an override wins even over the budget; the selection records it as such.
 
-Writes `<paths.selection>` (models/selection.json) and `reports/selection.md`: the choice, the
-rules that fired, and every candidate with its estimate and why it was or was not chosen.
+Writes `<paths.selection>` (models/selection.json: the choice, the rules that fired, each rejected
+candidate and why) and `reports/selection.md` (the same, readable, with every candidate's time
+and memory estimate and the machine's resources).
 Run: `python -m stages.select`.
 """
 
@@ -225,8 +226,8 @@ def report(selection: dict[str, Any]) -> str:
         "",
         *[f"- {reason}" for reason in selection["reasons"]],
         "",
-        "| candidate | quality | estimated minutes | verdict |",
-        "|---|---:|---:|---|",
+        "| candidate | quality | estimated minutes | memory GB | verdict |",
+        "|---|---:|---:|---:|---|",
     ]
     for c in selection["candidates"]:
         chosen = (c["family"], c["strategy"], c["size"]) == (
@@ -235,7 +236,8 @@ def report(selection: dict[str, Any]) -> str:
             selection["size"],
         )
         verdict = "**chosen**" if chosen else f"rejected: {c['rejected']}"
-        lines.append(f"| {_label(c)} | {c['quality']} | {c['estimated_minutes']:.2f} | {verdict} |")
+        minutes, memory = f"{c['estimated_minutes']:.2f}", f"{c['memory_gb']:.2f}"
+        lines.append(f"| {_label(c)} | {c['quality']} | {minutes} | {memory} | {verdict} |")
     lines += ["", f"Data: `{selection['data']}`", "", f"Resources: `{selection['resources']}`", ""]
     return "\n".join(lines)
 
@@ -249,7 +251,9 @@ def main() -> None:
     task = labels.get("task", "classification")
     profile = describe(train, features, labels["classes"], task, declared_text_column(params.data))
     selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs)
-    write_json(params.paths.selection, selection)
+    # The choice and its reasons feed train; the machine's figures and the full candidate table
+    # only the report, so a rerun on another machine that chooses the same retrains nothing.
+    write_json(params.paths.selection, {k: v for k, v in selection.items() if k not in ("resources", "candidates")})
     write_text(Path(params.paths.reports) / "selection.md", report(selection))
     print(f"select: {selection['reasons'][0]}")
 
