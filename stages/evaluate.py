@@ -1,11 +1,14 @@
 """evaluate: score the trained model on the test split and decide if it meets the delivery standard.
 
-Reads `<paths.train>/` and `<paths.label>/test.parquet` plus `evaluate.thresholds`; writes
-`reports/evaluate/metrics.json` (classification: accuracy, macro precision/recall/F1 and
-per-class metrics; regression: MSE, RMSE, MAE and R²; the model's size; for a distilled model the
-teacher's figures beside it; and the delivery decision with its reasons), plus
-`reports/evaluate/plots/` (confusion.csv, or residuals.csv for regression) for `dvc plots`. The deploy stage refuses a
-model whose decision is not `passed`. Run: `python -m stages.evaluate`.
+Reads `<paths.train>/`, `<paths.label>/{train,test}.parquet` and `evaluate.*`; writes
+`reports/evaluate/metrics.json`: classification accuracy, macro and weighted precision/recall/F1,
+ROC-AUC, calibration error and per-class metrics, or regression MSE, RMSE, MAE and R²; 95%
+bootstrap intervals; metrics per slice of the declared columns (the worst slice named);
+scikit-learn baselines trained on the same split; the model's size (and a distilled model's
+teacher beside it); and the delivery decision with its reasons. `reports/evaluate/plots/` holds
+the confusion matrix, ROC, precision-recall and calibration data (residuals for regression) for
+`dvc plots`. The deploy stage refuses a model whose decision is not `passed`.
+Run: `python -m stages.evaluate`.
 """
 
 from __future__ import annotations
@@ -13,11 +16,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from stages import baselines
 from stages.errors import MillraceError
 from stages.io import atomic_dir, write_json
+from stages.metrics import (
+    WORST_SLICE,
+    bootstrap,
+    calibration_points,
+    precision_recall_points,
+    regression_scores,
+    roc_points,
+    scores,
+    slices,
+)
 from stages.params import LOWER_IS_BETTER, Evaluate, load_params
 
 BATCH = 256
@@ -36,49 +49,9 @@ def predict(trained, frame: pd.DataFrame):
     return torch.cat(outputs)
 
 
-def regression_scores(predictions, values) -> dict[str, Any]:
-    import torch
-    from torchmetrics.functional import mean_absolute_error, mean_squared_error, r2_score
-
-    target = torch.tensor(np.asarray(values, dtype="float64"), dtype=predictions.dtype)
-    mse = mean_squared_error(predictions, target).item()
-    return {
-        "mse": mse,
-        "rmse": mse**0.5,
-        "mae": mean_absolute_error(predictions, target).item(),
-        "r2": r2_score(predictions, target).item(),
-    }
-
-
-def scores(probabilities, labels, classes: list[str]) -> dict[str, Any]:
-    """Test metrics from torchmetrics, keyed as they appear in `dvc metrics show`."""
-    import torch
-    from torchmetrics.functional.classification import (
-        multiclass_accuracy,
-        multiclass_confusion_matrix,
-        multiclass_f1_score,
-        multiclass_precision,
-        multiclass_recall,
-    )
-
-    target = torch.tensor(list(labels))
-    n = len(classes)
-    out: dict[str, Any] = {"accuracy": multiclass_accuracy(probabilities, target, n, average="micro").item()}
-    per_class: dict[str, dict[str, float]] = {c: {} for c in classes}
-    for name, fn in [("precision", multiclass_precision), ("recall", multiclass_recall), ("f1", multiclass_f1_score)]:
-        out[f"{name}_macro"] = fn(probabilities, target, n, average="macro").item()
-        for cls, value in zip(classes, fn(probabilities, target, n, average="none").tolist(), strict=True):
-            per_class[cls][name] = value
-    for cls_id, cls in enumerate(classes):
-        per_class[cls]["support"] = int((target == cls_id).sum())
-    out["per_class"] = per_class
-    matrix = multiclass_confusion_matrix(probabilities, target, n).tolist()
-    out["confusion_matrix"] = {"rows_actual_columns_predicted": classes, "counts": matrix}
-    return out
-
-
-def delivery(metrics: dict[str, Any], params: Evaluate) -> dict[str, Any]:
-    """Every declared threshold must be met (a floor, or a ceiling on errors); the reasons say which were."""
+def delivery(metrics: dict[str, Any], params: Evaluate, baselines: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every declared threshold must be met (a floor, or a ceiling on errors), and with
+    `baseline_margin` the best baseline beaten by that much; the reasons say which were."""
     unknown = [name for name in params.thresholds if name not in metrics]
     if unknown:
         available = [k for k, v in metrics.items() if isinstance(v, float)]
@@ -95,6 +68,22 @@ def delivery(metrics: dict[str, Any], params: Evaluate) -> dict[str, Any]:
         ceiling = c["metric"].split("/")[1] in LOWER_IS_BETTER
         sign = ("<=" if c["passed"] else ">") if ceiling else (">=" if c["passed"] else "<")
         reasons.append(f"{c['metric']} {c['value']:.4f} {sign} {c['threshold']}")
+    if params.baseline_margin is not None and baselines:
+        best = baselines["best"]
+        lead = metrics[best["metric"]] - best["value"]
+        passed = lead >= params.baseline_margin
+        checks.append(
+            {
+                "metric": f"test/{best['metric']} lead over {best['name']}",
+                "value": lead,
+                "threshold": params.baseline_margin,
+                "passed": passed,
+            }
+        )
+        reasons.append(
+            f"test/{best['metric']} {metrics[best['metric']]:.4f} vs baseline {best['name']} {best['value']:.4f}: "
+            f"lead {lead:+.4f} {'>=' if passed else '<'} {params.baseline_margin:+g}"
+        )
     return {"passed": all(c["passed"] for c in checks), "checks": checks, "reasons": reasons}
 
 
@@ -115,24 +104,43 @@ def model_size(trained, train_dir: Path) -> dict[str, Any]:
     }
 
 
-def run(trained, test: pd.DataFrame, params: Evaluate) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Metrics and the delivery decision, plus the rows for the confusion or residual plot."""
+def run(
+    trained, test: pd.DataFrame, params: Evaluate, train: pd.DataFrame | None = None, seed: int = 0
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Metrics, intervals, slices, baselines and the delivery decision, plus the data for each plot."""
     outputs = predict(trained, test)
-    if trained.task == "regression":
-        metrics = regression_scores(outputs, test["label"].to_numpy())
-        predicted = outputs.tolist()
-        plot = pd.DataFrame({"actual": test["label"], "predicted": predicted})
-        plot["residual"] = plot["actual"] - plot["predicted"]
-        return {"test": metrics, "delivery": delivery(metrics, params)}, plot
-    metrics = scores(outputs, test["label"].to_numpy(), trained.classes)
-    classes = trained.classes
-    confusion = pd.DataFrame(
-        {
-            "actual": [classes[i] for i in test["label"]],
-            "predicted": [classes[i] for i in outputs.argmax(dim=1).tolist()],
+    actual = test["label"].to_numpy()
+    task = trained.task
+    if task == "regression":
+        metrics = regression_scores(outputs, actual)
+        predicted = outputs.numpy().astype("float64")
+        residuals = pd.DataFrame({"actual": actual, "predicted": predicted, "residual": actual - predicted})
+        plots = {"residuals.csv": residuals}
+    else:
+        metrics = scores(outputs, actual, trained.classes)
+        probabilities = outputs.numpy()
+        predicted = probabilities.argmax(1)
+        classes = trained.classes
+        plots = {
+            "confusion.csv": pd.DataFrame(
+                {"actual": [classes[i] for i in actual], "predicted": [classes[i] for i in predicted]}
+            ),
+            "roc.csv": roc_points(probabilities, actual),
+            "precision_recall.csv": precision_recall_points(probabilities, actual),
+            "calibration.csv": calibration_points(probabilities, actual),
         }
-    )
-    return {"test": metrics, "delivery": delivery(metrics, params)}, confusion
+    report: dict[str, Any] = {"test": metrics}
+    report["confidence_intervals"] = bootstrap(task, actual, predicted, params.bootstrap, seed)
+    if params.slices:
+        sliced = slices(task, test, actual, predicted, params.slices, params.slice_min_rows)
+        report["slices"] = sliced
+        if "worst" in sliced:
+            judged = WORST_SLICE[task]
+            metrics[f"worst_slice_{judged}"] = sliced["worst"][judged]
+    if params.baselines and train is not None:
+        report["baselines"] = baselines.run(trained.plan, train, test, task, seed)
+    report["delivery"] = delivery(metrics, params, report.get("baselines"))
+    return report, plots
 
 
 def teacher_comparison(trained, test: pd.DataFrame) -> dict[str, Any] | None:
@@ -158,8 +166,10 @@ def main() -> None:
 
     params = load_params()
     model = trained_model.load(params.paths.train)
-    test = pd.read_parquet(Path(params.paths.label) / "test.parquet")
-    report, plot = run(model, test, params.evaluate)
+    label_dir = Path(params.paths.label)
+    test = pd.read_parquet(label_dir / "test.parquet")
+    train = pd.read_parquet(label_dir / "train.parquet")
+    report, plot_data = run(model, test, params.evaluate, train, params.seed)
     report["model"] = {"family": model.meta["family"], "strategy": model.meta["model"]["strategy"]}
     report["model"] |= model_size(model, Path(params.paths.train))
     teacher = teacher_comparison(model, test)
@@ -169,7 +179,8 @@ def main() -> None:
         report["model"]["accuracy_vs_teacher"] = round(report["test"]["accuracy"] - teacher["accuracy"], 4)
     out = Path(params.paths.reports) / "evaluate"
     with atomic_dir(out / "plots") as plots:
-        plot.to_csv(plots / ("residuals.csv" if model.task == "regression" else "confusion.csv"), index=False)
+        for name, frame in plot_data.items():
+            frame.to_csv(plots / name, index=False)
     write_json(out / "metrics.json", report)
     verdict = "meets" if report["delivery"]["passed"] else "does NOT meet"
     print(f"model {verdict} the delivery standard: " + "; ".join(report["delivery"]["reasons"]))

@@ -7,7 +7,7 @@ raises `ParamsError` naming the key, the value given and what is allowed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,8 +19,25 @@ PARAMS_FILE = Path("params.yaml")
 BUILTIN_DATASETS = ("penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews")
 TASKS = ("classification", "regression")
 # Metrics where smaller is better: a threshold on them is a ceiling, on every other metric a floor.
-LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae"})
-METRICS = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "mse", "rmse", "mae", "r2")
+LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "calibration_error", "worst_slice_mae"})
+Metric = Literal[
+    "accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "f1_weighted",
+    "precision_weighted",
+    "recall_weighted",
+    "roc_auc",
+    "calibration_error",
+    "worst_slice_accuracy",
+    "mse",
+    "rmse",
+    "mae",
+    "r2",
+    "worst_slice_mae",
+]
+METRICS = get_args(Metric)  # in the order reports show them
 
 
 class ParamsError(MillraceError):
@@ -205,12 +222,15 @@ class Train(_Section):
     augment: Augment = Augment()
 
 
-Metric = Literal["accuracy", "f1_macro", "precision_macro", "recall_macro", "mse", "rmse", "mae", "r2"]
-
-
 class Evaluate(_Section):
-    # The delivery standard: a floor on each metric, a ceiling on mse, rmse and mae.
+    # The delivery standard: a floor on each metric, a ceiling on errors (mse, rmse, mae,
+    # calibration_error, worst_slice_mae).
     thresholds: dict[Metric, float] = {"accuracy": 0.9, "f1_macro": 0.85}
+    slices: list[str] = []  # test-split columns to report metrics per value (numbers: per quartile)
+    slice_min_rows: int = Field(5, ge=1)  # smaller slices are reported, not judged
+    bootstrap: int = Field(200, ge=0, le=10_000)  # resamples for 95% intervals; 0: none
+    baselines: bool = True  # train scikit-learn baselines on the same split and report them
+    baseline_margin: float | None = None  # set: the model must beat the best baseline by this much
 
 
 class Deploy(_Section):

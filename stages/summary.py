@@ -14,7 +14,7 @@ from rich.table import Table
 
 from stages.errors import MillraceError
 from stages.io import read_json
-from stages.params import METRICS, Params, load_params
+from stages.params import LOWER_IS_BETTER, METRICS, Params, load_params
 
 GATES = ("raw", "clean", "labels")
 
@@ -39,15 +39,27 @@ def tables(params: Params) -> list[Table]:
     metrics = Table(title="Test metrics")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
+    metrics.add_column("95% interval", justify="right")
     metrics.add_column("threshold", justify="right")
     thresholds = {c["metric"]: c for c in evaluation["delivery"]["checks"]}
+    intervals = evaluation.get("confidence_intervals", {})
     for name in (m for m in METRICS if m in evaluation["test"]):
         check = thresholds.get(f"test/{name}")
-        limit = f"{'✓' if check['passed'] else '✗'} ≥ {check['threshold']}" if check else ""
-        metrics.add_row(f"test/{name}", f"{evaluation['test'][name]:.4f}", limit)
+        sign = "≤" if name in LOWER_IS_BETTER else "≥"
+        limit = f"{'✓' if check['passed'] else '✗'} {sign} {check['threshold']}" if check else ""
+        span = intervals.get(name)
+        interval = f"{span['low']:.3f}–{span['high']:.3f}" if span else ""
+        metrics.add_row(f"test/{name}", f"{evaluation['test'][name]:.4f}", interval, limit)
+    worst = evaluation.get("slices", {}).get("worst")
+    if worst:
+        metrics.add_row("worst slice", f"{worst['column']} = {worst['value']}", "", "")
     verdict = "[green]meets[/]" if evaluation["delivery"]["passed"] else "[red]does not meet[/]"
     model = evaluation.get("model", {})
     metrics.caption = f"{model.get('family', '')} ({model.get('strategy', '')}) — delivery standard: {verdict}"
+
+    shown = [gates, metrics]
+    if "baselines" in evaluation:
+        shown.append(baseline_table(evaluation))
 
     manifest = Path(params.paths.deploy) / "manifest.json"
     docs = _read(reports / "gates" / "labels.json").get("data_docs", "")
@@ -55,7 +67,7 @@ def tables(params: Params) -> list[Table]:
     paths.add_column("what")
     paths.add_column("where")
     rows = [
-        ("training curves, confusion matrix or residuals", "dvc plots show  →  dvc_plots/index.html"),
+        ("curves, confusion, ROC, calibration, residuals", "dvc plots show  →  dvc_plots/index.html"),
         ("test metrics", str(reports / "evaluate" / "metrics.json")),
         ("cleaning report", str(reports / "clean.json")),
         ("gate reports (Data Docs)", docs),
@@ -67,7 +79,22 @@ def tables(params: Params) -> list[Table]:
         rows.append(("serve it", "millrace serve  (or python -m stages.serve)"))
     for row in rows:
         paths.add_row(*row)
-    return [gates, metrics, paths]
+    return [*shown, paths]
+
+
+def baseline_table(evaluation: dict[str, Any]) -> Table:
+    """The model beside the scikit-learn baselines, on the metrics they share."""
+    found = evaluation["baselines"]["models"]
+    names = list(next(iter(found.values())))
+    table = Table(title="Model against baselines (test split)")
+    table.add_column("model")
+    for name in names:
+        table.add_column(name, justify="right")
+    model = evaluation.get("model", {})
+    table.add_row(f"[bold]{model.get('family', 'model')}[/]", *(f"{evaluation['test'][n]:.4f}" for n in names))
+    for baseline, values in found.items():
+        table.add_row(baseline, *(f"{values[n]:.4f}" for n in names))
+    return table
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ def test_preset_runs_end_to_end_and_serves(preset, tmp_path):
     assert (repo / "reports/selection.md").read_text().startswith("# Model selection: " + manifest["family"])
     plot = "residuals.csv" if labels["task"] == "regression" else "confusion.csv"
     assert (repo / "reports/evaluate/plots" / plot).exists()
+    assert metrics["baselines"]["best"]["metric"] == ("r2" if labels["task"] == "regression" else "accuracy")
 
     test = pd.read_parquet(repo / "data/label/test.parquet").head(8)
     features = manifest["features"]

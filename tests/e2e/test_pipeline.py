@@ -26,6 +26,13 @@ def test_full_run_produces_every_artefact(built_repo):
     assert read(built_repo, "models/selection.json")["family"] == "tabular_mlp"
     metrics = read(built_repo, "reports/evaluate/metrics.json")
     assert metrics["test"]["accuracy"] >= 0.9 and metrics["delivery"]["passed"] is True
+    interval = metrics["confidence_intervals"]["accuracy"]
+    assert interval["low"] <= metrics["test"]["accuracy"] <= interval["high"]
+    assert set(metrics["slices"]["columns"]) == {"island", "sex"}
+    assert metrics["test"]["worst_slice_accuracy"] <= metrics["test"]["accuracy"]
+    assert set(metrics["baselines"]["models"]) == {"logistic_regression", "hist_gradient_boosting"}
+    for plot in ("confusion.csv", "roc.csv", "precision_recall.csv", "calibration.csv"):
+        assert (built_repo / "reports/evaluate/plots" / plot).exists()
     manifest = read(built_repo, "models/deploy/manifest.json")
     assert manifest["parity"]["onnx_max_abs_diff"] < 1e-4 and manifest["parity"]["onnx_same_predictions"]
     assert manifest["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
