@@ -3,3 +3,5 @@
 `dvc.yaml` runs every stage as `python -m stages.<name>`; importing this package has no side
 effects and loads nothing heavy (no torch, Lightning, Great Expectations or Prefect).
 """
+
+__version__ = "0.1.0"

@@ -1,7 +1,8 @@
 """The thin edge every stage shares: run `main()`, turn a user's mistake into one clear message.
 
-`millrace` is also the project's command: `millrace serve` starts the HTTP server and
-`millrace summary` prints the results of the last run.
+`millrace` is also the project's command: `millrace serve` starts the HTTP server,
+`millrace predict INPUT OUTPUT` predicts a file in chunks, and `millrace summary` prints the
+results of the last run.
 """
 
 from __future__ import annotations
@@ -46,7 +47,15 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     sub.add_parser("summary", help="print gate results, test metrics and artefact paths")
-    args = parser.parse_args(argv)
+    sub.add_parser("predict", help="batch prediction over a file (see millrace predict --help)", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "predict":
+        from stages import predict
+
+        run_stage(lambda: predict.main(rest))
+        return
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         from stages import serve as serve_stage
 

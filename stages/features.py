@@ -21,6 +21,10 @@ from stages.errors import MillraceError
 class FeatureError(MillraceError):
     """A record does not fit the plan: a missing feature, a wrong type, an unseen category."""
 
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row  # within the frame being encoded, when one row is to blame
+
 
 @dataclass(frozen=True)
 class FeaturePlan:
@@ -92,7 +96,9 @@ def encode(frame: pd.DataFrame, plan: FeaturePlan) -> np.ndarray:
         bad = values.isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FeatureError(f"feature {column!r} needs a number, got {_show(frame[column].iloc[row])} (row {row})")
+            raise FeatureError(
+                f"feature {column!r} needs a number, got {_show(frame[column].iloc[row])} (row {row})", row=row
+            )
         blocks.append(((values.to_numpy(dtype=np.float64) - mean) / std)[:, None])
     for column, vocabulary in plan.categorical.items():
         values = frame[column].astype("str").where(frame[column].notna())
@@ -101,10 +107,11 @@ def encode(frame: pd.DataFrame, plan: FeaturePlan) -> np.ndarray:
         if codes.isna().any():
             row = int(np.flatnonzero(codes.isna().to_numpy())[0])
             if values.iloc[row] is None or pd.isna(values.iloc[row]):
-                raise FeatureError(f"feature {column!r} is missing (row {row}); allowed: {vocabulary}")
+                raise FeatureError(f"feature {column!r} is missing (row {row}); allowed: {vocabulary}", row=row)
             raise FeatureError(
                 f"feature {column!r} has unknown category {_show(frame[column].iloc[row])} (row {row}); "
-                f"allowed: {vocabulary}"
+                f"allowed: {vocabulary}",
+                row=row,
             )
         one_hot = np.zeros((len(frame), len(vocabulary)))
         one_hot[np.arange(len(frame)), codes.to_numpy(dtype=np.int64)] = 1.0

@@ -80,7 +80,7 @@ class ImagePlan:
             try:
                 image = open_image(value)
             except ValueError as exc:
-                raise FeatureError(f"feature {self.column!r}: {exc} (row {row})") from None
+                raise FeatureError(f"feature {self.column!r}: {exc} (row {row})", row=row) from None
             image = image.convert(mode)
             if image.size != (self.size, self.size):
                 image = image.resize((self.size, self.size), Image.Resampling.BILINEAR)

@@ -2,61 +2,65 @@
 
 Reads `<paths.deploy>/` and the `serve.*` params. `POST /predict` takes `{"records": [{feature:
 value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a string) and returns a
-class and probabilities per record, or a value for regression; `GET /health` and
-`GET /metadata` describe the server and the model. Binds 127.0.0.1 unless told otherwise, caps
-the body size and the batch, and requires a bearer token when `serve.token_env` names one.
+class and probabilities per record, or a value for regression. `GET /health` (the process is
+alive), `GET /ready` (503 until the bundle, loaded in the background at start-up, is ready),
+`GET /metadata` (the model) and `GET /metrics` (Prometheus text: requests by route and status, a
+latency histogram, errors, predictions) describe it; OpenAPI docs are at `/docs`. Binds
+127.0.0.1 unless told otherwise, caps the body size and the batch, and requires a bearer token
+when `serve.token_env` names one.
 Run: `python -m stages.serve` or `millrace serve [--host H] [--port P]`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import logging
 import os
-from pathlib import Path
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from stages import plans
+from stages import __version__
+from stages.bundle import Bundle, check_exists
 from stages.errors import MillraceError
 from stages.features import FeatureError
-from stages.io import read_json
 from stages.params import Serve, load_params
+from stages.telemetry import Telemetry
 
 Value = float | int | str | bool | None
 
 
-class Bundle:
-    """A deployed bundle loaded for inference: needs onnxruntime, numpy and pandas only."""
+class Loading:
+    """The bundle being served: loaded in the background at start-up, so `/ready` can say when."""
 
-    def __init__(self, directory: Path | str) -> None:
-        import onnxruntime
+    def __init__(self, source: Bundle | Callable[[], Bundle]) -> None:
+        self.bundle: Bundle | None = source if isinstance(source, Bundle) else None
+        self.error: str | None = None
+        self._load = None if isinstance(source, Bundle) else source
 
-        directory = Path(directory)
-        if not (directory / "manifest.json").exists():
-            raise MillraceError(f"no deployed bundle at {directory}; run `dvc repro` first")
-        self.manifest = read_json(directory / "manifest.json")
-        self.plan = plans.load(directory)
-        self.classes: list[str] = self.manifest["classes"]
-        self.session = onnxruntime.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+    def start(self) -> None:
+        if self._load is not None:
+            threading.Thread(target=self._run, name="load-bundle", daemon=True).start()
 
-    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        inputs = self.plan.encode(pd.DataFrame.from_records(records))
-        outputs = self.session.run(None, {name: inputs[name] for name in self.plan.input_names})[0]
-        if self.manifest.get("task") == "regression":
-            return [{"value": float(value)} for value in outputs]
-        probabilities = outputs
-        return [
-            {
-                "class": self.classes[int(np.argmax(row))],
-                "probabilities": {c: float(p) for c, p in zip(self.classes, row, strict=True)},
-            }
-            for row in probabilities
-        ]
+    def _run(self) -> None:
+        try:
+            self.bundle = self._load()
+        except Exception as exc:  # reported by /ready and /predict, and logged
+            self.error = f"the model could not be loaded: {exc}"
+            logging.getLogger("uvicorn.error").error(self.error)
+
+    def current(self) -> Bundle:
+        if self.bundle is None:
+            detail = self.error or "the model is still loading; retry shortly"
+            raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": "1"})
+        return self.bundle
 
 
 class PredictRequest(BaseModel):
@@ -64,8 +68,17 @@ class PredictRequest(BaseModel):
     records: list[dict[str, Value]] = Field(min_length=1)
 
 
-def create_app(bundle: Bundle, settings: Serve, token: str | None = None) -> FastAPI:
-    app = FastAPI(title="millrace model server", version=bundle.manifest["version"])
+def create_app(source: Bundle | Callable[[], Bundle], settings: Serve, token: str | None = None) -> FastAPI:
+    """The server for a loaded bundle, or for a loader that start-up runs in the background."""
+    model = Loading(source)
+    telemetry = Telemetry()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        model.start()
+        yield
+
+    app = FastAPI(title="millrace model server", version=__version__, lifespan=lifespan)
 
     @app.middleware("http")
     async def cap_body(request: Request, call_next):
@@ -81,6 +94,17 @@ def create_app(bundle: Bundle, settings: Serve, token: str | None = None) -> Fas
             request._body = body  # already consumed; hand it on to the route
         return await call_next(request)
 
+    # Registered last, so outermost: it also counts the requests cap_body refuses.
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        telemetry.observe(
+            getattr(route, "path", "unmatched"), request.method, response.status_code, time.perf_counter() - started
+        )
+        return response
+
     def authorised(request: Request) -> None:
         if token is None:
             return
@@ -90,22 +114,39 @@ def create_app(bundle: Bundle, settings: Serve, token: str | None = None) -> Fas
 
     @app.get("/health")
     def health() -> dict[str, str]:
+        """Liveness: the process answers. Whether the model is loaded is `/ready`."""
         return {"status": "ok"}
+
+    @app.get("/ready")
+    def ready() -> JSONResponse:
+        if model.bundle is None:
+            detail = model.error or "loading"
+            return JSONResponse({"ready": False, "detail": detail}, status_code=503, headers={"Retry-After": "1"})
+        return JSONResponse({"ready": True, "version": model.bundle.version})
+
+    @app.get("/metrics", dependencies=[Depends(authorised)])
+    def metrics() -> Response:
+        if model.bundle is not None:
+            telemetry.model.labels(model.bundle.version).set(1)
+        return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/metadata", dependencies=[Depends(authorised)])
     def metadata() -> dict[str, Any]:
+        manifest = model.current().manifest
         keys = ("version", "created_at", "family", "task", "kind", "target", "classes", "features", "inputs")
-        return {k: bundle.manifest.get(k) for k in (*keys, "metrics", "data_sha256")}
+        return {k: manifest.get(k) for k in (*keys, "metrics", "data_sha256")}
 
     @app.post("/predict", dependencies=[Depends(authorised)])
     def predict(request: PredictRequest) -> dict[str, Any]:
+        bundle = model.current()
         if len(request.records) > settings.max_batch:
             raise HTTPException(422, f"at most {settings.max_batch} records per request, got {len(request.records)}")
         try:
             predictions = bundle.predict(request.records)
         except FeatureError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
-        return {"model_version": bundle.manifest["version"], "predictions": predictions}
+        telemetry.predictions.inc(len(predictions))
+        return {"model_version": bundle.version, "predictions": predictions}
 
     return app
 
@@ -120,7 +161,8 @@ def main(host: str | None = None, port: int | None = None) -> None:
         token = os.environ.get(settings.token_env)
         if not token:
             raise MillraceError(f"serve.token_env names {settings.token_env!r}, but that variable is not set")
-    app = create_app(Bundle(params.paths.deploy), settings, token)
+    directory = check_exists(params.paths.deploy)  # no bundle at all: say so now, not via /ready
+    app = create_app(lambda: Bundle(directory), settings, token)
     uvicorn.run(app, host=host or settings.host, port=settings.port if port is None else port, log_level="info")
 
 

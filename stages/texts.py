@@ -69,7 +69,7 @@ class TextPlan:
         texts = frame[self.column].tolist()
         for row, text in enumerate(texts):
             if not isinstance(text, str):
-                raise FeatureError(f"feature {self.column!r} needs text, got {text!r} (row {row})")
+                raise FeatureError(f"feature {self.column!r} needs text, got {text!r} (row {row})", row=row)
         encodings = self.tokenizer.encode_batch(texts)
         return {
             "input_ids": np.array([e.ids for e in encodings], np.int64).reshape(len(texts), -1),

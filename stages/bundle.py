@@ -1,0 +1,73 @@
+"""A deployed bundle loaded for inference: ONNX Runtime, numpy and pandas only (no torch).
+
+Used by the HTTP server and by batch prediction. `predict_frame` is the one place that turns
+records into predictions, so both give the same answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages import plans
+from stages.errors import MillraceError
+from stages.io import read_json
+
+MANIFEST = "manifest.json"
+
+
+def check_exists(directory: Path | str) -> Path:
+    directory = Path(directory)
+    if not (directory / MANIFEST).exists():
+        raise MillraceError(f"no deployed bundle at {directory}; run `dvc repro` first")
+    return directory
+
+
+class Bundle:
+    def __init__(self, directory: Path | str) -> None:
+        import onnxruntime
+
+        directory = check_exists(directory)
+        self.manifest = read_json(directory / MANIFEST)
+        self.plan = plans.load(directory)
+        self.classes: list[str] = self.manifest["classes"]
+        self.regression = self.manifest.get("task") == "regression"
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(directory / "model.onnx"), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own types for a damaged model
+            raise MillraceError(f"{directory / 'model.onnx'} cannot be loaded: {exc}") from None
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    def outputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (N × classes) or values (N) for a frame of records."""
+        inputs = self.plan.encode(frame)
+        return self.session.run(None, {name: inputs[name] for name in self.plan.input_names})[0]
+
+    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        outputs = self.outputs(pd.DataFrame.from_records(records))
+        if self.regression:
+            return [{"value": float(value)} for value in outputs]
+        return [
+            {
+                "class": self.classes[int(np.argmax(row))],
+                "probabilities": {c: float(p) for c, p in zip(self.classes, row, strict=True)},
+            }
+            for row in outputs
+        ]
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Prediction columns for a frame: `prediction`, plus `probability_<class>` for classification."""
+        outputs = self.outputs(frame)
+        if self.regression:
+            return pd.DataFrame({"prediction": outputs.astype("float64")}, index=frame.index)
+        columns = {"prediction": [self.classes[i] for i in outputs.argmax(1)]}
+        columns |= {f"probability_{c}": outputs[:, i].astype("float64") for i, c in enumerate(self.classes)}
+        return pd.DataFrame(columns, index=frame.index)
