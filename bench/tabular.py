@@ -57,13 +57,17 @@ def make_split(directory: Path, rows: int, features: int, classes: int) -> None:
     (directory / "label_map.json").write_text(json.dumps({"classes": [str(c) for c in range(classes)]}))
 
 
+# The MLP every training benchmark trains: 512-512-256, a realistic size for tabular work.
+SELECTION = {"family": "tabular_mlp", "size": "large", "options": {"hidden": [512, 512, 256]}}
+
+
 def bench_params(accelerator: str, precision: str, epochs: int, batch: int) -> Params:
     """An MLP 512-512-256 on the synthetic table; patience high enough never to stop early."""
     return parse_params(
         {
             "seed": 0,
             "data": {"target": "y", "features": None},
-            "model": {"hidden": [512, 512, 256], "dropout": 0.1},
+            "model": {"dropout": 0.1},
             "train": {
                 "accelerator": accelerator,
                 "precision": precision,

@@ -18,7 +18,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from bench.tabular import Timer, arguments, bench_params, machine_info, make_split
+from bench.tabular import SELECTION, Timer, arguments, bench_params, machine_info, make_split
 from stages.train import build, trainer
 
 RESULTS = Path(__file__).parent / "results" / "train_accelerators.json"
@@ -33,7 +33,7 @@ PEAK = {
 
 def measure(label_dir: Path, accelerator: str, precision: str, epochs: int, batch: int, rows: int) -> dict:
     params = bench_params(accelerator, precision, epochs, batch)
-    setup = build(label_dir, {"family": "tabular_mlp"}, params)
+    setup = build(label_dir, SELECTION, params)
     timer = Timer()
     with tempfile.TemporaryDirectory() as out:
         fitter, _ = trainer(params.train, Path(out), logger=False, callbacks=[timer])

@@ -19,7 +19,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from bench.tabular import Timer, arguments, bench_params, machine_info, make_split
+from bench.tabular import SELECTION, Timer, arguments, bench_params, machine_info, make_split
 from stages.train import build, trainer
 from stages.train.datamodule import to_device_if_small
 
@@ -27,7 +27,7 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def lightning_epochs(label_dir: Path, p) -> list[float]:
-    setup = build(label_dir, {"family": "tabular_mlp"}, p)
+    setup = build(label_dir, SELECTION, p)
     timer = Timer()
     with tempfile.TemporaryDirectory() as out:
         fitter, _ = trainer(p.train, Path(out), logger=False, callbacks=[timer])
@@ -37,7 +37,7 @@ def lightning_epochs(label_dir: Path, p) -> list[float]:
 
 def plain_epochs(label_dir: Path, p) -> list[float]:
     """The floor: the same pieces driven by a hand-written loop, validation included."""
-    setup = build(label_dir, {"family": "tabular_mlp"}, p)
+    setup = build(label_dir, SELECTION, p)
     device = torch.device("cuda" if p.train.accelerator == "gpu" else "cpu")
     model = setup.system.backbone.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=p.train.lr, weight_decay=p.train.weight_decay)

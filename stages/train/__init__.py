@@ -45,6 +45,7 @@ def model_spec(selection: dict[str, Any], model) -> dict[str, Any]:
         "strategy": strategy,
         "size": size,
         **family.sizes.get(size, {}),
+        **selection.get("options", {}),  # pinned builder options (benchmarks), over the size's
         "dropout": model.dropout,
         "lora": model.lora.model_dump(),
     }
