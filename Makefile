@@ -53,3 +53,4 @@ plots: $(VENV)/.installed
 bench: $(VENV)/.installed
 	python -m bench.train_accelerators
 	python -m bench.training_loop
+	python -m bench.pipeline_overhead

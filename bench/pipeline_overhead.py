@@ -1,0 +1,196 @@
+"""What orchestration costs: `dvc repro` of the real pipeline against its floors, side by side.
+
+1. No-op `dvc repro` (everything up to date) of the real pipeline vs the same seven-stage DAG of
+   empty scripts: DVC's fixed cost against the cost of checking the real deps, params and outs.
+2. The default pipeline from scratch (`dvc repro --force`) vs the sum of the stages' work done
+   in one warm Python process (each stage's `main()`, imports already paid): what process
+   start-up, imports and DVC bookkeeping add.
+3. A `train.lr` change: the rerun of train → evaluate → deploy vs those stages' in-process work.
+4. Import time of each stage module in a fresh interpreter (what each `python -m stages.<name>` pays).
+
+Runs in temporary copies of the project; measurements alternate between the sides and repeat.
+`python -m bench.pipeline_overhead [--repeats N]`; writes bench/results/pipeline_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+STAGES = ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"]
+MODULES = {"train": "stages.train.__main__"}
+
+IN_PROCESS = """
+import importlib, json, sys, time
+names = sys.argv[1].split(",")
+modules = {n: importlib.import_module(m) for n, m in json.loads(sys.argv[2]).items()}
+timings = {}
+for name in names:
+    start = time.perf_counter()
+    modules[name].main()
+    timings[name] = time.perf_counter() - start
+print(json.dumps(timings))
+"""
+
+
+def environment() -> dict[str, str]:
+    bin_dir = Path(sys.executable).parent
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PYTHONPATH": "",
+    }
+
+
+def sh(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, env=environment(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def timed(cwd: Path, *args: str) -> float:
+    start = time.perf_counter()
+    sh(cwd, *args)
+    return time.perf_counter() - start
+
+
+def git_repo(directory: Path) -> None:
+    sh(directory, "git", "init", "-q", "-b", "main")
+    sh(directory, "git", "-c", "user.name=bench", "-c", "user.email=bench@millrace.invalid", "add", "-A")
+    sh(directory, "git", "-c", "user.name=bench", "-c", "user.email=bench@millrace.invalid", "commit", "-qm", "bench")
+
+
+def project_copy(destination: Path) -> Path:
+    """What a fresh clone holds, without outputs, as a git repo."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file() and not name.startswith(("reports/", "models/")) and name != "dvc.lock":
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    git_repo(destination)
+    return destination
+
+
+def empty_dag(destination: Path) -> Path:
+    """Seven chained stages of an empty Python script, each with one dep and one small out."""
+    destination.mkdir(parents=True)
+    (destination / "step.py").write_text("import sys\nopen(sys.argv[1], 'w').write('x')\n")
+    stages, previous = {}, None
+    for name in STAGES:
+        deps = ["step.py"] + ([previous] if previous else [])
+        stages[name] = {"cmd": f"python step.py out_{name}", "deps": deps, "outs": [f"out_{name}"]}
+        previous = f"out_{name}"
+    (destination / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
+    git_repo(destination)
+    sh(destination, "dvc", "init", "-q")
+    sh(destination, "dvc", "repro")
+    return destination
+
+
+def in_process(repo: Path, stages: list[str]) -> dict[str, float]:
+    modules = {name: MODULES.get(name, f"stages.{name}") for name in stages}
+    out = sh(repo, sys.executable, "-c", IN_PROCESS, ",".join(stages), json.dumps(modules)).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def import_seconds(repo: Path, module: str) -> float:
+    return timed(repo, sys.executable, "-c", f"import {module}") - timed(repo, sys.executable, "-c", "pass")
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure(repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = project_copy(Path(tmp) / "real")
+        floor = empty_dag(Path(tmp) / "empty")
+        sh(repo, "dvc", "repro")
+
+        noop = {"real": [], "empty": []}
+        for _ in range(repeats):
+            noop["empty"].append(timed(floor, "dvc", "repro"))
+            noop["real"].append(timed(repo, "dvc", "repro"))
+
+        full, work = [], []
+        for _ in range(repeats):
+            work.append(sum(in_process(repo, STAGES).values()))
+            full.append(timed(repo, "dvc", "repro", "--force"))
+
+        rerun, rerun_work = [], []
+        params = (repo / "params.yaml").read_text()
+        for i in range(repeats):
+            (repo / "params.yaml").write_text(params.replace("  lr: 0.01\n", f"  lr: {0.011 + i / 1000}\n"))
+            rerun.append(timed(repo, "dvc", "repro"))
+            rerun_work.append(sum(in_process(repo, ["train", "evaluate", "deploy"]).values()))
+
+        per_stage = in_process(repo, STAGES)
+        imports = {name: import_seconds(repo, MODULES.get(name, f"stages.{name}")) for name in STAGES}
+
+    return {
+        "noop_repro_s": {side: summary(v) for side, v in noop.items()},
+        "noop_ratio": statistics.median(noop["real"]) / statistics.median(noop["empty"]),
+        "full_repro_s": summary(full),
+        "full_in_process_work_s": summary(work),
+        "full_ratio": statistics.median(full) / statistics.median(work),
+        "lr_change_rerun_s": summary(rerun),
+        "lr_change_in_process_work_s": summary(rerun_work),
+        "lr_change_ratio": statistics.median(rerun) / statistics.median(rerun_work),
+        "stage_work_s": per_stage,
+        "stage_import_s": imports,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results = measure(args.repeats)
+
+    table = Table(title=f"pipeline overhead, {os.cpu_count()} cores, median of {args.repeats}")
+    for column in ("what", "millrace s", "floor s", "ratio", "goal"):
+        table.add_column(column, justify="right")
+    noop = results["noop_repro_s"]
+    rows = [
+        ("no-op dvc repro", noop["real"], noop["empty"], results["noop_ratio"], "≤ 1.2×"),
+        ("full pipeline", results["full_repro_s"], results["full_in_process_work_s"], results["full_ratio"], "≤ 1.5×"),
+        ("train.lr change", results["lr_change_rerun_s"], results["lr_change_in_process_work_s"],
+         results["lr_change_ratio"], ""),
+    ]  # fmt: skip
+    for what, ours, floor, ratio, goal in rows:
+        spread = f"{ours['median']:.2f} ({ours['min']:.2f}–{ours['max']:.2f})"
+        table.add_row(what, spread, f"{floor['median']:.2f}", f"{ratio:.2f}×", goal)
+    Console().print(table)
+    stages = Table(title="per stage: in-process work vs import time in a fresh interpreter")
+    for column in ("stage", "work s", "import s"):
+        stages.add_column(column, justify="right")
+    for name in STAGES:
+        stages.add_row(name, f"{results['stage_work_s'][name]:.2f}", f"{results['stage_import_s'][name]:.2f}")
+    Console().print(stages)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    record = {"args": vars(args), "machine": machine, "measured": time.strftime("%Y-%m-%d"), **results}
+    (RESULTS / "pipeline_overhead.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
