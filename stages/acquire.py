@@ -17,10 +17,8 @@ import pandas as pd
 from stages import folders
 from stages.errors import MillraceError
 from stages.gate import Check, expectation, load_suite, run_gate
-from stages.io import atomic_dir, sha256, write_json, write_parquet
+from stages.io import atomic_dir, sha256, table_format, write_json, write_parquet
 from stages.params import BuiltinSource, Data, FileSource, ImageFolderSource, Params, TextSource, load_params
-
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 def load_builtin(name: str) -> pd.DataFrame:
@@ -51,23 +49,24 @@ def load_builtin(name: str) -> pd.DataFrame:
     return frame
 
 
-def _format(source: FileSource) -> str:
-    if source.format != "auto":
-        return source.format
-    suffix = Path(source.path).suffix.lower()
-    if suffix not in FORMATS:
+def _format(source: FileSource | TextSource) -> str:
+    declared = getattr(source, "format", "auto")  # a text source has no format of its own to declare
+    if declared != "auto":
+        return declared
+    fmt = table_format(source.path)
+    if fmt is None:
         raise MillraceError(
-            f"data.source.path {source.path!r}: cannot tell the format from {suffix!r}; "
+            f"data.source.path {source.path!r}: cannot tell the format from {Path(source.path).suffix!r}; "
             f"set data.source.format to one of csv, parquet, jsonl"
         )
-    return FORMATS[suffix]
+    return fmt
 
 
 def load_file(source: FileSource | TextSource) -> pd.DataFrame:
     path = Path(source.path)
     if not path.is_file():
         raise MillraceError(f"data.source.path {source.path!r}: no such file")
-    fmt = _format(source) if isinstance(source, FileSource) else _format(FileSource(kind="file", path=source.path))
+    fmt = _format(source)
     try:
         if fmt == "csv":
             return pd.read_csv(path)

@@ -16,18 +16,13 @@ import pandas as pd
 
 from stages.errors import MillraceError
 from stages.gate import Check, expectation, load_suite, run_gate
+from stages.images import is_binary
 from stages.io import atomic_dir, write_json, write_parquet
 from stages.params import Clean, Missing, Outliers, load_params
 
 
 def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def is_binary(series: pd.Series) -> bool:
-    """A column of raw bytes (encoded images): never treated as text."""
-    values = series.dropna()
-    return bool(len(values)) and isinstance(values.iloc[0], bytes | bytearray)
 
 
 def normalise_strings(frame: pd.DataFrame, params: Clean) -> dict[str, int]:

@@ -11,7 +11,6 @@ Run: `python -m stages.deploy`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ import pandas as pd
 
 from stages import plans
 from stages.errors import MillraceError
-from stages.io import atomic_dir, read_json, sha256, write_json
+from stages.io import atomic_dir, folder_sha256, read_json, sha256, write_json
 from stages.params import load_params
 
 ONNX, TORCHSCRIPT, MANIFEST = "model.onnx", "model.torchscript.pt", "manifest.json"
@@ -87,21 +86,13 @@ def parity(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: s
     result = {}
     for name, values in [("onnx", exported), ("torchscript", scripted)]:
         difference = np.abs(values - reference)
-        if task == "regression":
+        regression = task == "regression"
+        if regression:
             difference = difference / np.maximum(np.abs(reference), 1.0)
-            result[f"{name}_max_abs_diff"] = float(difference.max())
-            result[f"{name}_same_predictions"] = True
-        else:
-            result[f"{name}_max_abs_diff"] = float(difference.max())
-            result[f"{name}_same_predictions"] = bool((values.argmax(1) == reference.argmax(1)).all())
+        result[f"{name}_max_abs_diff"] = float(difference.max())
+        same = regression or bool((values.argmax(1) == reference.argmax(1)).all())
+        result[f"{name}_same_predictions"] = same
     return result
-
-
-def data_hash(label_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(label_dir.glob("*")):
-        digest.update(path.name.encode() + sha256(path).encode())
-    return digest.hexdigest()
 
 
 def check_delivery(report: dict[str, Any]) -> None:
@@ -151,7 +142,7 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
         "features": trained.plan.describe(),
         "inputs": list(trained.plan.input_names),
         "output": output_name(trained.task),
-        "data_sha256": data_hash(label_dir),
+        "data_sha256": folder_sha256(label_dir),
         "params": json.loads(params.model_dump_json()),
         "metrics": {"test": {k: v for k, v in evaluation["test"].items() if k != "per_class"}},
         "delivery": evaluation["delivery"],

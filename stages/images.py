@@ -48,13 +48,15 @@ def open_image(data: bytes | str):
     return image
 
 
+def is_binary(series: pd.Series) -> bool:
+    """A column of raw bytes (encoded images), never to be treated as text."""
+    values = series.dropna()
+    return bool(len(values)) and isinstance(values.iloc[0], bytes | bytearray)
+
+
 def image_column(frame: pd.DataFrame, columns: list[str]) -> str | None:
     """The feature column that holds image bytes, if any."""
-    for column in columns:
-        values = frame[column].dropna()
-        if len(values) and isinstance(values.iloc[0], bytes | bytearray):
-            return column
-    return None
+    return next((column for column in columns if is_binary(frame[column])), None)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -95,6 +97,19 @@ def sha256(path: Path | str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def folder_sha256(directory: Path | str) -> str:
+    """One SHA-256 over a folder's files (names and contents), in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(directory).glob("*")):
+        digest.update(path.name.encode() + sha256(path).encode())
+    return digest.hexdigest()
+
+
+def table_format(path: Path | str) -> str | None:
+    """csv, parquet or jsonl, from a data file's suffix; None when the suffix says nothing."""
+    return TABLE_FORMATS.get(Path(path).suffix.lower())
 
 
 def read_json(path: Path | str) -> Any:

@@ -21,17 +21,15 @@ import pyarrow.parquet as pq
 from stages.bundle import Bundle
 from stages.errors import MillraceError
 from stages.features import FeatureError
-from stages.io import atomic_path
+from stages.io import TABLE_FORMATS, atomic_path, table_format
 from stages.params import load_params
-
-SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 def _format(path: Path, role: str, allowed: tuple[str, ...]) -> str:
-    fmt = SUFFIXES.get(path.suffix.lower())
+    fmt = table_format(path)
     if fmt not in allowed:
         raise MillraceError(
-            f"{role} {str(path)!r}: use one of {', '.join(s for s, f in SUFFIXES.items() if f in allowed)}"
+            f"{role} {str(path)!r}: use one of {', '.join(s for s, f in TABLE_FORMATS.items() if f in allowed)}"
         )
     return fmt
 

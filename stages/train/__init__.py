@@ -177,11 +177,9 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
 
 def fingerprint(label_dir: Path, selection: dict[str, Any], params) -> str:
     """What a resumable run must share with the interrupted one: data, selection and training params."""
-    from stages.io import sha256
+    from stages.io import folder_sha256
 
-    digest = hashlib.sha256()
-    for path in sorted(label_dir.glob("*")):
-        digest.update(path.name.encode() + sha256(path).encode())
+    digest = hashlib.sha256(folder_sha256(label_dir).encode())
     settings = {k: params.model_dump(mode="json")[k] for k in ("seed", "data", "model", "train")}
     digest.update(json.dumps([selection, settings], sort_keys=True).encode())
     return digest.hexdigest()
