@@ -1,24 +1,50 @@
 """acquire: bring the declared data source in as one canonical Parquet table, behind the raw gate.
 
-Reads `data.source`: a built-in dataset, a CSV / Parquet / JSON Lines file, a folder of images
-(one sub-folder per class) or text (a file with a text column, or a folder of .txt files per
-class). Writes `<paths.acquire>/raw.parquet` (images as their encoded bytes) plus `profile.json`
-(rows, columns, dtypes, nulls, provenance, files excluded and why), but only after the `raw`
-gate (the data contract) has passed. Run: `python -m stages.acquire`.
+Reads `data.source`: a built-in dataset; a table file (CSV, TSV, Parquet, JSON, JSON Lines, Excel),
+a glob of them or a .zip/.tar.gz holding them; the same over HTTP(S) (verified by sha256); a SQL
+query; a folder (or archive) of images or .txt files, one sub-folder per class; or a table with a
+text column. Writes `<paths.acquire>/raw.parquet` (images as their encoded bytes), `profile.json`
+(rows, columns, dtypes, nulls; provenance: each file's origin, size and sha256; files excluded and
+why) and `quarantine.csv` (records that could not be parsed: file, line, reason, raw text), but
+only after the `raw` gate (the data contract) has passed. Run: `python -m stages.acquire`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import tempfile
+from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
-from stages import folders
+from stages import archives, folders
+from stages.archives import is_archive
+from stages.download import Fetch, download
 from stages.errors import MillraceError
 from stages.gate import Check, expectation, load_suite, run_gate
-from stages.io import atomic_dir, sha256, table_format, write_json, write_parquet
-from stages.params import BuiltinSource, Data, FileSource, ImageFolderSource, Params, TextSource, load_params
+from stages.io import atomic_dir, sha256, write_json, write_parquet
+from stages.params import (
+    BuiltinSource,
+    Data,
+    FileSource,
+    ImageFolderSource,
+    Params,
+    Source,
+    SqlSource,
+    TextSource,
+    UrlSource,
+    load_params,
+)
+from stages.sql import read_query
+from stages.tables import FORMATS, format_of, read_table
+
+DOWNLOADS = Path(".millrace/downloads")  # pinned downloads, by checksum; outside DVC's outputs
+QUARANTINE_COLUMNS = ["file", "line", "reason", "text"]
 
 
 def load_builtin(name: str) -> pd.DataFrame:
@@ -49,34 +75,6 @@ def load_builtin(name: str) -> pd.DataFrame:
     return frame
 
 
-def _format(source: FileSource | TextSource) -> str:
-    declared = getattr(source, "format", "auto")  # a text source has no format of its own to declare
-    if declared != "auto":
-        return declared
-    fmt = table_format(source.path)
-    if fmt is None:
-        raise MillraceError(
-            f"data.source.path {source.path!r}: cannot tell the format from {Path(source.path).suffix!r}; "
-            f"set data.source.format to one of csv, parquet, jsonl"
-        )
-    return fmt
-
-
-def load_file(source: FileSource | TextSource) -> pd.DataFrame:
-    path = Path(source.path)
-    if not path.is_file():
-        raise MillraceError(f"data.source.path {source.path!r}: no such file")
-    fmt = _format(source)
-    try:
-        if fmt == "csv":
-            return pd.read_csv(path)
-        if fmt == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_json(path, lines=True)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise MillraceError(f"data.source.path {source.path!r}: cannot read as {fmt}: {exc}") from None
-
-
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """String column names and a clean index, so every source yields the same layout."""
     frame = frame.rename(columns=str).reset_index(drop=True)
@@ -86,48 +84,152 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def load_text(source: TextSource, target: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    if Path(source.path).is_dir():
-        read = folders.read_texts(source.path, source.text_column, target)
-        return read.frame, {"files": read.files, "excluded": read.excluded}
-    frame = load_file(source)
-    if source.text_column not in frame.columns:
+def _where(source: Source) -> str:
+    return f"data.source.url {source.url!r}" if isinstance(source, UrlSource) else f"data.source.path {source.path!r}"
+
+
+def _expand(pattern: str, where: str) -> list[Path]:
+    """A path, or a glob (`*`, `?`, `[`) matching one or more files, in name order."""
+    if not any(char in pattern for char in "*?["):
+        return [Path(pattern)]
+    matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    if not matches:
+        raise MillraceError(f"{where}: the pattern matched no files")
+    return matches
+
+
+def _members(files: list[Path], root: Path, options: FileSource | UrlSource | TextSource, where: str) -> list[Path]:
+    """The extracted files `data.source.members` selects that are tables (by suffix or declared format)."""
+
+    def selected(path: Path) -> bool:
+        name = path.relative_to(root).as_posix()
+        return fnmatch(name, options.members) or fnmatch(name, options.members.removeprefix("**/"))
+
+    chosen = [f for f in files if selected(f) and not f.name.startswith(".") and format_of(f, options.format)]
+    if not chosen:
+        names = [str(f.relative_to(root)) for f in files][:10]
+        raise MillraceError(
+            f"{where}: no table file in the archive matches members {options.members!r}; it holds {names}"
+        )
+    return chosen
+
+
+def _read_tables(
+    paths: list[Path], options: FileSource | UrlSource | TextSource, where: str, scratch: Path
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read every file (archives expanded), check they agree on columns, concatenate; with provenance."""
+    frames, files, quarantined = [], [], []
+    for path in paths:
+        if not path.is_file():
+            raise MillraceError(f"{where}: no such file" + (f" ({path})" if str(path) not in where else ""))
+        entry = {"file": str(path), "bytes": path.stat().st_size, "sha256": sha256(path)}
+        if is_archive(path):
+            root = scratch / f"archive{len(files)}"
+            extracted = archives.extract(path, root, where=f"{where}: {path.name}")
+            members = _members(extracted, root, options, f"{where}: {path.name}")
+            tables = [(m, f"{where}: {path.name}!{m.relative_to(root)}", str(m.relative_to(root))) for m in members]
+            entry["members"] = [name for _, _, name in tables]
+        else:
+            tables = [(path, where if len(paths) == 1 else f"{where}: {path}", None)]
+        files.append(entry)
+        for table_path, table_where, member in tables:
+            fmt = format_of(table_path, options.format)
+            if fmt is None:
+                raise MillraceError(
+                    f"{table_where}: cannot tell the format from {table_path.suffix!r}; "
+                    f"set data.source.format to one of {', '.join(FORMATS)}"
+                )
+            read = read_table(table_path, fmt, encoding=options.encoding, sheet=options.sheet, where=table_where)
+            if frames and list(read.frame.columns) != list(frames[0][1].columns):
+                raise MillraceError(
+                    f"{table_where}: columns {list(read.frame.columns)} differ from those of "
+                    f"{frames[0][0]}: {list(frames[0][1].columns)}"
+                )
+            frames.append((table_where, read.frame))
+            quarantined += read.quarantined
+            if member is None:
+                entry |= {"rows": len(read.frame), "encoding": read.encoding, "format": fmt}
+    frame = frames[0][1] if len(frames) == 1 else pd.concat([f for _, f in frames], ignore_index=True)
+    return frame, {"files": files, "quarantined": quarantined}
+
+
+def _fetch(source: UrlSource, where: str, scratch: Path) -> tuple[Path, dict[str, Any]]:
+    """Download once per pinned checksum (kept under .millrace/downloads); unpinned, every time."""
+    name = Path(urlsplit(source.url).path).name or "download"
+    fetch = Fetch(
+        source.url, source.sha256, source.timeout_seconds, source.retries, source.backoff_seconds, source.max_bytes
+    )
+    if source.sha256:
+        cached = DOWNLOADS / source.sha256.lower() / name
+        if cached.is_file() and sha256(cached) == source.sha256.lower():
+            return cached, {"url": source.url, "sha256": source.sha256.lower(), "cached": True}
+        return cached, download(fetch, cached, where=where)
+    print(f"acquire: {where} has no sha256: DVC cannot tell when the data behind it changes")
+    return scratch / name, download(fetch, scratch / name, where=where)
+
+
+@contextlib.contextmanager
+def _local_folder(path: str, where: str, scratch: Path) -> Iterator[Path]:
+    """A folder source, or an archive of one extracted (a single top folder is looked into)."""
+    if not is_archive(path):
+        yield Path(path)
+        return
+    if not Path(path).is_file():
+        raise MillraceError(f"{where}: no such file")
+    root = scratch / "folder"
+    archives.extract(path, root, where=where)
+    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    yield entries[0] if len(entries) == 1 and entries[0].is_dir() and any(entries[0].iterdir()) else root
+
+
+def run(data: Data) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Load the declared source into the canonical layout; also return what was read, excluded, quarantined."""
+    source = data.source
+    read: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="millrace-acquire-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        if isinstance(source, BuiltinSource):
+            frame = load_builtin(source.name)
+        elif isinstance(source, SqlSource):
+            frame, read["query"] = read_query(source.url, source.url_env, source.query, "data.source")
+        elif isinstance(source, ImageFolderSource):
+            with _local_folder(source.path, _where(source), scratch) as root:
+                images = folders.read_images(root, "image", data.target)
+            frame, read = images.frame, {"files": images.files, "excluded": images.excluded}
+        elif isinstance(source, TextSource) and (Path(source.path).is_dir() or is_archive(source.path)):
+            with _local_folder(source.path, _where(source), scratch) as root:
+                texts = folders.read_texts(root, source.text_column, data.target, source.encoding)
+            frame, read = texts.frame, {"files": texts.files, "excluded": texts.excluded}
+        elif isinstance(source, UrlSource):
+            local, read["download"] = _fetch(source, _where(source), scratch)
+            frame, tables = _read_tables([local], source, _where(source), scratch)
+            read |= tables
+        else:
+            frame, tables = _read_tables(_expand(source.path, _where(source)), source, _where(source), scratch)
+            read |= tables
+    if isinstance(source, TextSource) and source.text_column not in frame.columns:
         raise MillraceError(
             f"data.source.text_column {source.text_column!r} is not a column of {source.path!r}; "
             f"columns: {list(frame.columns)}"
         )
-    return frame, {}
-
-
-def run(data: Data) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Load the declared source into the canonical layout; also return what was read and excluded."""
-    source = data.source
-    read: dict[str, Any] = {}
-    if isinstance(source, BuiltinSource):
-        frame = load_builtin(source.name)
-    elif isinstance(source, ImageFolderSource):
-        images = folders.read_images(source.path, "image", data.target)
-        frame, read = images.frame, {"files": images.files, "excluded": images.excluded}
-    elif isinstance(source, TextSource):
-        frame, read = load_text(source, data.target)
-    else:
-        frame = load_file(source)
     for skipped in read.get("excluded", []):
         print(f"acquire: excluded {skipped['file']}: {skipped['reason']}")
+    for bad in read.get("quarantined", []):
+        print(f"acquire: quarantined {bad['file']} line {bad['line']}: {bad['reason']}")
     return canonical(frame), read
 
 
-def profile(frame: pd.DataFrame, source, read: dict[str, Any] | None = None) -> dict[str, Any]:
-    provenance: dict[str, Any] = source.model_dump() | (read or {})
-    path = Path(getattr(source, "path", ""))
-    if not isinstance(source, BuiltinSource) and path.is_file():
-        provenance |= {"bytes": path.stat().st_size, "sha256": sha256(path)}
+def profile(frame: pd.DataFrame, source: Source, read: dict[str, Any] | None = None) -> dict[str, Any]:
+    read = dict(read or {})
+    quarantined = len(read.pop("quarantined", []))
     return {
         "rows": len(frame),
+        "rows_in": len(frame) + quarantined,
+        "rows_quarantined": quarantined,
         "columns": list(frame.columns),
         "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
         "nulls": {c: int(n) for c, n in frame.isna().sum().items()},
-        "source": provenance,
+        "source": source.model_dump() | read,
     }
 
 
@@ -151,6 +253,8 @@ def main() -> None:
     )
     with atomic_dir(params.paths.acquire) as out:
         write_parquet(out / "raw.parquet", frame)
+        quarantined = pd.DataFrame(read.get("quarantined", []), columns=QUARANTINE_COLUMNS)
+        quarantined.to_csv(out / "quarantine.csv", index=False)
         write_json(out / "profile.json", profile(frame, params.data.source, read))
 
 

@@ -1,13 +1,20 @@
-"""clean: apply the declared cleaning operations, report what changed, then the clean gate.
+"""clean: apply the declared cleaning steps in order, report what each changed, quarantine what it removed.
 
-Reads `<paths.acquire>/raw.parquet` and `clean.*` params; writes `<paths.clean>/clean.parquet`
-and the cleaning report `reports/clean.json` (counts per operation, also a DVC metric), but only
-after the `clean` gate (no nulls, enough rows, the committed suite's ranges and categories).
-Run: `python -m stages.clean`.
+Reads `<paths.acquire>/raw.parquet` and `clean.*` params. The steps (`clean.steps`, in that order):
+`coerce` (declared column types; a value that does not convert is reported and its row
+quarantined), `text` (mojibake repair with ftfy, Unicode normalisation, control characters,
+whitespace, case), `duplicates` (exact rows, or a declared key), `filters` (ranges and allowed
+categories), `missing` (per column kind; a missing target is left for the label stage) and `outliers`.
+No row is silently dropped: every removed row goes to `<paths.clean>/quarantine.parquet` with the
+step and the reason, so `rows_in == rows_out + rows_quarantined`. Writes `<paths.clean>/clean.parquet`
+and `reports/clean.json` (per step, also a DVC metric), but only after the `clean` gate (no nulls,
+enough rows, the committed suite's ranges and categories). Run: `python -m stages.clean`.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +27,158 @@ from stages.images import is_binary
 from stages.io import atomic_dir, write_json, write_parquet
 from stages.params import Clean, Missing, Outliers, load_params
 
+EXAMPLES = 5
+TRUE = frozenset({"true", "t", "yes", "y", "1"})
+FALSE = frozenset({"false", "f", "no", "n", "0"})
+# Unicode's control characters (category Cc: C0, DEL, C1) other than tab and newline; NUL and CR included.
+CONTROL = dict.fromkeys(c for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n")
+
 
 def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def normalise_strings(frame: pd.DataFrame, params: Clean) -> dict[str, int]:
-    """Strip (and optionally lowercase) string cells; blank strings become missing."""
-    changed = {}
-    for column in frame.columns:
-        if is_numeric(frame[column]) or is_binary(frame[column]):
-            continue
-        before = frame[column].astype("str").where(frame[column].notna())
-        after = before
-        if params.strip_strings:
-            after = after.str.strip()
-        if params.lowercase_strings:
-            after = after.str.lower()
-        after = after.mask(after == "")
-        same = (before == after).fillna(False) | (before.isna() & after.isna())
-        n = int((~same).sum())
-        frame[column] = after
+def is_text(series: pd.Series) -> bool:
+    return not (is_numeric(series) or pd.api.types.is_bool_dtype(series) or is_binary(series)) and (
+        pd.api.types.is_string_dtype(series) or series.dtype == object
+    )
+
+
+class Cleaning:
+    """The frame being cleaned, the rows removed so far (with step and reason) and the report."""
+
+    def __init__(self, raw: pd.DataFrame, target: str) -> None:
+        self.frame = raw.reset_index(drop=True).rename_axis("_row").copy()
+        self.target = target
+        self.removed: list[pd.DataFrame] = []
+        self.report: dict[str, Any] = {"rows_in": len(raw)}
+
+    def remove(self, mask: pd.Series, step: str, reason: pd.Series | str) -> int:
+        """Move the rows under `mask` to the quarantine, each with its reason."""
+        mask = mask.fillna(False).astype(bool)
+        n = int(mask.sum())
         if n:
-            changed[column] = n
-    return changed
+            rows = self.frame[mask].copy()
+            why = reason.reindex(rows.index) if isinstance(reason, pd.Series) else reason
+            self.removed.append(rows.assign(_step=step, _reason=why))
+            self.frame = self.frame[~mask]
+        return n
+
+    def quarantine(self) -> pd.DataFrame:
+        """Removed rows as text (their types differ between steps), images kept as bytes."""
+        columns = [*self.frame.columns, "_step", "_reason"]
+        if not self.removed:
+            return pd.DataFrame({c: pd.Series(dtype="str") for c in ["_row", *columns]})
+        rows = pd.concat([r.astype({c: "str" for c in r.columns if not is_binary(r[c])}) for r in self.removed])
+        return rows.reset_index()[["_row", *columns]]
+
+
+def _convert(series: pd.Series, kind: str) -> pd.Series:
+    if kind in ("int", "float"):
+        numbers = pd.to_numeric(series, errors="coerce")
+        if kind == "float":
+            return numbers.astype("float64")
+        return numbers.where(numbers % 1 == 0).astype("Int64")
+    if kind == "bool":
+        if pd.api.types.is_bool_dtype(series):
+            return series.astype("boolean")
+        words = series.astype("str").str.strip().str.lower()
+        return words.map(lambda w: True if w in TRUE else False if w in FALSE else None).astype("boolean")
+    if kind == "datetime":
+        return pd.to_datetime(series, errors="coerce", format="mixed")
+    return series.astype("str").where(series.notna())
+
+
+def coerce(state: Cleaning, params: Clean) -> dict[str, Any]:
+    report = {}
+    for column, kind in params.coerce.items():
+        if column not in state.frame.columns:
+            raise MillraceError(f"clean.coerce.{column}: no such column; columns: {list(state.frame.columns)}")
+        series = state.frame[column]
+        converted = _convert(series, kind)
+        failed = series.notna() & converted.isna()
+        examples = series[failed].astype("str").unique()[:EXAMPLES].tolist()
+        reason = series[failed].astype("str").map(lambda v, c=column, k=kind: f"{c}: {v!r} does not convert to {k}")
+        state.remove(failed, "coerce", reason)
+        state.frame[column] = converted[~failed]
+        report[column] = {"to": kind, "failed": int(failed.sum()), "examples": examples}
+    return report
+
+
+def _text_operations(params: Clean) -> list[tuple[str, Callable[[str], str]]]:
+    text = params.text
+    operations: list[tuple[str, Callable[[str], str]]] = []
+    if text.fix_mojibake:
+        import ftfy
+
+        operations.append(("mojibake_fixed", ftfy.fix_encoding))
+    if text.unicode_form != "none":
+        form = text.unicode_form
+        operations.append((f"unicode_{form}", lambda s: unicodedata.normalize(form, s)))
+    if text.control_characters == "remove":
+        operations.append(("control_characters_removed", lambda s: s.translate(CONTROL)))
+    if text.collapse_whitespace:
+        operations.append(("whitespace_collapsed", lambda s: " ".join(s.split())))
+    if params.strip_strings:
+        operations.append(("stripped", str.strip))
+    if params.lowercase_strings:
+        operations.append(("lowercased", str.lower))
+    return operations
+
+
+def normalise_text(state: Cleaning, params: Clean) -> dict[str, dict[str, int]]:
+    """Each operation's count of changed cells per column; a cell left blank becomes missing."""
+    operations = _text_operations(params) + [("blank_to_missing", lambda s: s)]
+    report: dict[str, dict[str, int]] = {}
+    for column in [c for c in state.frame.columns if is_text(state.frame[c])]:
+        values = state.frame[column].dropna().astype("str")
+        for name, operation in operations:
+            if name == "blank_to_missing":
+                changed = values == ""
+                values = values[~changed]
+            else:
+                uniques = values.unique()  # texts repeat: transform each distinct value once
+                mapped = values.map(dict(zip(uniques, (operation(u) for u in uniques), strict=True)))
+                changed = mapped != values
+                values = mapped
+            if changed.any():
+                report.setdefault(name, {})[column] = int(changed.sum())
+        state.frame[column] = values.reindex(state.frame.index).astype("str")
+    return report
+
+
+def drop_duplicates(state: Cleaning, params: Clean) -> dict[str, Any]:
+    report: dict[str, Any] = {"exact": 0}
+    if params.drop_duplicates:
+        report["exact"] = state.remove(state.frame.duplicated(), "duplicates", "exact duplicate of an earlier row")
+    if params.duplicate_key:
+        missing = [c for c in params.duplicate_key if c not in state.frame.columns]
+        if missing:
+            raise MillraceError(f"clean.duplicate_key: no such columns {missing}; columns: {list(state.frame.columns)}")
+        repeated = state.frame.duplicated(subset=params.duplicate_key)
+        reason = f"repeats the key {params.duplicate_key} of an earlier row"
+        report["key"] = state.remove(repeated, "duplicates", reason)
+    return report
+
+
+def apply_filters(state: Cleaning, params: Clean) -> dict[str, int]:
+    report = {}
+    for column, rule in params.filters.items():
+        if column not in state.frame.columns:
+            raise MillraceError(f"clean.filters.{column}: no such column; columns: {list(state.frame.columns)}")
+        series = state.frame[column]
+        if rule.allowed is not None:
+            outside = series.notna() & ~series.isin(rule.allowed)
+            reason = series[outside].astype("str").map(lambda v, c=column: f"{c}={v!r} is not an allowed value")
+        else:
+            if not is_numeric(series):
+                raise MillraceError(f"clean.filters.{column}: a range needs a numeric column, not {series.dtype}")
+            low = -np.inf if rule.min is None else rule.min
+            high = np.inf if rule.max is None else rule.max
+            outside = series.notna() & ((series < low) | (series > high))
+            reason = series[outside].map(lambda v, c=column, span=f"[{low:g}, {high:g}]": f"{c}={v} is outside {span}")
+        report[column] = state.remove(outside, "filters", reason)
+    return report
 
 
 def _fill_value(series: pd.Series, strategy: str, missing: Missing) -> Any:
@@ -59,25 +194,24 @@ def _fill_value(series: pd.Series, strategy: str, missing: Missing) -> Any:
     return missing.numeric_constant if is_numeric(series) else missing.categorical_constant
 
 
-def fill_missing(frame: pd.DataFrame, target: str, missing: Missing) -> tuple[pd.DataFrame, dict]:
-    """Rows with no target are dropped (never imputed); other columns per their kind."""
-    report: dict[str, Any] = {"target_missing_dropped": int(frame[target].isna().sum())}
-    frame = frame[frame[target].notna()]
-    imputed, drop_columns = {}, []
-    for column in frame.columns.drop(target):
-        n = int(frame[column].isna().sum())
+def fill_missing(state: Cleaning, params: Clean) -> dict[str, Any]:
+    """Fill or drop missing values per column kind. A missing target is never imputed and the row is
+    kept: labelling it (annotations, rules, active learning) is the label stage's job."""
+    missing, target = params.missing, state.target
+    report: dict[str, Any] = {"target_missing": int(state.frame[target].isna().sum())}
+    imputed, dropped = {}, 0
+    for column in state.frame.columns.drop(target):
+        series = state.frame[column]
+        n = int(series.isna().sum())
         if not n:
             continue
-        strategy = missing.numeric if is_numeric(frame[column]) else missing.categorical
+        strategy = missing.numeric if is_numeric(series) else missing.categorical
         if strategy == "drop":
-            drop_columns.append(column)
+            dropped += state.remove(series.isna(), "missing", f"{column} is missing")
             continue
-        frame[column] = frame[column].fillna(_fill_value(frame[column], strategy, missing))
+        state.frame[column] = series.fillna(_fill_value(series, strategy, missing))
         imputed[column] = {"strategy": strategy, "cells": n}
-    before = len(frame)
-    frame = frame.dropna(subset=drop_columns) if drop_columns else frame
-    report |= {"imputed": imputed, "missing_rows_dropped": before - len(frame)}
-    return frame, report
+    return report | {"imputed": imputed, "missing_rows_dropped": dropped}
 
 
 def bounds(series: pd.Series, outliers: Outliers) -> tuple[float, float]:
@@ -89,12 +223,13 @@ def bounds(series: pd.Series, outliers: Outliers) -> tuple[float, float]:
     return mean - outliers.z * std, mean + outliers.z * std
 
 
-def handle_outliers(frame: pd.DataFrame, target: str, outliers: Outliers) -> tuple[pd.DataFrame, dict]:
+def handle_outliers(state: Cleaning, params: Clean) -> dict[str, Any]:
+    outliers = params.outliers
     if outliers.method == "none":
-        return frame, {}
-    report, keep = {}, pd.Series(True, index=frame.index)
-    for column in frame.columns.drop(target):
-        series = frame[column]
+        return {}
+    report = {}
+    for column in state.frame.columns.drop(state.target):
+        series = state.frame[column]
         if not is_numeric(series) or series.nunique() < 3:
             continue
         low, high = bounds(series, outliers)
@@ -104,39 +239,49 @@ def handle_outliers(frame: pd.DataFrame, target: str, outliers: Outliers) -> tup
         report[column] = {"rows": int(outside.sum()), "low": float(low), "high": float(high)}
         if outliers.action == "clip":
             clipped = series.clip(low, high)
-            frame[column] = clipped.round().astype(series.dtype) if series.dtype.kind in "iu" else clipped
+            state.frame[column] = clipped.round().astype(series.dtype) if series.dtype.kind in "iu" else clipped
         else:
-            keep &= ~outside
-    return frame[keep], {"method": outliers.method, "action": outliers.action, "columns": report}
+            reason = f"{column} outside [{low:.4g}, {high:.4g}] ({outliers.method})"
+            state.remove(outside, "outliers", reason)
+    return {"method": outliers.method, "action": outliers.action, "columns": report}
 
 
-def run(raw: pd.DataFrame, target: str, params: Clean) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Return the cleaned frame and a report of every change, in the order they were made."""
+STEPS: dict[str, Callable[[Cleaning, Clean], Any]] = {
+    "coerce": coerce,
+    "text": normalise_text,
+    "duplicates": drop_duplicates,
+    "filters": apply_filters,
+    "missing": fill_missing,
+    "outliers": handle_outliers,
+}
+
+
+def run(raw: pd.DataFrame, target: str, params: Clean) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """The cleaned frame, a report of every change in the order made, and the quarantined rows."""
     if target not in raw.columns:
         raise MillraceError(f"data.target {target!r} is not a column; columns: {list(raw.columns)}")
-    frame = raw.copy()
-    report: dict[str, Any] = {"rows_in": len(frame)}
-    report["strings_changed"] = normalise_strings(frame, params)
-    if params.drop_duplicates:
-        before = len(frame)
-        frame = frame.drop_duplicates()
-        report["duplicates_dropped"] = before - len(frame)
-    frame, report["missing"] = fill_missing(frame, target, params.missing)
-    frame, report["outliers"] = handle_outliers(frame, target, params.outliers)
-    report["rows_out"] = len(frame)
-    return frame.reset_index(drop=True), report
+    state = Cleaning(raw, target)
+    for step in params.steps:
+        before = len(state.frame)
+        state.report[step] = STEPS[step](state, params)
+        if len(state.frame) != before:
+            print(f"clean: {step} quarantined {before - len(state.frame)} rows")
+    quarantine = state.quarantine()
+    state.report |= {"rows_out": len(state.frame), "rows_quarantined": len(quarantine)}
+    assert state.report["rows_in"] == state.report["rows_out"] + len(quarantine)  # no row unaccounted for
+    return state.frame.reset_index(drop=True), state.report, quarantine
 
 
 def clean_checks(frame: pd.DataFrame, target: str, min_rows: int, suite: list[dict]) -> list[Check]:
     generic = [expectation("expect_table_row_count_to_be_between", min_value=min_rows)]
-    generic += [expectation("expect_column_values_to_not_be_null", column=c) for c in frame.columns]
+    generic += [expectation("expect_column_values_to_not_be_null", column=c) for c in frame.columns if c != target]
     return [Check("table", frame, generic + suite)]
 
 
 def main() -> None:
     params = load_params()
     raw = pd.read_parquet(Path(params.paths.acquire) / "raw.parquet")
-    frame, report = run(raw, params.data.target, params.clean)
+    frame, report, quarantine = run(raw, params.data.target, params.clean)
     report["rows_removed_share"] = float(np.round(1 - len(frame) / max(len(raw), 1), 4))
     gate = params.gates.clean
     suite = load_suite(params.paths.gx, gate.suite) if gate.suite else []
@@ -149,6 +294,7 @@ def main() -> None:
     )
     with atomic_dir(params.paths.clean) as out:
         write_parquet(out / "clean.parquet", frame)
+        write_parquet(out / "quarantine.parquet", quarantine)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ and reported by name with the reason; it never stops the stage. Hidden files are
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,13 +47,15 @@ def _image(path: Path) -> bytes:
     return data
 
 
-def _text(path: Path) -> str:
+def _text(path: Path, encoding: str = "auto") -> str:
     if path.suffix.lower() != ".txt":
         raise ValueError(f"not a .txt file ({path.suffix or 'no suffix'})")
+    codec = "utf-8-sig" if encoding == "auto" else encoding
     try:
-        text = path.read_bytes().decode("utf-8-sig").strip()
+        text = path.read_bytes().decode(codec).strip()
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        name = "UTF-8" if encoding == "auto" else encoding
+        raise ValueError(f"not {name} text ({exc.reason} at byte {exc.start})") from None
     if not text:
         raise ValueError("empty")
     return text
@@ -75,5 +78,11 @@ def read_images(root: Path | str, column: str, target: str) -> FolderRead:
     return _read(root, "images", column, target, _image)
 
 
-def read_texts(root: Path | str, column: str, target: str) -> FolderRead:
-    return _read(root, ".txt files", column, target, _text)
+def read_texts(root: Path | str, column: str, target: str, encoding: str = "auto") -> FolderRead:
+    """`encoding` auto: UTF-8 (a BOM allowed); a file that is not is excluded, never guessed at."""
+    if encoding != "auto":
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise MillraceError(f"data.source.encoding: unknown encoding {encoding!r}") from None
+    return _read(root, ".txt files", column, target, lambda path: _text(path, encoding))

@@ -1,12 +1,17 @@
-"""label: decide the task, map target values to labels, split with a seed, then the labels gate.
+"""label: give rows their labels, review them, pick rows to label next, split with a seed, then the gate.
 
-Reads `<paths.clean>/clean.parquet`, `data.target`, `data.task`, `label.split` and `seed`; writes
-`<paths.label>/{train,val,test}.parquet` (with a `label` column: class ids for classification,
-the target value for regression) and `label_map.json` (task, classes, rows per split), but only
-after the `labels` gate: every row labelled; for classification every class present in every
-split and none below `gates.labels.min_class_share`. Splits are stratified (by class, or by
-target quintile for regression) and exact duplicate rows never straddle splits.
-Run: `python -m stages.label`.
+Reads `<paths.clean>/clean.parquet` and `label.*`. Labels come from the target column, from human
+annotation files joined on a key (`label.annotations`, Label Studio exports included; they win over
+the column) and, for rows still without one, from weak-supervision rules (`label.rules`, combined
+by majority or weight); a human label always wins over a rule. For classification, confident
+learning flags likely mislabelled rows (`<paths.label>/label_review.csv`) and active learning writes
+the most informative unlabelled rows for Label Studio (`to_label.json`, `to_label.csv`,
+`label_config.xml`). Writes `<paths.label>/{train,val,test}.parquet` (with a `label` column: class
+ids, or the target value for regression), `label_map.json` and `reports/labels.json` (label
+sources, per-rule coverage/overlap/conflict, annotator agreement, review and export counts), but
+only after the `labels` gate: every row labelled; for classification every class present in every
+split and none below `gates.labels.min_class_share`. Splits are stratified (by class, or by target
+quintile for regression) and exact duplicate rows never straddle splits. Run: `python -m stages.label`.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from stages import annotations, weak
 from stages.errors import MillraceError
 from stages.gate import Check, expectation, run_gate
 from stages.io import atomic_dir, write_json, write_parquet
-from stages.params import Split, load_params
+from stages.params import Data, Label, Params, Split, load_params
 
 SPLITS = ("train", "val", "test")
 MAX_CLASSES = 20  # a numeric target with more distinct values than this is taken as continuous
@@ -129,22 +136,155 @@ def labels_checks(
     ]
 
 
+def row_ids(frame: pd.DataFrame, target: str, key: str | None) -> pd.Series:
+    """What identifies a row across runs and tools: the declared key, or a hash of its other values."""
+    if key is not None:
+        if key not in frame.columns:
+            raise MillraceError(f"label.key {key!r} is not a column; columns: {list(frame.columns)}")
+        return frame[key].astype("str")
+    hashed = pd.util.hash_pandas_object(frame.drop(columns=[target]), index=False)
+    return hashed.map(lambda h: f"{h:016x}").set_axis(frame.index)
+
+
+def assign_labels(frame: pd.DataFrame, target: str, params: Label, text_column: str | None):
+    """The target filled from annotations, then rules; each row's label source; and the report."""
+    ids = row_ids(frame, target, params.key)
+    given = frame[target].astype("object").where(frame[target].notna(), None)
+    source = pd.Series(np.where(given.notna(), "column", None), index=frame.index, dtype="object")
+    report: dict[str, Any] = {}
+    if params.annotations:
+        read = pd.concat([annotations.read(spec, i) for i, spec in enumerate(params.annotations)], ignore_index=True)
+        winners, ties = annotations.resolve(read)
+        human = ids.map(winners)
+        numeric = pd.api.types.is_numeric_dtype(frame[target].dropna()) and frame[target].notna().any()
+        if numeric:
+            human = pd.to_numeric(human, errors="coerce").where(human.notna(), None)
+        changed = human.notna() & given.notna() & (human.astype("str") != given.astype("str"))
+        report["annotations"] = {
+            "rows": len(read),
+            "matched": int(human.notna().sum()),
+            "unmatched_keys": int((~winners.index.isin(ids)).sum()),
+            "overrode_column": int(changed.sum()),
+            "annotator_ties": ties,
+            "agreement": annotations.agreement(read),
+        }
+        given = human.where(human.notna(), given)
+        source = source.where(human.isna(), "annotation")
+    if params.rules:
+        votes = weak.votes(params.rules, frame, text_column)
+        combined = weak.combine(votes, params.rules, params.combine)
+        fills = given.isna() & combined.notna()
+        report["rules"] = {
+            "combine": params.combine,
+            "labelled": int(fills.sum()),
+            "abstained_or_tied": int((given.isna() & combined.isna()).sum()),
+            "per_rule": weak.analysis(votes, given.where(source != "rule")),
+        }
+        given = given.where(~fills, combined)
+        source = source.where(~fills, "rule")
+    report["sources"] = {k: int(v) for k, v in source.fillna("unlabelled").value_counts().items()}
+    if not (params.annotations or params.rules):
+        return frame, source, ids, report
+    filled = given.infer_objects()  # numbers stay numbers (regression, numeric classes); the rest is text
+    if filled.dtype == object:
+        filled = filled.astype("str").where(filled.notna())
+    return frame.assign(**{target: filled}), source, ids, report
+
+
+def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Path) -> dict[str, Any]:
+    """Label review and the active-learning export (classification only)."""
+    from stages import baselines, curation, plans
+
+    review, active = params.label.review, params.label.active_learning
+    if task != "classification":
+        return {"review": "classification only", "active_learning": "classification only"}
+    columns = params.data.features or [c for c in labelled.columns if c not in (params.data.target, "label")]
+    plan = plans.fit(pd.concat([labelled, pool]), columns, params.data)  # encodings only: no labels are used
+    classes = label_map(labelled[params.data.target])
+    y = labelled[params.data.target].astype("str").map({c: i for i, c in enumerate(classes)}).to_numpy()
+    x = baselines.inputs(plan, labelled)
+    report: dict[str, Any] = {}
+    if review.enabled:
+        flagged, how = curation.suspects(x, y, classes, plan.kind, review.folds, params.seed)
+        flagged = flagged.head(review.max_rows)
+        positions = flagged.pop("position").to_numpy().astype(int)
+        flagged.insert(0, "row_id", ids.to_numpy()[positions])
+        flagged.insert(1, "label_source", source.to_numpy()[positions])
+        flagged["row"] = _display(labelled.iloc[positions].drop(columns=[params.data.target]), plan).to_numpy()
+        flagged.to_csv(out / "label_review.csv", index=False)
+        report["review"] = {"method": how, "flagged": len(flagged)}
+    if active.batch and len(pool) and len(classes) > 1:
+        chosen, scores, probabilities, model_classes = curation.most_informative(
+            x, y, baselines.inputs(plan, pool), plan.kind, active.strategy, active.batch, params.seed
+        )
+        picked = pool.iloc[chosen].drop(columns=[params.data.target]).assign(row_id=pool_ids.to_numpy()[chosen])
+        display = _display(picked, plan)
+        tasks = curation.label_studio_tasks(picked, display, probabilities, classes, model_classes)
+        suggested = [classes[int(model_classes[i])] for i in probabilities.argmax(axis=1)]
+        table = picked.assign(suggested=suggested, informativeness=scores.round(4))
+        curation.write_tasks(out, tasks, table, classes)
+        report["active_learning"] = {"strategy": active.strategy, "pool": len(pool), "exported": len(picked)}
+    return report
+
+
+def _display(rows: pd.DataFrame, plan) -> pd.Series:
+    """What a labeller reads: the text itself, or the row's values as `name: value` pairs."""
+    if plan.kind == "text":
+        return rows[plan.column].astype("str")
+    shown = rows.drop(columns=["row_id"], errors="ignore")
+    return shown.apply(lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if not isinstance(v, bytes)), axis=1)
+
+
 def main() -> None:
     params = load_params()
+    target = params.data.target
     frame = pd.read_parquet(Path(params.paths.clean) / "clean.parquet")
-    splits, classes, task = run(frame, params.data.target, params.label.split, params.seed, params.data.task)
+    if target not in frame.columns:
+        raise MillraceError(f"data.target {target!r} is not a column; columns: {list(frame.columns)}")
+    text_column = _text_column(frame, params.data)
+    frame, source, ids, report = assign_labels(frame, target, params.label, text_column)
+    known = frame[target].notna()
+    labelled, pool = frame[known], frame[~known]
+    splits, classes, task = run(labelled, target, params.label.split, params.seed, params.data.task)
     run_gate(
         "labels",
         labels_checks(splits, classes, params.gates.labels.min_class_share, task),
         gx_dir=params.paths.gx,
         reports_dir=params.paths.reports,
     )
-    summary: dict[str, Any] = {"target": params.data.target, "task": task, "classes": classes}
+    summary: dict[str, Any] = {"target": target, "task": task, "classes": classes}
     summary["rows"] = {name: len(f) for name, f in splits.items()}
     with atomic_dir(params.paths.label) as out:
         for name, split_frame in splits.items():
             write_parquet(out / f"{name}.parquet", split_frame.astype({"label": "int64" if classes else "float64"}))
         write_json(out / "label_map.json", summary)
+        report |= curate(labelled, ids[known], source[known], pool, ids[~known], task, params, out)
+    report["unlabelled"] = len(pool)
+    write_json(Path(params.paths.reports) / "labels.json", report)
+    _print_rules(report.get("rules"))
+
+
+def _text_column(frame: pd.DataFrame, data: Data) -> str | None:
+    from stages.plans import data_kind, declared_text_column
+
+    columns = data.features or [c for c in frame.columns if c != data.target]
+    kind, column = data_kind(frame, columns, declared_text_column(data))
+    return column if kind == "text" else None
+
+
+def _print_rules(rules: dict[str, Any] | None) -> None:
+    if not rules:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"labelling rules ({rules['combine']}): {rules['labelled']} rows labelled")
+    for heading in ("rule", "coverage", "overlap", "conflict", "accuracy on human labels"):
+        table.add_column(heading, justify="left" if heading == "rule" else "right")
+    for name, r in rules["per_rule"].items():
+        accuracy = "—" if r["accuracy_on_human"] is None else f"{r['accuracy_on_human']:.2f} ({r['human_checked']})"
+        table.add_row(name, f"{r['coverage']:.1%}", f"{r['overlap']:.1%}", f"{r['conflict']:.1%}", accuracy)
+    Console().print(table)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ raises `ParamsError` naming the key, the value given and what is allowed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stages.errors import MillraceError
 
@@ -65,28 +66,67 @@ class BuiltinSource(_Section):
     name: Literal["penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews"] = "penguins"
 
 
-class FileSource(_Section):
+class _TableOptions(_Section):
+    """How to read table files, wherever they come from (a path, a glob, an archive, a URL)."""
+
+    format: Literal["auto", "csv", "tsv", "parquet", "json", "jsonl", "excel"] = "auto"  # auto: from the suffix
+    encoding: str = "auto"  # auto: a byte-order mark, else UTF-8 (verified); or e.g. latin-1, cp1252
+    members: str = "**/*"  # inside an archive: a glob of the files to read
+    sheet: str | int = 0  # excel: sheet name or position
+
+
+class FileSource(_TableOptions):
+    """A table file, a glob of files with the same columns (concatenated), or a .zip/.tar.gz of them."""
+
     kind: Literal["file"]
     path: str
-    format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
+
+
+class UrlSource(_TableOptions):
+    """A table file or archive over HTTP(S); pin `sha256` so DVC's view of the data cannot go stale."""
+
+    kind: Literal["url"]
+    url: str = Field(pattern=r"^https?://")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$")
+    timeout_seconds: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)  # transient failures only: refused, reset, timeout, 5xx
+    backoff_seconds: float = Field(1.0, ge=0)  # doubles after each failed attempt
+    max_bytes: int = Field(2 << 30, ge=1)
+
+
+class SqlSource(_Section):
+    """The result of one query through SQLAlchemy, e.g. url: sqlite:///data/inputs/shop.db."""
+
+    kind: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None  # the name of an environment variable holding the URL (keeps passwords out of git)
+    query: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
 
 
 class ImageFolderSource(_Section):
-    """One sub-folder per class holding PNG/JPEG files; the folder name is the label."""
+    """One sub-folder per class holding PNG/JPEG files (or an archive of them); the folder name is the label."""
 
     kind: Literal["image_folder"]
     path: str
 
 
-class TextSource(_Section):
-    """A CSV/JSON Lines file with a text column, or a folder with one sub-folder of .txt files per class."""
+class TextSource(_TableOptions):
+    """A table file with a text column, or a folder (or archive) with one sub-folder of .txt files per class."""
 
     kind: Literal["text"]
     path: str
     text_column: str = "text"
 
 
-Source = Annotated[BuiltinSource | FileSource | ImageFolderSource | TextSource, Field(discriminator="kind")]
+Source = Annotated[
+    BuiltinSource | FileSource | UrlSource | SqlSource | ImageFolderSource | TextSource, Field(discriminator="kind")
+]
 
 
 class ImageInput(_Section):
@@ -129,12 +169,51 @@ class Outliers(_Section):
     z: float = Field(3.0, gt=0)
 
 
+class TextCleaning(_Section):
+    unicode_form: Literal["NFC", "NFKC", "none"] = "NFC"
+    control_characters: Literal["remove", "keep"] = "remove"  # all but tab and newline (NUL and CR included)
+    fix_mojibake: bool = True  # "cafÃ©" → "café", by ftfy, only where it is confident
+    collapse_whitespace: bool = False  # runs of spaces, tabs and newlines → one space
+
+
+class ValueFilter(_Section):
+    """Keep rows whose value lies in [min, max], or is one of `allowed`; quarantine the rest."""
+
+    min: float | None = None
+    max: float | None = None
+    allowed: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ValueFilter:
+        ranged = self.min is not None or self.max is not None
+        if ranged == (self.allowed is not None):
+            raise ValueError("give either min/max or allowed")
+        return self
+
+
+CLEAN_STEPS = ("coerce", "text", "duplicates", "filters", "missing", "outliers")
+CleanStep = Literal["coerce", "text", "duplicates", "filters", "missing", "outliers"]
+
+
 class Clean(_Section):
-    drop_duplicates: bool = True
-    missing: Missing = Missing()
+    steps: list[CleanStep] = list(CLEAN_STEPS)  # which steps run, in this order
+    coerce: dict[str, Literal["int", "float", "string", "bool", "datetime"]] = {}
+    text: TextCleaning = TextCleaning()
     strip_strings: bool = True
     lowercase_strings: bool = False
+    drop_duplicates: bool = True  # exact duplicate rows
+    duplicate_key: list[str] | None = None  # also: rows repeating these columns' values (the first is kept)
+    filters: dict[str, ValueFilter] = {}
+    missing: Missing = Missing()
     outliers: Outliers = Outliers()
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_once(cls, steps: list[str]) -> list[str]:
+        repeated = sorted({s for s in steps if steps.count(s) > 1})
+        if repeated:
+            raise ValueError(f"{repeated} appear more than once")
+        return steps
 
 
 class RawGate(_Section):
@@ -169,8 +248,68 @@ class Split(_Section):
         return self
 
 
+class LabelRule(_Section):
+    """A labelling function: votes `label` for the rows it matches, abstains on the rest."""
+
+    name: str
+    label: str
+    column: str | None = None  # default: the text column
+    keywords: list[str] | None = None  # any of these whole words, case-insensitive
+    regex: str | None = None  # a regular expression searched in the column
+    above: float | None = None  # threshold rules: column > above and/or column < below
+    below: float | None = None
+    weight: float = Field(1.0, gt=0)  # label.combine: weighted
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LabelRule:
+        kinds = [self.keywords is not None, self.regex is not None, self.above is not None or self.below is not None]
+        if sum(kinds) != 1:
+            raise ValueError(f"rule {self.name!r}: give exactly one of keywords, regex, or above/below")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"rule {self.name!r}: regex {self.regex!r} does not compile: {exc}") from None
+        return self
+
+
+class AnnotationFile(_Section):
+    """Human labels kept beside the data: CSV / JSON Lines / Parquet, or a Label Studio JSON export."""
+
+    path: str
+    key: str = "row_id"  # the column matching label.key (row_id: what the active-learning export carries)
+    label_column: str = "label"
+    annotator_column: str | None = None  # set: Cohen's kappa between annotators, majority per row
+
+
+class LabelReview(_Section):
+    enabled: bool = True  # confident learning: likely mislabelled rows → data/label/label_review.csv
+    folds: int = Field(5, ge=2, le=20)
+    max_rows: int = Field(200, ge=1)
+
+
+class ActiveLearning(_Section):
+    batch: int = Field(50, ge=0)  # unlabelled rows to export for labelling; 0: none
+    strategy: Literal["margin", "uncertainty", "entropy"] = "margin"
+
+
 class Label(_Section):
     split: Split = Split()
+    key: str | None = None  # a column identifying each row; None: row_id, a hash of the row's other values
+    annotations: list[AnnotationFile] = []  # a human label always wins over a rule
+    rules: list[LabelRule] = []  # weak supervision for rows without a human label
+    combine: Literal["majority", "weighted"] = "majority"
+    review: LabelReview = LabelReview()
+    active_learning: ActiveLearning = ActiveLearning()
+
+    @field_validator("rules")
+    @classmethod
+    def _names_unique(cls, rules: list[LabelRule]) -> list[LabelRule]:
+        names = [r.name for r in rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rule names {repeated} are used more than once")
+        return rules
 
 
 class Lora(_Section):

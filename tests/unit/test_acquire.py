@@ -3,6 +3,7 @@ import pytest
 
 from stages.acquire import canonical, load_builtin, profile, run
 from stages.errors import MillraceError
+from stages.io import sha256
 from stages.params import BuiltinSource, Data, FileSource
 
 
@@ -53,10 +54,12 @@ def test_duplicate_columns_are_refused():
 def test_profile_counts_nulls_and_records_provenance(tmp_path, penguins):
     path = tmp_path / "p.csv"
     penguins.to_csv(path, index=False)
-    info = profile(penguins, FileSource(kind="file", path=str(path)))
-    assert info["rows"] == 344
+    source = FileSource(kind="file", path=str(path))
+    frame, read = run(Data(source=source))
+    info = profile(frame, source, read)
+    assert info["rows"] == info["rows_in"] == 344 and info["rows_quarantined"] == 0
     assert info["nulls"]["sex"] == 11
-    assert len(info["source"]["sha256"]) == 64
+    assert info["source"]["files"][0]["sha256"] == sha256(path) and info["source"]["files"][0]["rows"] == 344
     assert profile(penguins, BuiltinSource())["source"] == {"kind": "builtin", "name": "penguins"}
 
 

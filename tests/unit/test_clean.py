@@ -18,38 +18,120 @@ def frame() -> pd.DataFrame:
 
 
 def test_duplicates_target_and_missing_values_are_handled_and_reported():
-    cleaned, report = run(frame(), "y", Clean(outliers=Outliers(method="none")))
-    assert report["duplicates_dropped"] == 1  # " red" twice, once stripped
-    assert report["missing"]["target_missing_dropped"] == 1
-    assert cleaned["y"].notna().all()
-    assert cleaned.isna().sum().sum() == 0
+    cleaned, report, quarantine = run(frame(), "y", Clean(outliers=Outliers(method="none")))
+    assert report["duplicates"]["exact"] == 1  # " red" twice, once stripped
+    assert report["missing"]["target_missing"] == 1  # kept for the label stage to label
+    assert cleaned["y"].isna().sum() == 1
+    assert cleaned.drop(columns="y").isna().sum().sum() == 0
     assert report["missing"]["imputed"]["x"] == {"strategy": "median", "cells": 1}
     assert set(cleaned["c"]) == {"red", "blue"}  # stripped; blanks were missing, then the mode
-    assert report["rows_in"] == 6 and report["rows_out"] == len(cleaned) == 4
+    assert report["rows_in"] == 6 and report["rows_out"] == len(cleaned) == 5
+    removed = quarantine[["_row", "_step", "_reason"]].values.tolist()
+    assert removed == [[1, "duplicates", "exact duplicate of an earlier row"]]
 
 
-def test_rows_without_target_are_never_imputed():
-    cleaned, _ = run(frame(), "y", Clean(missing=Missing(categorical="constant"), outliers=Outliers(method="none")))
+def test_a_missing_target_is_never_imputed():
+    cleaned, _, _ = run(frame(), "y", Clean(missing=Missing(categorical="constant"), outliers=Outliers(method="none")))
     assert "missing" not in set(cleaned["y"])
 
 
 def test_drop_strategy_drops_rows():
-    cleaned, report = run(
+    cleaned, report, quarantine = run(
         frame(), "y", Clean(missing=Missing(numeric="drop", categorical="drop"), outliers=Outliers(method="none"))
     )
+    assert set(quarantine["_reason"]) >= {"x is missing", "c is missing"}
     assert report["missing"]["missing_rows_dropped"] == 3  # rows 2, 4 and 5
-    assert cleaned.isna().sum().sum() == 0
+    assert cleaned.drop(columns="y").isna().sum().sum() == 0
 
 
 def test_iqr_clip_and_zscore_drop():
     data = pd.DataFrame({"y": ["a", "b"] * 10, "x": [float(v) for v in range(19)] + [1000.0]})
-    clipped, report = run(data, "y", Clean(outliers=Outliers(method="iqr", action="clip")))
+    clipped, report, _ = run(data, "y", Clean(outliers=Outliers(method="iqr", action="clip")))
     assert clipped["x"].max() < 1000 and len(clipped) == 20
     assert report["outliers"]["columns"]["x"]["rows"] == 1
-    dropped, _ = run(data, "y", Clean(outliers=Outliers(method="zscore", action="drop", z=3)))
+    dropped, _, quarantine = run(data, "y", Clean(outliers=Outliers(method="zscore", action="drop", z=3)))
     assert 1000.0 not in set(dropped["x"]) and len(dropped) == 19
+    assert quarantine["x"].tolist() == ["1000.0"] and quarantine["_step"].tolist() == ["outliers"]
 
 
 def test_missing_target_column_is_named():
     with pytest.raises(MillraceError, match="'label'"):
         run(frame(), "label", Clean())
+
+
+def test_coercion_reports_and_quarantines_what_does_not_convert():
+    raw = pd.DataFrame(
+        {
+            "y": ["a", "b", "a", "b", "a", "b"],
+            "age": ["31", "forty", "27", None, "3.5", "40"],
+            "member": ["yes", "N", "true", "maybe", "0", "no"],
+            "joined": ["2024-01-02", "2024-01-03", "2024-02-30", "2024-05-06", "2024-07-08", "2024-08-09"],
+        }
+    )
+    params = Clean(steps=["coerce"], coerce={"age": "int", "member": "bool", "joined": "datetime"})
+    cleaned, report, quarantine = run(raw, "y", params)
+    assert report["coerce"]["age"] == {"to": "int", "failed": 2, "examples": ["forty", "3.5"]}
+    assert report["coerce"]["member"]["failed"] == 1 and report["coerce"]["joined"]["failed"] == 1
+    assert str(cleaned["age"].dtype) == "Int64" and cleaned["age"].tolist() == [31, 40]
+    assert cleaned["member"].tolist() == [True, False]
+    assert pd.api.types.is_datetime64_any_dtype(cleaned["joined"])
+    assert dict(zip(quarantine["_row"], quarantine["_reason"], strict=True)) == {
+        1: "age: 'forty' does not convert to int",
+        4: "age: '3.5' does not convert to int",
+        3: "member: 'maybe' does not convert to bool",
+        2: "joined: '2024-02-30' does not convert to datetime",
+    }
+    assert quarantine.loc[quarantine["_row"] == 1, "age"].item() == "forty"  # kept as it arrived
+
+
+def test_text_is_repaired_normalised_and_each_change_counted():
+    raw = pd.DataFrame(
+        {
+            "y": ["a", "b", "a", "b"],
+            "t": ["cafÃ©", "cafe\u0301", "tab\there\x00 and NUL", "  lots   of\r\n space  "],
+        }
+    )
+    params = Clean(steps=["text"], text={"collapse_whitespace": True})
+    cleaned, report, quarantine = run(raw, "y", params)
+    assert cleaned["t"].tolist() == ["café", "café", "tab here and NUL", "lots of space"]
+    assert report["text"]["mojibake_fixed"] == {"t": 1}
+    assert report["text"]["unicode_NFC"] == {"t": 1}
+    assert report["text"]["control_characters_removed"] == {"t": 2}
+    assert quarantine.empty and report["rows_out"] == 4
+
+
+def test_duplicates_on_a_key_keep_the_first_and_quarantine_the_rest():
+    raw = pd.DataFrame({"id": [1, 2, 1, 3, 2], "y": ["a", "b", "a", "b", "c"], "x": [1.0, 2.0, 1.0, 3.0, 9.0]})
+    cleaned, report, quarantine = run(raw, "y", Clean(steps=["duplicates"], duplicate_key=["id"]))
+    assert cleaned["id"].tolist() == [1, 2, 3]
+    assert report["duplicates"] == {"exact": 1, "key": 1}
+    assert quarantine["_row"].tolist() == [2, 4]
+    assert quarantine["_reason"].tolist()[1] == "repeats the key ['id'] of an earlier row"
+
+
+def test_range_and_category_filters_quarantine_with_the_value():
+    raw = pd.DataFrame({"y": ["a", "b", "a", "b"], "mass": [3500.0, -1.0, 4200.0, 99999.0], "island": list("PQPP")})
+    filters = {"mass": {"min": 0, "max": 10000}, "island": {"allowed": ["P"]}}
+    cleaned, report, quarantine = run(raw, "y", Clean(steps=["filters"], filters=filters))
+    assert cleaned["mass"].tolist() == [3500.0, 4200.0]
+    assert report["filters"] == {"mass": 2, "island": 0}
+    assert quarantine["_reason"].tolist() == ["mass=-1.0 is outside [0, 10000]", "mass=99999.0 is outside [0, 10000]"]
+
+
+def test_the_declared_order_is_the_order_run():
+    raw = pd.DataFrame({"y": ["a", "a", "b"], "c": ["x ", "x", "z"]})
+    strip_first, report, _ = run(raw, "y", Clean(steps=["text", "duplicates"]))
+    dedupe_first, _, _ = run(raw, "y", Clean(steps=["duplicates", "text"]))
+    assert len(strip_first) == 2 and len(dedupe_first) == 3
+    assert list(report)[1:3] == ["text", "duplicates"]
+
+
+def test_wrong_clean_params_name_the_key():
+    from stages.params import ParamsError, parse_params
+
+    with pytest.raises(ParamsError, match="clean.steps.*appear more than once"):
+        parse_params({"clean": {"steps": ["text", "text"]}})
+    with pytest.raises(ParamsError, match="clean.filters.mass: .*either min/max or allowed"):
+        parse_params({"clean": {"filters": {"mass": {"min": 1, "allowed": [1]}}}})
+    with pytest.raises(MillraceError, match="clean.coerce.age: no such column"):
+        run(frame(), "y", Clean(coerce={"age": "int"}))
