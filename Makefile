@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lint flow serve plots bench
+.PHONY: run test test-fast install lint flow serve plots bench suggest-expectations
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ flow: $(VENV)/.installed
 
 serve: $(VENV)/.installed
 	python -m stages.serve
+
+# A starting data contract from the acquired data: gx/expectations/raw_contract.json (edit, commit,
+# then set gates.raw.suite: raw_contract). SUITE=name and FORCE=--force are passed on.
+suggest-expectations: $(VENV)/.installed
+	millrace suggest-expectations --suite $(or $(SUITE),raw_contract) $(FORCE)
 
 plots: $(VENV)/.installed
 	dvc plots show --out dvc_plots

@@ -13,6 +13,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -69,6 +70,16 @@ class _Budget:
                 out.write(block)
 
 
+def _place(destination: Path, is_dir: bool, opener, budget: _Budget, name: str, compressed: int) -> None:
+    """Create a checked entry: a folder, or a file whose bytes are counted against the caps."""
+    if is_dir:
+        destination.mkdir(parents=True, exist_ok=True)
+        return
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with opener() as source:
+        budget.copy(source, destination, name, compressed)
+
+
 def _extract_zip(archive: Path, target: Path, budget: _Budget, where: str) -> None:
     with zipfile.ZipFile(archive) as handle:
         for info in handle.infolist():
@@ -79,13 +90,8 @@ def _extract_zip(archive: Path, target: Path, budget: _Budget, where: str) -> No
                 raise ArchiveRefused(f"{where}: entry {info.filename!r} is a symbolic link")
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: written without Unix modes
                 raise ArchiveRefused(f"{where}: entry {info.filename!r} is not a regular file")
-            destination = target / relative
-            if info.is_dir():
-                destination.mkdir(parents=True, exist_ok=True)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with handle.open(info) as source:
-                budget.copy(source, destination, info.filename, info.compress_size)
+            opener = partial(handle.open, info)
+            _place(target / relative, info.is_dir(), opener, budget, info.filename, info.compress_size)
 
 
 def _extract_tar(archive: Path, target: Path, budget: _Budget, where: str) -> None:
@@ -99,13 +105,8 @@ def _extract_tar(archive: Path, target: Path, budget: _Budget, where: str) -> No
                 raise ArchiveRefused(f"{where}: entry {member.name!r} is a {kind} link to {member.linkname!r}")
             if not (member.isfile() or member.isdir()):
                 raise ArchiveRefused(f"{where}: entry {member.name!r} is a device, FIFO or other special file")
-            destination = target / relative
-            if member.isdir():
-                destination.mkdir(parents=True, exist_ok=True)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            source = handle.extractfile(member)
-            budget.copy(source, destination, member.name, compressed_share)
+            opener = partial(handle.extractfile, member)
+            _place(target / relative, member.isdir(), opener, budget, member.name, compressed_share)
 
 
 def extract(

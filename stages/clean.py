@@ -7,8 +7,9 @@ whitespace, case), `duplicates` (exact rows, or a declared key), `filters` (rang
 categories), `missing` (per column kind; a missing target is left for the label stage) and `outliers`.
 No row is silently dropped: every removed row goes to `<paths.clean>/quarantine.parquet` with the
 step and the reason, so `rows_in == rows_out + rows_quarantined`. Writes `<paths.clean>/clean.parquet`
-and `reports/clean.json` (per step, also a DVC metric), but only after the `clean` gate (no nulls,
-enough rows, the committed suite's ranges and categories). Run: `python -m stages.clean`.
+and `reports/clean.json` (per step, also a DVC metric), but only after the `clean` gate (no nulls but
+in the target, enough rows, no step removing more than `gates.clean.max_removed_share` of the rows, the
+committed suite's ranges and categories). Run: `python -m stages.clean`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from stages.errors import MillraceError
 from stages.gate import Check, expectation, load_suite, run_gate
 from stages.images import is_binary
 from stages.io import atomic_dir, write_json, write_parquet
-from stages.params import Clean, Missing, Outliers, load_params
+from stages.params import Clean, CleanGate, Missing, Outliers, load_params
 
 EXAMPLES = 5
 TRUE = frozenset({"true", "t", "yes", "y", "1"})
@@ -89,11 +90,17 @@ def _convert(series: pd.Series, kind: str) -> pd.Series:
     return series.astype("str").where(series.notna())
 
 
+def _declared(state: Cleaning, key: str, columns: list[str]) -> None:
+    """Columns that params name under `key` must exist."""
+    missing = [c for c in columns if c not in state.frame.columns]
+    if missing:
+        raise MillraceError(f"{key}: no such columns {missing}; columns: {list(state.frame.columns)}")
+
+
 def coerce(state: Cleaning, params: Clean) -> dict[str, Any]:
     report = {}
+    _declared(state, "clean.coerce", list(params.coerce))
     for column, kind in params.coerce.items():
-        if column not in state.frame.columns:
-            raise MillraceError(f"clean.coerce.{column}: no such column; columns: {list(state.frame.columns)}")
         series = state.frame[column]
         converted = _convert(series, kind)
         failed = series.notna() & converted.isna()
@@ -152,9 +159,7 @@ def drop_duplicates(state: Cleaning, params: Clean) -> dict[str, Any]:
     if params.drop_duplicates:
         report["exact"] = state.remove(state.frame.duplicated(), "duplicates", "exact duplicate of an earlier row")
     if params.duplicate_key:
-        missing = [c for c in params.duplicate_key if c not in state.frame.columns]
-        if missing:
-            raise MillraceError(f"clean.duplicate_key: no such columns {missing}; columns: {list(state.frame.columns)}")
+        _declared(state, "clean.duplicate_key", params.duplicate_key)
         repeated = state.frame.duplicated(subset=params.duplicate_key)
         reason = f"repeats the key {params.duplicate_key} of an earlier row"
         report["key"] = state.remove(repeated, "duplicates", reason)
@@ -163,9 +168,8 @@ def drop_duplicates(state: Cleaning, params: Clean) -> dict[str, Any]:
 
 def apply_filters(state: Cleaning, params: Clean) -> dict[str, int]:
     report = {}
+    _declared(state, "clean.filters", list(params.filters))
     for column, rule in params.filters.items():
-        if column not in state.frame.columns:
-            raise MillraceError(f"clean.filters.{column}: no such column; columns: {list(state.frame.columns)}")
         series = state.frame[column]
         if rule.allowed is not None:
             outside = series.notna() & ~series.isin(rule.allowed)
@@ -199,13 +203,18 @@ def fill_missing(state: Cleaning, params: Clean) -> dict[str, Any]:
     kept: labelling it (annotations, rules, active learning) is the label stage's job."""
     missing, target = params.missing, state.target
     report: dict[str, Any] = {"target_missing": int(state.frame[target].isna().sum())}
+    _declared(state, "clean.missing.columns", list(missing.columns))
     imputed, dropped = {}, 0
     for column in state.frame.columns.drop(target):
         series = state.frame[column]
         n = int(series.isna().sum())
         if not n:
             continue
-        strategy = missing.numeric if is_numeric(series) else missing.categorical
+        strategy = missing.columns.get(column) or (missing.numeric if is_numeric(series) else missing.categorical)
+        if strategy in ("median", "mean") and not is_numeric(series):
+            raise MillraceError(
+                f"clean.missing.columns.{column}: {strategy} needs numbers; {column!r} is {series.dtype}"
+            )
         if strategy == "drop":
             dropped += state.remove(series.isna(), "missing", f"{column} is missing")
             continue
@@ -272,10 +281,22 @@ def run(raw: pd.DataFrame, target: str, params: Clean) -> tuple[pd.DataFrame, di
     return state.frame.reset_index(drop=True), state.report, quarantine
 
 
-def clean_checks(frame: pd.DataFrame, target: str, min_rows: int, suite: list[dict]) -> list[Check]:
-    generic = [expectation("expect_table_row_count_to_be_between", min_value=min_rows)]
+def removed_by_step(quarantine: pd.DataFrame, rows_in: int) -> pd.DataFrame:
+    counts = quarantine["_step"].value_counts()
+    removed = [int(counts.get(step, 0)) for step in STEPS]
+    return pd.DataFrame({"step": list(STEPS), "rows": removed, "share": [r / max(rows_in, 1) for r in removed]})
+
+
+def clean_checks(
+    frame: pd.DataFrame, target: str, gate: CleanGate, suite: list[dict], removed: pd.DataFrame | None = None
+) -> list[Check]:
+    generic = [expectation("expect_table_row_count_to_be_between", min_value=gate.min_rows)]
     generic += [expectation("expect_column_values_to_not_be_null", column=c) for c in frame.columns if c != target]
-    return [Check("table", frame, generic + suite)]
+    checks = [Check("table", frame, generic + suite)]
+    if removed is not None:  # a step that removes a large share of the rows points at a problem upstream
+        share = expectation("expect_column_values_to_be_between", column="share", max_value=gate.max_removed_share)
+        checks.append(Check("removed_by_step", removed, [share], index_columns=["step"]))
+    return checks
 
 
 def main() -> None:
@@ -288,7 +309,7 @@ def main() -> None:
     write_json(Path(params.paths.reports) / "clean.json", report)
     run_gate(
         "clean",
-        clean_checks(frame, params.data.target, gate.min_rows, suite),
+        clean_checks(frame, params.data.target, gate, suite, removed_by_step(quarantine, len(raw))),
         gx_dir=params.paths.gx,
         reports_dir=params.paths.reports,
     )

@@ -1,31 +1,51 @@
 """The thin edge every stage shares: run `main()`, turn a user's mistake into one clear message.
 
 `millrace` is also the project's command: `millrace serve` starts the HTTP server,
-`millrace predict INPUT OUTPUT` predicts a file in chunks, and `millrace summary` prints the
-results of the last run.
+`millrace predict INPUT OUTPUT` predicts a file in chunks, `millrace suggest-expectations`
+writes a starting data contract (a GE suite) from a reference table, and `millrace summary`
+prints the results of the last run.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 from collections.abc import Callable
 
 from stages.errors import MillraceError
 
+FULL_DISK = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def _disk_full(exc: OSError) -> bool:
+    """The disk (or a quota, or `ulimit -f`) ran out; pyarrow reports it only in the message."""
+    return exc.errno in FULL_DISK or any(os.strerror(code) in str(exc) for code in FULL_DISK)
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    sys.exit(1)
+
 
 def run_stage(main: Callable[[], object]) -> None:
-    """Call a stage's `main()`; a MillraceError exits 1 with its message and no traceback."""
+    """Call a stage's `main()`; a user's mistake or a full disk exits 1 with a message and no traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("stages").setLevel(logging.INFO)
     try:
         main()
     except MillraceError as exc:
-        from rich.console import Console
-
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-        sys.exit(1)
+        _fail(str(exc))
+    except OSError as exc:
+        if not _disk_full(exc):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        _fail(f"out of disk space{where} ({reason}); outputs are written atomically: the previous ones are intact")
 
 
 def stage_main(main: Callable[[], object], doc: str | None) -> None:
@@ -48,11 +68,17 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int)
     sub.add_parser("summary", help="print gate results, test metrics and artefact paths")
     sub.add_parser("predict", help="batch prediction over a file (see millrace predict --help)", add_help=False)
+    sub.add_parser("suggest-expectations", help="profile a table into a GE suite to edit and commit", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "predict":
         from stages import predict
 
         run_stage(lambda: predict.main(rest))
+        return
+    if args.command == "suggest-expectations":
+        from stages import suggest
+
+        run_stage(lambda: suggest.main(rest))
         return
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

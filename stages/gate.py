@@ -1,10 +1,12 @@
 """Great Expectations gates: validate frames against GE suites, report, and stop bad data loudly.
 
 A gate validates one or more frames (each a `Check`) through GE's own validation API in the
-file-backed context under `gx/`, stores the results there, rebuilds Data Docs, and writes
+file-backed context under `gx/`, stores the results there, rebuilds Data Docs, writes
 `reports/gates/<gate>.json` (a short summary, also a DVC metric) and `<gate>.ge.json` (GE's
-full results). If any expectation fails it raises `GateFailed`, whose message names each failed
-expectation, its column, the observed value and a few offending examples.
+full results), and prints a table of what did not pass. An expectation's GE-native `severity`
+decides what a failure does: `critical` (the default) stops the pipeline with `GateFailed`, whose
+message names each failed expectation, its column, the observed value and a few offending
+examples; `warning` and `info` failures are recorded and shown, and the data goes on.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def load_suite(gx_dir: Path | str, name: str) -> list[dict[str, Any]]:
         suite = json.loads(path.read_text())
         return [
             {"type": e["type"], "kwargs": e.get("kwargs", {}), "meta": e.get("meta") or {}}
+            | ({"severity": e["severity"]} if e.get("severity") else {})
             for e in suite["expectations"]
         ]
     except (ValueError, KeyError, TypeError) as exc:
@@ -128,8 +131,10 @@ def _failure(check: Check, res) -> dict[str, Any]:
     message = None
     if res.exception_info and res.exception_info.get("raised_exception"):
         message = str(res.exception_info.get("exception_message", "")).splitlines()[0]
+    severity = getattr(cfg.severity, "value", cfg.severity) or "critical"
     return {
         "check": check.name,
+        "severity": str(severity),
         "expectation": cfg.type,
         "column": kwargs.get("column") or kwargs.get("column_list") or kwargs.get("column_set"),
         "expected": {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")},
@@ -142,13 +147,18 @@ def _failure(check: Check, res) -> dict[str, Any]:
 
 
 def _plain(values: list[Any]) -> list[Any]:
-    """Make examples JSON-friendly and readable: NaN and None both read as null."""
-    out = []
-    for value in values:
-        if isinstance(value, float) and value != value:
-            value = None
-        out.append(value)
-    return out
+    """Make examples JSON-friendly and readable: numpy scalars as numbers, floats rounded, NaN as null."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if hasattr(value, "item") and not isinstance(value, (bytes, str)):  # a numpy scalar
+            value = value.item()
+        if isinstance(value, float):
+            return None if value != value else round(value, 4)
+        return value
+
+    return [plain(v) for v in values]
 
 
 def _line(f: dict[str, Any]) -> str:
@@ -171,23 +181,46 @@ def run_gate(gate: str, checks: list[Check], *, gx_dir: Path | str, reports_dir:
     context = _context(gx_dir)
     results = {check.name: (check, _validate(context, gate, check)) for check in checks}
     docs = context.build_data_docs().get("local_site", "")
-    failures = [_failure(check, r) for check, result in results.values() for r in result.results if not r.success]
+    found = [_failure(check, r) for check, result in results.values() for r in result.results if not r.success]
+    failures = [f for f in found if f["severity"] == "critical"]
+    warnings = [f for f in found if f["severity"] != "critical"]
     evaluated = sum(len(result.results) for _, result in results.values())
     summary = {
         "gate": gate,
         "success": not failures,
         "evaluated": evaluated,
         "failed": len(failures),
+        "warned": len(warnings),
         "failures": failures,
+        "warnings": warnings,
         "data_docs": os.path.relpath(docs.removeprefix("file://")) if docs else None,
     }
     write_json(out / f"{gate}.ge.json", {n: r.to_json_dict() for n, (_, r) in results.items()})
     write_json(out / f"{gate}.json", summary)
+    _print_table(gate, evaluated, found)
     if failures:
         lines = "\n".join(f"  - {_line(f)}" for f in failures)
         raise GateFailed(
             f"gate {gate!r} failed {len(failures)} of {evaluated} expectations:\n{lines}\n"
             f"full report: {out / f'{gate}.json'}; Data Docs: {summary['data_docs']}"
         )
-    log.info("gate %s passed: %d/%d expectations", gate, evaluated, evaluated)
+    log.info("gate %s passed: %d/%d expectations", gate, evaluated - len(warnings), evaluated)
     return summary
+
+
+def _print_table(gate: str, evaluated: int, found: list[dict[str, Any]]) -> None:
+    """What did not pass, one row per expectation, on stderr beside DVC's own output."""
+    if not found:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"gate {gate}: {evaluated - len(found)} of {evaluated} expectations passed")
+    for heading in ("severity", "expectation", "column", "check", "found"):
+        table.add_column(heading)
+    for f in found:
+        style = "red" if f["severity"] == "critical" else "yellow"
+        detail = _line(f).split(" — ", 1)[1] if " — " in _line(f) else ""
+        column = "" if f["column"] is None else str(f["column"])
+        table.add_row(f"[{style}]{f['severity']}[/]", f["expectation"], column, f["check"], detail)
+    Console(stderr=True, width=160).print(table)

@@ -160,6 +160,7 @@ class Missing(_Section):
     categorical: Literal["drop", "mode", "constant"] = "mode"
     numeric_constant: float = 0.0
     categorical_constant: str = "missing"
+    columns: dict[str, Literal["drop", "median", "mean", "mode", "constant"]] = {}  # per column, over the above
 
 
 class Outliers(_Section):
@@ -223,6 +224,7 @@ class RawGate(_Section):
 class CleanGate(_Section):
     suite: str | None = None
     min_rows: int = Field(50, ge=1)
+    max_removed_share: float = Field(0.25, gt=0, le=1)  # per cleaning step: more than this is a data problem
 
 
 class LabelsGate(_Section):
@@ -361,6 +363,11 @@ class Train(_Section):
     augment: Augment = Augment()
 
 
+class Review(_Section):
+    per_class: int = Field(3, ge=0, le=50)  # samples per class and kind on reports/review.html; 0: no page
+    max_wrong: int | None = Field(None, ge=0)  # set: more current "wrong" verdicts fail the delivery standard
+
+
 class Evaluate(_Section):
     # The delivery standard: a floor on each metric, a ceiling on errors (mse, rmse, mae,
     # calibration_error, worst_slice_mae).
@@ -370,6 +377,7 @@ class Evaluate(_Section):
     bootstrap: int = Field(200, ge=0, le=10_000)  # resamples for 95% intervals; 0: none
     baselines: bool = True  # train scikit-learn baselines on the same split and report them
     baseline_margin: float | None = None  # set: the model must beat the best baseline by this much
+    review: Review = Review()
 
 
 class Deploy(_Section):

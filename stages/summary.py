@@ -33,6 +33,8 @@ def tables(params: Params) -> list[Table]:
     for name in GATES:
         gate = _read(reports / "gates" / f"{name}.json")
         result = "[green]passed[/]" if gate["success"] else f"[red]failed {gate['failed']}[/]"
+        if gate.get("warned"):
+            result += f" [yellow]({gate['warned']} warnings)[/]"
         gates.add_row(name, result, str(gate["evaluated"]), str(reports / "gates" / f"{name}.json"))
 
     evaluation = _read(reports / "evaluate" / "metrics.json")
@@ -69,7 +71,14 @@ def tables(params: Params) -> list[Table]:
     rows = [
         ("curves, confusion, ROC, calibration, residuals", "dvc plots show  →  dvc_plots/index.html"),
         ("test metrics", str(reports / "evaluate" / "metrics.json")),
-        ("cleaning report", str(reports / "clean.json")),
+        (
+            "cleaning report; rows removed, with reasons",
+            f"{reports / 'clean.json'}; {params.paths.clean}/quarantine.parquet",
+        ),
+        (
+            "label sources, rules, agreement; review",
+            f"{reports / 'labels.json'}; {params.paths.label}/label_review.csv",
+        ),
         ("gate reports (Data Docs)", docs),
         ("model selection, and why", str(reports / "selection.md")),
         ("trained model", params.paths.train),

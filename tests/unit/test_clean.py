@@ -133,5 +133,16 @@ def test_wrong_clean_params_name_the_key():
         parse_params({"clean": {"steps": ["text", "text"]}})
     with pytest.raises(ParamsError, match="clean.filters.mass: .*either min/max or allowed"):
         parse_params({"clean": {"filters": {"mass": {"min": 1, "allowed": [1]}}}})
-    with pytest.raises(MillraceError, match="clean.coerce.age: no such column"):
+    with pytest.raises(MillraceError, match=r"clean.coerce: no such columns \['age'\]"):
         run(frame(), "y", Clean(coerce={"age": "int"}))
+
+
+def test_missing_values_can_be_handled_per_column():
+    raw = pd.DataFrame({"y": ["a", "b", "a", "b"], "x": [1.0, None, 3.0, 10.0], "z": [5.0, 6.0, None, 8.0]})
+    params = Clean(steps=["missing"], missing=Missing(columns={"x": "constant", "z": "drop"}, numeric_constant=-1))
+    cleaned, report, quarantine = run(raw, "y", params)
+    assert cleaned["x"].tolist() == [1.0, -1.0, 10.0] and quarantine["_reason"].tolist() == ["z is missing"]
+    assert report["missing"]["imputed"] == {"x": {"strategy": "constant", "cells": 1}}
+    texts = raw.assign(k=[None, "p", "q", "r"])
+    with pytest.raises(MillraceError, match="clean.missing.columns.k: median needs numbers; 'k' is str"):
+        run(texts, "y", Clean(steps=["missing"], missing=Missing(columns={"k": "median"})))

@@ -70,3 +70,15 @@ def test_a_misspelt_expectation_is_a_clear_error(tmp_path, gx_dir, bad, says):
 
     with pytest.raises(MillraceError, match=says):
         run_gate("raw", [Check("table", pd.DataFrame({"a": [1]}), [bad])], gx_dir=gx_dir, reports_dir=tmp_path)
+
+
+def test_a_warning_is_recorded_and_shown_but_does_not_stop(tmp_path, gx_dir, capsys):
+    frame = pd.DataFrame({"a": [1.0, 2.0, None], "b": ["x", "y", "z"]})
+    soft = expectation("expect_column_values_to_not_be_null", column="a") | {"severity": "warning"}
+    hard = expectation("expect_column_values_to_be_in_set", column="b", value_set=["x", "y"])
+    summary = run_gate("raw", [Check("table", frame, [soft])], gx_dir=gx_dir, reports_dir=tmp_path / "r")
+    assert summary["success"] and summary["warned"] == 1 and summary["warnings"][0]["column"] == "a"
+    assert "warning" in capsys.readouterr().err
+    with pytest.raises(GateFailed) as err:
+        run_gate("raw", [Check("table", frame, [soft, hard])], gx_dir=gx_dir, reports_dir=tmp_path / "r")
+    assert "'b'" in str(err.value) and "'a'" not in str(err.value)  # the message lists what stopped it

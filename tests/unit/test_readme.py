@@ -26,7 +26,7 @@ def test_python_modules_exist():
 def test_millrace_subcommands_exist():
     from stages.cli import main
 
-    commands = set(re.findall(r"(?:^|`)millrace (\w+)", README, flags=re.MULTILINE))
+    commands = set(re.findall(r"(?:^|`)millrace ([\w-]+)", README, flags=re.MULTILINE))
     assert {"serve", "summary"} <= commands
     for command in commands:
         try:

@@ -207,3 +207,27 @@ def test_a_text_folder_in_an_archive_and_a_declared_encoding(tmp_path):
     frame, read = acquire({"kind": "text", "path": str(archive), "encoding": "latin-1"}, target="label")
     assert sorted(frame["text"]) == ["Déjeuner à midi ?", "Gagnez un prix dès maintenant"]
     assert read["files"] == 2 and not read["excluded"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "line"),
+    [(b"7,8", 4), (b'7,"eight', 4), (b'7,"8\n9', 4)],
+    ids=["cut mid-row", "cut inside quotes", "quote never closed"],
+)
+def test_a_truncated_csv_keeps_every_whole_row_and_quarantines_the_cut_one(tmp_path, tail, line):
+    path = tmp_path / "cut.csv"
+    path.write_bytes(b"a,b,c\n1,2,3\n4,5,6\n" + tail)
+    frame, read = acquire({"kind": "file", "path": str(path)}, target="a")
+    assert frame["a"].tolist() == [1, 4]
+    assert [(q["line"], q["file"]) for q in read["quarantined"]] == [(line, f"data.source.path {str(path)!r}")]
+
+
+def test_nul_bytes_survive_acquire_and_are_removed_by_clean(tmp_path):
+    from stages.clean import run as clean
+
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"a,kind\nx\x00y,p\r\nz,q\n")
+    frame, _ = acquire({"kind": "file", "path": str(path)})
+    cleaned, report, _ = clean(frame, "kind", parse_params({}).clean)
+    assert cleaned["a"].tolist() == ["xy", "z"]
+    assert report["text"]["control_characters_removed"] == {"a": 1}

@@ -1,0 +1,60 @@
+"""Data that is wrong as a whole: the right gate fails, with a message that names the cause."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages import clean, label
+from stages.acquire import raw_checks
+from stages.gate import GateFailed, run_gate
+from stages.params import parse_params
+from tests.conftest import ROOT
+
+PARAMS = parse_params({"data": {"features": None}, "gates": {"clean": {"min_rows": 5}}})
+
+
+@pytest.fixture
+def gate(tmp_path):
+    gx_dir = shutil.copytree(ROOT / "gx", tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+
+    def run(name, checks) -> None:
+        run_gate(name, checks, gx_dir=gx_dir, reports_dir=tmp_path / "reports")
+
+    return run
+
+
+def cleaned_through_the_gate(gate, raw: pd.DataFrame) -> None:
+    frame, _, quarantine = clean.run(raw, "species", PARAMS.clean)
+    removed = clean.removed_by_step(quarantine, len(raw))
+    gate("clean", clean.clean_checks(frame, "species", PARAMS.gates.clean, [], removed))
+
+
+def test_a_header_only_file_fails_the_raw_gate_on_its_row_count(gate, tmp_path, penguins):
+    with pytest.raises(GateFailed, match="expect_table_row_count_to_be_between .*observed 0"):
+        gate("raw", raw_checks(penguins.head(0), PARAMS.data, []))
+
+
+def test_an_all_null_column_fails_the_clean_gate_naming_it(gate, penguins):
+    raw = penguins.dropna().assign(bill_depth_mm=np.nan)
+    with pytest.raises(GateFailed, match="expect_column_values_to_not_be_null on 'bill_depth_mm'"):
+        cleaned_through_the_gate(gate, raw)
+
+
+def test_thirty_percent_duplicates_fail_the_clean_gate_naming_the_step(gate, penguins):
+    base = penguins.dropna().head(200)
+    raw = pd.concat([base, base.head(86)], ignore_index=True)  # 86 of 286 rows repeat: 30%
+    with pytest.raises(GateFailed, match=r"\[removed_by_step\].*'share': 0.3007, 'step': 'duplicates'"):
+        cleaned_through_the_gate(gate, raw)
+    cleaned_through_the_gate(gate, pd.concat([base, base.head(20)], ignore_index=True))  # 9%: passes
+
+
+def test_a_flood_of_one_label_fails_the_labels_gate_naming_the_class(gate):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "y": ["common"] * 380 + ["rare"] * 20})  # 95% one label
+    splits, classes, task = label.run(frame, "y", PARAMS.label.split, seed=0)
+    with pytest.raises(GateFailed, match=r"\[class_balance\].*'share': 0.0502, 'split': 'train', 'class': 'rare'"):
+        gate("labels", label.labels_checks(splits, classes, 0.1, task))
