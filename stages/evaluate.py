@@ -7,7 +7,9 @@ bootstrap intervals; metrics per slice of the declared columns (the worst slice 
 scikit-learn baselines trained on the same split; the model's size (and a distilled model's
 teacher beside it); and the delivery decision with its reasons. `reports/evaluate/plots/` holds
 the confusion matrix, ROC, precision-recall and calibration data (residuals for regression) for
-`dvc plots`. The deploy stage refuses a model whose decision is not `passed`.
+`dvc plots`; `reports/review.html` is the subjective review (chosen samples with their inputs,
+predictions and probabilities; reviewers' verdicts from `reports/review_verdicts.csv` folded in).
+The deploy stage refuses a model whose decision is not `passed`.
 Run: `python -m stages.evaluate`.
 """
 
@@ -18,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from stages import baselines
+from stages import baselines, review
 from stages.errors import MillraceError
-from stages.io import atomic_dir, write_json
+from stages.io import atomic_dir, write_json, write_text
 from stages.metrics import (
     WORST_SLICE,
     bootstrap,
@@ -49,9 +51,12 @@ def predict(trained, frame: pd.DataFrame):
     return torch.cat(outputs)
 
 
-def delivery(metrics: dict[str, Any], params: Evaluate, baselines: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every declared threshold must be met (a floor, or a ceiling on errors), and with
-    `baseline_margin` the best baseline beaten by that much; the reasons say which were."""
+def delivery(
+    metrics: dict[str, Any], params: Evaluate, baselines: dict[str, Any] | None = None, review: dict | None = None
+) -> dict[str, Any]:
+    """Every declared threshold must be met (a floor, or a ceiling on errors), with `baseline_margin`
+    the best baseline beaten by that much, and with `review.max_wrong` no more predictions marked
+    wrong by reviewers; the reasons say which were."""
     unknown = [name for name in params.thresholds if name not in metrics]
     if unknown:
         available = [k for k, v in metrics.items() if isinstance(v, float)]
@@ -84,6 +89,11 @@ def delivery(metrics: dict[str, Any], params: Evaluate, baselines: dict[str, Any
             f"test/{best['metric']} {metrics[best['metric']]:.4f} vs baseline {best['name']} {best['value']:.4f}: "
             f"lead {lead:+.4f} {'>=' if passed else '<'} {params.baseline_margin:+g}"
         )
+    if params.review.max_wrong is not None and review is not None:
+        passed = review["wrong"] <= params.review.max_wrong
+        limit = params.review.max_wrong
+        checks.append({"metric": "review/wrong", "value": review["wrong"], "threshold": limit, "passed": passed})
+        reasons.append(f"reviewers marked {review['wrong']} predictions wrong {'<=' if passed else '>'} {limit}")
     return {"passed": all(c["passed"] for c in checks), "checks": checks, "reasons": reasons}
 
 
@@ -105,9 +115,15 @@ def model_size(trained, train_dir: Path) -> dict[str, Any]:
 
 
 def run(
-    trained, test: pd.DataFrame, params: Evaluate, train: pd.DataFrame | None = None, seed: int = 0
-) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Metrics, intervals, slices, baselines and the delivery decision, plus the data for each plot."""
+    trained,
+    test: pd.DataFrame,
+    params: Evaluate,
+    train: pd.DataFrame | None = None,
+    seed: int = 0,
+    verdicts: pd.DataFrame | None = None,
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame], str | None]:
+    """Metrics, intervals, slices, baselines, reviewer verdicts and the delivery decision; the data
+    for each plot; and the review page (None when `review.per_class` is 0)."""
     outputs = predict(trained, test)
     actual = test["label"].to_numpy()
     task = trained.task
@@ -139,8 +155,20 @@ def run(
             metrics[f"worst_slice_{judged}"] = sliced["worst"][judged]
     if params.baselines and train is not None:
         report["baselines"] = baselines.run(trained.plan, train, test, task, seed)
-    report["delivery"] = delivery(metrics, params, report.get("baselines"))
-    return report, plots
+    page = None
+    if params.review.per_class and train is not None:
+        values = outputs.numpy()
+        shown = [trained.classes[i] for i in predicted] if task != "regression" else [f"{v:.4g}" for v in predicted]
+        verdicts = review.read_verdicts(None) if verdicts is None else verdicts
+        report["review"] = review.fold_in(verdicts, review.sample_ids(test), shown)
+        chosen = review.choose(
+            test, values, trained.classes, params.review.per_class, report.get("slices", {}).get("worst")
+        )
+        title = f"Review: {trained.meta['family']} on the test split ({len(chosen)} samples)"
+        page = review.render(test, values, chosen, trained, train, verdicts, title)
+        report["review"]["samples"] = len(chosen)
+    report["delivery"] = delivery(metrics, params, report.get("baselines"), report.get("review"))
+    return report, plots, page
 
 
 def teacher_comparison(trained, test: pd.DataFrame) -> dict[str, Any] | None:
@@ -169,7 +197,8 @@ def main() -> None:
     label_dir = Path(params.paths.label)
     test = pd.read_parquet(label_dir / "test.parquet")
     train = pd.read_parquet(label_dir / "train.parquet")
-    report, plot_data = run(model, test, params.evaluate, train, params.seed)
+    verdicts = review.read_verdicts(Path(params.paths.reports) / review.VERDICTS_FILE)
+    report, plot_data, page = run(model, test, params.evaluate, train, params.seed, verdicts)
     report["model"] = {"family": model.meta["family"], "strategy": model.meta["model"]["strategy"]}
     report["model"] |= model_size(model, Path(params.paths.train))
     teacher = teacher_comparison(model, test)
@@ -182,6 +211,8 @@ def main() -> None:
         for name, frame in plot_data.items():
             frame.to_csv(plots / name, index=False)
     write_json(out / "metrics.json", report)
+    if page is not None:
+        write_text(Path(params.paths.reports) / "review.html", page)
     verdict = "meets" if report["delivery"]["passed"] else "does NOT meet"
     print(f"model {verdict} the delivery standard: " + "; ".join(report["delivery"]["reasons"]))
 
