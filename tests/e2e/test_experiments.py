@@ -20,16 +20,16 @@ def experiments(shown: list[dict]) -> dict[str, dict]:
 
 def test_two_experiments_are_listed_and_plotted(workspace, tmp_path):
     for name, lr in [("slow-lr", "0.003"), ("fast-lr", "0.03")]:
-        sh(workspace, "dvc", "exp", "run", "-n", name, "-S", f"train.lr={lr}", "-S", "train.max_epochs=5")
+        sh(workspace, "dvc", "exp", "run", "-n", name, "-S", f"train.lr={lr}", "-S", "train.max_epochs=3")
     shown = experiments(json.loads(sh(workspace, "dvc", "exp", "show", "--json").stdout))
     assert {"slow-lr", "fast-lr"} <= set(shown)
     for name, lr in [("slow-lr", 0.003), ("fast-lr", 0.03)]:
         params = shown[name]["params"]["params.yaml"]["data"]["train"]
-        assert params["lr"] == lr and params["max_epochs"] == 5
+        assert params["lr"] == lr and params["max_epochs"] == 3
         test = shown[name]["metrics"]["reports/evaluate/metrics.json"]["data"]["test"]
         assert 0 <= test["accuracy"] <= 1 and "f1_macro" in test
         epochs = shown[name]["metrics"]["reports/train/metrics.json"]["data"]["epoch"]
-        assert epochs <= 4
+        assert epochs <= 2
 
     out = tmp_path / "plots"
     sh(workspace, "dvc", "plots", "diff", "slow-lr", "fast-lr", "-o", str(out))
