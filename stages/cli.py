@@ -2,8 +2,9 @@
 
 `millrace` is also the project's command: `millrace serve` starts the HTTP server,
 `millrace predict INPUT OUTPUT` predicts a file in chunks, `millrace suggest-expectations`
-writes a starting data contract (a GE suite) from a reference table, and `millrace summary`
-prints the results of the last run.
+writes a starting data contract (a GE suite) from a reference table, `millrace releases` lists
+the deployed versions, `millrace promote VERSION` and `millrace rollback` change the active one,
+and `millrace summary` prints the results of the last run.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("summary", help="print gate results, test metrics and artefact paths")
     sub.add_parser("predict", help="batch prediction over a file (see millrace predict --help)", add_help=False)
     sub.add_parser("suggest-expectations", help="profile a table into a GE suite to edit and commit", add_help=False)
+    sub.add_parser("releases", help="list the deployed versions; the active one is marked")
+    promote = sub.add_parser("promote", help="make a release the active one (a running server reloads it)")
+    promote.add_argument("version")
+    sub.add_parser("rollback", help="make the previously active release active again")
     args, rest = parser.parse_known_args(argv)
     if args.command == "predict":
         from stages import predict
@@ -82,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command in ("releases", "promote", "rollback"):
+        run_stage(lambda: _releases(args))
+        return
     if args.command == "serve":
         from stages import serve as serve_stage
 
@@ -90,3 +98,28 @@ def main(argv: list[str] | None = None) -> None:
         from stages import summary
 
         run_stage(summary.main)
+
+
+def _releases(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from stages import releases
+    from stages.params import load_params
+
+    root = load_params().paths.releases
+    console = Console()
+    if args.command == "promote":
+        previous = releases.promote(root, args.version, "millrace promote")
+        console.print(f"active release: {args.version} (was {previous})")
+    elif args.command == "rollback":
+        console.print(f"rolled back: the active release is {releases.rollback(root)} again")
+    rows = releases.listing(root)
+    if not rows:
+        raise MillraceError(f"no releases in {root} yet; `dvc repro` deploys the first")
+    table = Table(title=f"releases in {root}", min_width=100)
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("●" if v is True else "" if v is False else str(v) for v in row.values()))
+    console.print(table)

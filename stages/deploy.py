@@ -1,12 +1,16 @@
 """deploy: export a model that met the delivery standard as a versioned, self-checking bundle.
 
-Reads `<paths.train>/`, `<paths.label>/`, `reports/evaluate/metrics.json` and
-`deploy.parity_tolerance`; refuses a model whose delivery decision failed. Writes
-`<paths.deploy>/` (model.onnx, model.torchscript.pt, preprocess.json [+ tokenizer.json for text],
-manifest.json) and `reports/deploy.json`, after checking that ONNX and TorchScript give the
-checkpoint's outputs on the test split (probabilities; for regression, values within the
-tolerance relative to their size). LoRA adapters are merged into the exported weights.
-Run: `python -m stages.deploy`.
+Reads `<paths.train>/`, `<paths.label>/`, `reports/evaluate/metrics.json` and `deploy.*`;
+refuses a model whose delivery decision failed, and a challenger worse than the champion (the
+active release, scored on this same test split) by more than `deploy.champion_tolerance` on the
+primary metric. Writes `<paths.deploy>/` (model.onnx, model.torchscript.pt, preprocess.json [+
+tokenizer.json for text], manifest.json, MODEL_CARD.md) and `reports/deploy.json`, after checking
+that ONNX and TorchScript give the checkpoint's outputs on the test split (probabilities; for
+regression, values within the tolerance relative to their size). LoRA adapters are merged into the
+exported weights. The bundle is then registered under `<paths.releases>/` and, with `deploy.promote:
+auto`, made the active release, which a running server picks up. Inside `dvc exp run` nothing is
+registered or promoted, and the champion comparison is recorded, not enforced: an experiment is not
+a release. Run: `python -m stages.deploy`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from stages.errors import MillraceError
 from stages.io import atomic_dir, folder_sha256, read_json, sha256, write_json
 from stages.params import load_params
 
-ONNX, TORCHSCRIPT, MANIFEST = "model.onnx", "model.torchscript.pt", "manifest.json"
+ONNX, TORCHSCRIPT, MANIFEST, CARD = "model.onnx", "model.torchscript.pt", "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # test rows checked for export parity
 
 
@@ -151,7 +155,42 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
     }
 
 
+def champion_comparison(champion_dir: Path, trained, test: pd.DataFrame, evaluation: dict, tolerance: float) -> dict:
+    """The active release scored on this test split beside the challenger, on the primary metric."""
+    from stages.bundle import Bundle
+    from stages.metrics import PRIMARY
+
+    champion = Bundle(champion_dir)
+    found: dict[str, Any] = {"version": champion.version}
+    same = (champion.manifest.get("task"), champion.manifest.get("target"), sorted(champion.classes))
+    if same != (trained.task, trained.meta["target"], sorted(trained.classes)):
+        return found | {"comparable": False, "reason": "it predicts another target, task or set of classes"}
+    try:
+        predicted = champion.predict_frame(test)["prediction"]
+    except MillraceError as exc:
+        return found | {"comparable": False, "reason": f"it cannot read this test split: {exc}"}
+    metric = PRIMARY[trained.task]
+    if trained.task == "regression":
+        from sklearn.metrics import r2_score
+
+        score = float(r2_score(test["label"], predicted))
+    else:
+        score = float((predicted.to_numpy() == np.array(trained.classes)[test["label"].to_numpy()]).mean())
+    challenger = evaluation["test"][metric]
+    return found | {
+        "comparable": True,
+        "metric": metric,
+        "champion": score,
+        "challenger": challenger,
+        "tolerance": tolerance,
+        "passed": challenger >= score - tolerance,
+    }
+
+
 def main() -> None:
+    import os
+
+    from stages import model_card, releases
     from stages import trained as trained_model
 
     params = load_params()
@@ -159,13 +198,37 @@ def main() -> None:
     model = trained_model.load(params.paths.train)
     label_dir = Path(params.paths.label)
     test = pd.read_parquet(label_dir / "test.parquet")
+    experiment = os.environ.get("DVC_EXP_NAME")  # dvc exp run sets it for the stages it runs
+    check_delivery(evaluation)
+    champion_dir = releases.active_dir(params.paths.releases)
+    champion = None
+    if champion_dir is not None:
+        champion = champion_comparison(champion_dir, model, test, evaluation, params.deploy.champion_tolerance)
+        if champion.get("passed") is False and not experiment:
+            raise DeployRefused(
+                f"refusing to deploy: test {champion['metric']} {champion['challenger']:.4f} is worse than the "
+                f"active release {champion['version']}'s {champion['champion']:.4f} on the same test split by more "
+                f"than deploy.champion_tolerance ({champion['tolerance']:g})"
+            )
     with atomic_dir(params.paths.deploy) as out:
         figures = run(model, test, evaluation, params.deploy.parity_tolerance, out)
-        info = manifest(model, out, label_dir, evaluation, figures, params)
+        info = manifest(model, out, label_dir, evaluation, figures, params) | {"champion": champion}
+        labels = read_json(label_dir / "label_map.json")
+        (out / CARD).write_text(model_card.render(info, evaluation, labels))
+        info["files"][CARD] = sha256(out / CARD)
         write_json(out / MANIFEST, info)
     size = sum(p.stat().st_size for p in Path(params.paths.deploy).iterdir())
-    write_json(Path(params.paths.reports) / "deploy.json", {"parity": figures, "bundle_bytes": size})
-    print(f"deployed bundle {info['version']} to {params.paths.deploy}")
+    report = {"parity": figures, "bundle_bytes": size, "champion": champion}
+    if experiment:
+        report["release"] = f"none: inside experiment {experiment!r}"
+    else:
+        version = releases.register(params.paths.deploy, params.paths.releases)
+        promoted = params.deploy.promote == "auto" and releases.active(params.paths.releases) != version
+        if promoted:
+            releases.promote(params.paths.releases, version, "deploy: met the delivery standard and the champion")
+        report["release"] = {"version": version, "active": releases.active(params.paths.releases) == version}
+    write_json(Path(params.paths.reports) / "deploy.json", report)
+    print(f"deployed bundle {info['version']} to {params.paths.deploy}; release: {report['release']}")
 
 
 if __name__ == "__main__":

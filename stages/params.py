@@ -57,6 +57,7 @@ class Paths(_Section):
     selection: str = "models/selection.json"
     train: str = "models/train"
     deploy: str = "models/deploy"
+    releases: str = "models/releases"  # every deployed version, one active (outside DVC's outputs)
     reports: str = "reports"
     gx: str = "gx"
 
@@ -382,6 +383,8 @@ class Evaluate(_Section):
 
 class Deploy(_Section):
     parity_tolerance: float = Field(1e-4, gt=0)  # max abs probability difference vs checkpoint
+    champion_tolerance: float = Field(0.02, ge=0)  # how much worse than the active release (primary metric) is allowed
+    promote: Literal["auto", "manual"] = "auto"  # auto: a new release becomes active; manual: `millrace promote`
 
 
 class Serve(_Section):
@@ -390,6 +393,7 @@ class Serve(_Section):
     max_body_bytes: int = Field(1_000_000, ge=1)
     max_batch: int = Field(1024, ge=1)
     token_env: str | None = None  # name of an environment variable holding a bearer token
+    reload_seconds: float = Field(2.0, ge=0)  # how often to look for a newly promoted release; 0: never
 
 
 class Params(_Section):

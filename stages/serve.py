@@ -1,6 +1,9 @@
 """serve: the deployed bundle behind HTTP (FastAPI + uvicorn, ONNX Runtime for inference).
 
-Reads `<paths.deploy>/` and the `serve.*` params. `POST /predict` takes `{"records": [{feature:
+Serves the active release (`<paths.releases>/ACTIVE`), or `<paths.deploy>/` before there is one,
+with the `serve.*` params; every `serve.reload_seconds` it looks for a newly promoted (or rolled
+back) release, loads it beside the current one and swaps it in: requests in flight finish on the
+version they started with, none is dropped. `POST /predict` takes `{"records": [{feature:
 value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a string) and returns a
 class and probabilities per record, or a value for regression. `GET /health` (the process is
 alive), `GET /ready` (503 until the bundle, loaded in the background at start-up, is ready),
@@ -20,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -27,7 +31,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from stages import __version__
+from stages import __version__, releases
 from stages.bundle import Bundle, check_exists
 from stages.errors import MillraceError
 from stages.features import FeatureError
@@ -56,6 +60,24 @@ class Loading:
             self.error = f"the model could not be loaded: {exc}"
             logging.getLogger("uvicorn.error").error(self.error)
 
+    def watch(self, root: Path, every: float, stop: threading.Event) -> None:
+        """Swap in the active release whenever it changes, loading it before the swap."""
+
+        def loop() -> None:
+            log = logging.getLogger("uvicorn.error")
+            while not stop.wait(every):
+                try:
+                    wanted = releases.active(root)
+                    if wanted is None or (self.bundle is not None and self.bundle.version == wanted):
+                        continue
+                    self.bundle = Bundle(root / wanted)  # one reference assignment: requests see old or new
+                    self.error = None
+                    log.info("serving release %s", wanted)
+                except Exception as exc:  # keep serving what is loaded; say why the new one is not
+                    log.error("release not reloaded, still serving the previous one: %s", exc)
+
+        threading.Thread(target=loop, name="watch-releases", daemon=True).start()
+
     def current(self) -> Bundle:
         if self.bundle is None:
             detail = self.error or "the model is still loading; retry shortly"
@@ -68,15 +90,22 @@ class PredictRequest(BaseModel):
     records: list[dict[str, Value]] = Field(min_length=1)
 
 
-def create_app(source: Bundle | Callable[[], Bundle], settings: Serve, token: str | None = None) -> FastAPI:
-    """The server for a loaded bundle, or for a loader that start-up runs in the background."""
+def create_app(
+    source: Bundle | Callable[[], Bundle], settings: Serve, token: str | None = None, releases_root: Path | None = None
+) -> FastAPI:
+    """The server for a loaded bundle, or for a loader that start-up runs in the background; with
+    `releases_root`, it follows that registry's active release."""
     model = Loading(source)
     telemetry = Telemetry()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         model.start()
+        stop = threading.Event()
+        if releases_root is not None and settings.reload_seconds:
+            model.watch(releases_root, settings.reload_seconds, stop)
         yield
+        stop.set()
 
     app = FastAPI(title="millrace model server", version=__version__, lifespan=lifespan)
 
@@ -161,8 +190,13 @@ def main(host: str | None = None, port: int | None = None) -> None:
         token = os.environ.get(settings.token_env)
         if not token:
             raise MillraceError(f"serve.token_env names {settings.token_env!r}, but that variable is not set")
-    directory = check_exists(params.paths.deploy)  # no bundle at all: say so now, not via /ready
-    app = create_app(lambda: Bundle(directory), settings, token)
+    root = Path(params.paths.releases)
+
+    def served() -> Path:
+        return releases.active_dir(root) or check_exists(params.paths.deploy)
+
+    served()  # no bundle at all: say so now, not via /ready
+    app = create_app(lambda: Bundle(served()), settings, token, root)
     uvicorn.run(app, host=host or settings.host, port=settings.port if port is None else port, log_level="info")
 
 

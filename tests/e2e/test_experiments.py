@@ -19,6 +19,9 @@ def experiments(shown: list[dict]) -> dict[str, dict]:
 
 
 def test_two_experiments_are_listed_and_plotted(workspace, tmp_path):
+    from stages import releases
+
+    released = releases.listing(workspace / "models/releases")
     for name, lr in [("slow-lr", "0.003"), ("fast-lr", "0.03")]:
         sh(workspace, "dvc", "exp", "run", "-n", name, "-S", f"train.lr={lr}", "-S", "train.max_epochs=3")
     shown = experiments(json.loads(sh(workspace, "dvc", "exp", "show", "--json").stdout))
@@ -30,6 +33,8 @@ def test_two_experiments_are_listed_and_plotted(workspace, tmp_path):
         assert 0 <= test["accuracy"] <= 1 and "f1_macro" in test
         epochs = shown[name]["metrics"]["reports/train/metrics.json"]["data"]["epoch"]
         assert epochs <= 2
+
+    assert releases.listing(workspace / "models/releases") == released  # an experiment is not a release
 
     out = tmp_path / "plots"
     sh(workspace, "dvc", "plots", "diff", "slow-lr", "fast-lr", "-o", str(out))

@@ -1,0 +1,45 @@
+"""The release registry on disk: register once per weights, promote, roll back, and say what is wrong."""
+
+import json
+
+import pytest
+
+from stages import releases
+from stages.errors import MillraceError
+
+
+def bundle(tmp_path, version: str, weights: str):
+    directory = tmp_path / "bundles" / version
+    directory.mkdir(parents=True)
+    manifest = {"version": version, "weights_sha256": weights, "task": "classification", "metrics": {"test": {}}}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    (directory / "model.onnx").write_bytes(b"onnx " + weights.encode())
+    return directory
+
+
+def test_register_promote_and_roll_back(tmp_path):
+    root = tmp_path / "releases"
+    assert releases.active(root) is None and releases.versions(root) == []
+    first = releases.register(bundle(tmp_path, "20260101T000000Z-aaaa", "a" * 64), root)
+    assert releases.register(bundle(tmp_path, "20260102T000000Z-aaaa", "a" * 64), root) == first  # same weights
+    second = releases.register(bundle(tmp_path, "20260103T000000Z-bbbb", "b" * 64), root)
+    assert releases.versions(root) == [first, second]
+    assert releases.promote(root, first, "deploy") is None
+    assert releases.promote(root, second, "deploy") == first
+    assert releases.active(root) == second and (root / second / "model.onnx").read_bytes() == b"onnx " + b"b" * 64
+    assert releases.rollback(root) == first and releases.active(root) == first
+    assert [h["reason"] for h in releases.history(root)] == ["deploy", "deploy", f"rollback from {second}"]
+    assert [row["active"] for row in releases.listing(root)] == [True, False]
+
+
+def test_mistakes_are_named(tmp_path):
+    root = tmp_path / "releases"
+    only = releases.register(bundle(tmp_path, "20260101T000000Z-aaaa", "a" * 64), root)
+    with pytest.raises(MillraceError, match="no release 'nope'"):
+        releases.promote(root, "nope", "by hand")
+    releases.promote(root, only, "deploy")
+    with pytest.raises(MillraceError, match="nothing to roll back to"):
+        releases.rollback(root)
+    (root / "ACTIVE").write_text("gone\n")
+    with pytest.raises(MillraceError, match="names 'gone', which is not a release"):
+        releases.active(root)
