@@ -27,20 +27,23 @@ def check_exists(directory: Path | str) -> Path:
 
 
 class Bundle:
-    def __init__(self, directory: Path | str) -> None:
+    def __init__(self, directory: Path | str, variant: str = "fp32") -> None:
         import onnxruntime
 
         directory = check_exists(directory)
+        graph = directory / ("model.onnx" if variant == "fp32" else f"model.{variant}.onnx")
         self.manifest = read_json(directory / MANIFEST)
         self.plan = plans.load(directory)
         self.classes: list[str] = self.manifest["classes"]
         self.regression = self.manifest.get("task") == "regression"
+        if not graph.is_file():
+            why = (self.manifest.get("variants") or {}).get(variant, {}).get("refused", "it was not built")
+            raise MillraceError(f"the bundle at {directory} has no {variant} variant: {why} (deploy.variants)")
         try:
-            self.session = onnxruntime.InferenceSession(
-                str(directory / "model.onnx"), providers=["CPUExecutionProvider"]
-            )
+            self.session = onnxruntime.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types for a damaged model
-            raise MillraceError(f"{directory / 'model.onnx'} cannot be loaded: {exc}") from None
+            raise MillraceError(f"{graph} cannot be loaded: {exc}") from None
+        self.variant = variant
 
     @property
     def version(self) -> str:

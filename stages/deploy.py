@@ -7,7 +7,9 @@ primary metric. Writes `<paths.deploy>/` (model.onnx, model.torchscript.pt, prep
 tokenizer.json for text], manifest.json, MODEL_CARD.md) and `reports/deploy.json`, after checking
 that ONNX and TorchScript give the checkpoint's outputs on the test split (probabilities; for
 regression, values within the tolerance relative to their size). LoRA adapters are merged into the
-exported weights. The bundle is then registered under `<paths.releases>/` and, with `deploy.promote:
+exported weights. The variants in `deploy.variants` (int8 quantisation, magnitude pruning) are
+built and measured beside fp32 (size, test metric, latency, throughput) and refused when they lose
+more than `deploy.variant_tolerance`. The bundle is then registered under `<paths.releases>/` and, with `deploy.promote:
 auto`, made the active release, which a running server picks up. Inside `dvc exp run` nothing is
 registered or promoted, and the champion comparison is recorded, not enforced: an experiment is not
 a release. Run: `python -m stages.deploy`.
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages import plans
+from stages import optimize, plans
 from stages.errors import MillraceError
 from stages.io import atomic_dir, folder_sha256, read_json, sha256, write_json
 from stages.params import load_params
@@ -107,8 +109,8 @@ def check_delivery(report: dict[str, Any]) -> None:
         )
 
 
-def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], tolerance: float, out: Path) -> dict[str, Any]:
-    """Export into `out` and verify parity; return the parity figures."""
+def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], settings, out: Path) -> dict[str, Any]:
+    """Export into `out`, verify parity, build and measure the optimised variants; return the figures."""
     check_delivery(evaluation)
     backbone = trained.backbone
     trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone
@@ -117,6 +119,7 @@ def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], tolerance: floa
     inputs = trained.plan.encode(test.iloc[:PARITY_ROWS])
     export(model, inputs, names, trained.task, out)
     figures = parity(model, inputs, names, trained.task, out)
+    tolerance = settings.parity_tolerance
     for name in ("onnx", "torchscript"):
         if figures[f"{name}_max_abs_diff"] > tolerance or not figures[f"{name}_same_predictions"]:
             raise DeployRefused(
@@ -125,7 +128,14 @@ def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], tolerance: floa
                 f"same predictions: {figures[f'{name}_same_predictions']}"
             )
     plans.save(trained.plan, out)
-    return figures
+    everything = trained.plan.encode(test)
+
+    def export_onnx(candidate, directory: Path) -> None:
+        export(candidate, inputs, names, trained.task, directory)
+
+    labels = test["label"].to_numpy()
+    variants = optimize.build(model, export_onnx, everything, labels, trained.task, out, settings)
+    return {"parity": figures, "variants": variants}
 
 
 def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dict, params) -> dict[str, Any]:
@@ -211,14 +221,16 @@ def main() -> None:
                 f"than deploy.champion_tolerance ({champion['tolerance']:g})"
             )
     with atomic_dir(params.paths.deploy) as out:
-        figures = run(model, test, evaluation, params.deploy.parity_tolerance, out)
-        info = manifest(model, out, label_dir, evaluation, figures, params) | {"champion": champion}
+        built = run(model, test, evaluation, params.deploy, out)
+        figures = built["parity"]
+        info = manifest(model, out, label_dir, evaluation, figures, params)
+        info |= {"champion": champion, "variants": built["variants"]}
         labels = read_json(label_dir / "label_map.json")
         (out / CARD).write_text(model_card.render(info, evaluation, labels))
         info["files"][CARD] = sha256(out / CARD)
         write_json(out / MANIFEST, info)
     size = sum(p.stat().st_size for p in Path(params.paths.deploy).iterdir())
-    report = {"parity": figures, "bundle_bytes": size, "champion": champion}
+    report = {"parity": figures, "variants": built["variants"], "bundle_bytes": size, "champion": champion}
     if experiment:
         report["release"] = f"none: inside experiment {experiment!r}"
     else:

@@ -69,6 +69,19 @@ def _limits(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[s
     return [f"- {line}" for line in limits]
 
 
+def _variants(manifest: dict[str, Any]) -> list[str]:
+    found = manifest.get("variants") or {}
+    lines = ["| variant | bytes | gzip bytes | test metric | p50 latency (ms, 1 row) | rows/s | shipped |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for name, v in found.items():
+        shipped = "no: " + v["refused"] if "refused" in v else "yes"
+        lines.append(
+            f"| {name} | {v['bytes']} | {v['gzip_bytes']} | {v['metric']:.4f} | {v['latency_ms_p50']} "
+            f"| {v['rows_per_second']:.0f} | {shipped} |"
+        )
+    return lines if found else ["None measured."]
+
+
 def render(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[str, Any]) -> str:
     """The card, from the bundle's manifest, evaluate's metrics.json and label's label_map.json."""
     params = manifest.get("params", {})
@@ -98,6 +111,10 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[st
         "## Slices",
         "",
         *_slices(evaluation),
+        "",
+        "## Variants (ONNX Runtime, this machine)",
+        "",
+        *_variants(manifest),
         "",
         "## Limits",
         "",

@@ -385,6 +385,9 @@ class Deploy(_Section):
     parity_tolerance: float = Field(1e-4, gt=0)  # max abs probability difference vs checkpoint
     champion_tolerance: float = Field(0.02, ge=0)  # how much worse than the active release (primary metric) is allowed
     promote: Literal["auto", "manual"] = "auto"  # auto: a new release becomes active; manual: `millrace promote`
+    variants: list[Literal["int8", "pruned"]] = ["int8"]  # optimised ONNX graphs built, measured and shipped
+    prune_amount: float = Field(0.3, gt=0, lt=1)  # pruned: share of Linear/Conv weights set to zero
+    variant_tolerance: float = Field(0.01, ge=0)  # a variant losing more of the primary metric is refused
 
 
 class Serve(_Section):
@@ -394,6 +397,7 @@ class Serve(_Section):
     max_batch: int = Field(1024, ge=1)
     token_env: str | None = None  # name of an environment variable holding a bearer token
     reload_seconds: float = Field(2.0, ge=0)  # how often to look for a newly promoted release; 0: never
+    variant: Literal["fp32", "int8", "pruned"] = "fp32"  # which of the bundle's ONNX graphs to serve
 
 
 class Params(_Section):

@@ -45,11 +45,13 @@ def active_dir(root: Path | str) -> Path | None:
 
 
 def register(bundle: Path | str, root: Path | str) -> str:
-    """Copy a deployed bundle in as a release (once: the same weights are the same release)."""
+    """Copy a deployed bundle in as a release, once: the same weights with the same files (graphs,
+    variants) are the same release."""
     bundle, root = Path(bundle), Path(root)
     manifest = read_json(bundle / MANIFEST)
     for existing in versions(root):
-        if read_json(root / existing / MANIFEST).get("weights_sha256") == manifest["weights_sha256"]:
+        known = read_json(root / existing / MANIFEST)
+        if known.get("weights_sha256") == manifest["weights_sha256"] and set(known["files"]) == set(manifest["files"]):
             return existing
     with atomic_dir(root / manifest["version"]) as target:
         for path in bundle.iterdir():

@@ -60,7 +60,7 @@ class Loading:
             self.error = f"the model could not be loaded: {exc}"
             logging.getLogger("uvicorn.error").error(self.error)
 
-    def watch(self, root: Path, every: float, stop: threading.Event) -> None:
+    def watch(self, root: Path, every: float, stop: threading.Event, variant: str = "fp32") -> None:
         """Swap in the active release whenever it changes, loading it before the swap."""
 
         def loop() -> None:
@@ -70,7 +70,7 @@ class Loading:
                     wanted = releases.active(root)
                     if wanted is None or (self.bundle is not None and self.bundle.version == wanted):
                         continue
-                    self.bundle = Bundle(root / wanted)  # one reference assignment: requests see old or new
+                    self.bundle = Bundle(root / wanted, variant)  # one assignment: requests see old or new
                     self.error = None
                     log.info("serving release %s", wanted)
                 except Exception as exc:  # keep serving what is loaded; say why the new one is not
@@ -103,7 +103,7 @@ def create_app(
         model.start()
         stop = threading.Event()
         if releases_root is not None and settings.reload_seconds:
-            model.watch(releases_root, settings.reload_seconds, stop)
+            model.watch(releases_root, settings.reload_seconds, stop, settings.variant)
         yield
         stop.set()
 
@@ -196,7 +196,7 @@ def main(host: str | None = None, port: int | None = None) -> None:
         return releases.active_dir(root) or check_exists(params.paths.deploy)
 
     served()  # no bundle at all: say so now, not via /ready
-    app = create_app(lambda: Bundle(served()), settings, token, root)
+    app = create_app(lambda: Bundle(served(), settings.variant), settings, token, root)
     uvicorn.run(app, host=host or settings.host, port=settings.port if port is None else port, log_level="info")
 
 

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -38,6 +39,11 @@ def test_full_run_produces_every_artefact(built_repo):
     assert manifest["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
     assert len(manifest["data_sha256"]) == 64 and manifest["params"]["train"]["lr"] == 0.01
     assert manifest["version"].endswith(manifest["weights_sha256"][:8])
+    int8, fp32 = manifest["variants"]["int8"], manifest["variants"]["fp32"]
+    assert int8["bytes"] < fp32["bytes"] / 2 and int8["metric"] >= fp32["metric"] - 0.01
+    assert (built_repo / "models/deploy/model.int8.onnx").exists() and "| int8 |" in (
+        built_repo / "models/deploy/MODEL_CARD.md"
+    ).read_text()
     assert (built_repo / "reports/train/plots/metrics/val/loss.tsv").exists()
     assert (built_repo / "gx/uncommitted/data_docs/local_site/index.html").exists()
 
@@ -100,3 +106,23 @@ def test_a_reviewers_wrong_verdict_is_folded_in_and_can_stop_the_deploy(workspac
     review = read(workspace, "reports/evaluate/metrics.json")["review"]
     assert review["wrong"] == 1 and review["wrong_samples"][0]["note"] == "not convinced"
     assert 'value="wrong" checked' in (workspace / "reports/review.html").read_text()
+
+
+def test_a_variant_that_loses_too_much_is_refused_and_cannot_be_served(workspace):
+    from stages.bundle import Bundle
+    from stages.errors import MillraceError
+
+    set_param(workspace, r"^  variants: .*$", "  variants: [int8, pruned]")
+    set_param(workspace, r"^  prune_amount: .*$", "  prune_amount: 0.97")  # almost every weight zeroed
+    assert stages_run(sh(workspace, "dvc", "repro").stdout) == ["deploy"]
+    variants = read(workspace, "models/deploy/manifest.json")["variants"]
+    assert "below fp32's" in variants["pruned"]["refused"] and "refused" not in variants["int8"]
+    assert not (workspace / "models/deploy/model.pruned.onnx").exists()
+    assert (
+        Bundle(workspace / "models/deploy", "int8")
+        .predict_frame(pd.read_parquet(workspace / "data/label/test.parquet"))["prediction"]
+        .notna()
+        .all()
+    )
+    with pytest.raises(MillraceError, match="no pruned variant: metric .* below fp32's"):
+        Bundle(workspace / "models/deploy", "pruned")

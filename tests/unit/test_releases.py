@@ -12,6 +12,7 @@ def bundle(tmp_path, version: str, weights: str):
     directory = tmp_path / "bundles" / version
     directory.mkdir(parents=True)
     manifest = {"version": version, "weights_sha256": weights, "task": "classification", "metrics": {"test": {}}}
+    manifest["files"] = {"model.onnx": weights}
     (directory / "manifest.json").write_text(json.dumps(manifest))
     (directory / "model.onnx").write_bytes(b"onnx " + weights.encode())
     return directory
