@@ -2,9 +2,10 @@
 
 `millrace` is also the project's command: `millrace serve` starts the HTTP server,
 `millrace predict INPUT OUTPUT` predicts a file in chunks, `millrace suggest-expectations`
-writes a starting data contract (a GE suite) from a reference table, `millrace releases` lists
-the deployed versions, `millrace promote VERSION` and `millrace rollback` change the active one,
-and `millrace summary` prints the results of the last run.
+writes a starting data contract (a GE suite) from a reference table, `millrace drift` compares
+logged requests with the training data, `millrace releases` lists the deployed versions,
+`millrace promote VERSION` and `millrace rollback` change the active one, and `millrace summary`
+prints the results of the last run.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("predict", help="batch prediction over a file (see millrace predict --help)", add_help=False)
     sub.add_parser("suggest-expectations", help="profile a table into a GE suite to edit and commit", add_help=False)
     sub.add_parser("releases", help="list the deployed versions; the active one is marked")
+    sub.add_parser(
+        "drift", help="compare logged requests with the training data (see millrace drift --help)", add_help=False
+    )
     promote = sub.add_parser("promote", help="make a release the active one (a running server reloads it)")
     promote.add_argument("version")
     sub.add_parser("rollback", help="make the previously active release active again")
@@ -79,6 +83,11 @@ def main(argv: list[str] | None = None) -> None:
         from stages import predict
 
         run_stage(lambda: predict.main(rest))
+        return
+    if args.command == "drift":
+        from stages import drift
+
+        run_stage(lambda: sys.exit(drift.main(rest)))
         return
     if args.command == "suggest-expectations":
         from stages import suggest

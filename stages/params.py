@@ -58,6 +58,7 @@ class Paths(_Section):
     train: str = "models/train"
     deploy: str = "models/deploy"
     releases: str = "models/releases"  # every deployed version, one active (outside DVC's outputs)
+    monitoring: str = "data/monitoring"  # the server's request log (outside DVC's outputs)
     reports: str = "reports"
     gx: str = "gx"
 
@@ -400,6 +401,16 @@ class Serve(_Section):
     variant: Literal["fp32", "int8", "pruned"] = "fp32"  # which of the bundle's ONNX graphs to serve
 
 
+class Monitor(_Section):
+    log_requests: bool = True  # the server logs a sample of its records for `millrace drift`
+    sample_rate: float = Field(1.0, ge=0, le=1)
+    max_rows: int = Field(100_000, ge=1)  # beyond this the oldest logged records go
+    max_record_bytes: int = Field(10_000, ge=1)  # a bigger record is logged without its inputs
+    window: int = Field(5_000, ge=1)  # the most recent records the drift check compares
+    min_rows: int = Field(50, ge=1)  # fewer logged records: no verdict
+    psi_threshold: float = Field(0.2, gt=0)  # population stability index over this: drifted
+
+
 class Params(_Section):
     seed: int = 42
     paths: Paths = Paths()
@@ -412,6 +423,7 @@ class Params(_Section):
     evaluate: Evaluate = Evaluate()
     deploy: Deploy = Deploy()
     serve: Serve = Serve()
+    monitor: Monitor = Monitor()
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -3,14 +3,15 @@
 Serves the active release (`<paths.releases>/ACTIVE`), or `<paths.deploy>/` before there is one,
 with the `serve.*` params; every `serve.reload_seconds` it looks for a newly promoted (or rolled
 back) release, loads it beside the current one and swaps it in: requests in flight finish on the
-version they started with, none is dropped. `POST /predict` takes `{"records": [{feature:
-value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a string) and returns a
-class and probabilities per record, or a value for regression. `GET /health` (the process is
-alive), `GET /ready` (503 until the bundle, loaded in the background at start-up, is ready),
-`GET /metadata` (the model) and `GET /metrics` (Prometheus text: requests by route and status, a
-latency histogram, errors, predictions) describe it; OpenAPI docs are at `/docs`. Binds
-127.0.0.1 unless told otherwise, caps the body size and the batch, and requires a bearer token
-when `serve.token_env` names one.
+version they started with, none is dropped. A sample of the predicted records goes to the request
+log (`<paths.monitoring>/requests.sqlite`, `monitor.*`) for `millrace drift`. `POST /predict` takes
+`{"records": [{feature: value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a
+string) and returns a class and probabilities per record, or a value for regression. `GET /health`
+(the process is alive), `GET /ready` (503 until the bundle, loaded in the background at start-up, is
+ready), `GET /metadata` (the model) and `GET /metrics` (Prometheus text: requests by route and
+status, a latency histogram, errors, predictions) describe it; OpenAPI docs are at `/docs`. Binds
+127.0.0.1 unless told otherwise, caps the body size and the batch, and requires a bearer token when
+`serve.token_env` names one.
 Run: `python -m stages.serve` or `millrace serve [--host H] [--port P]`.
 """
 
@@ -36,6 +37,7 @@ from stages.bundle import Bundle, check_exists
 from stages.errors import MillraceError
 from stages.features import FeatureError
 from stages.params import Serve, load_params
+from stages.request_log import RequestLog
 from stages.telemetry import Telemetry
 
 Value = float | int | str | bool | None
@@ -91,10 +93,14 @@ class PredictRequest(BaseModel):
 
 
 def create_app(
-    source: Bundle | Callable[[], Bundle], settings: Serve, token: str | None = None, releases_root: Path | None = None
+    source: Bundle | Callable[[], Bundle],
+    settings: Serve,
+    token: str | None = None,
+    releases_root: Path | None = None,
+    log: RequestLog | None = None,
 ) -> FastAPI:
     """The server for a loaded bundle, or for a loader that start-up runs in the background; with
-    `releases_root`, it follows that registry's active release."""
+    `releases_root`, it follows that registry's active release; with `log`, it logs what it predicts."""
     model = Loading(source)
     telemetry = Telemetry()
 
@@ -170,11 +176,14 @@ def create_app(
         bundle = model.current()
         if len(request.records) > settings.max_batch:
             raise HTTPException(422, f"at most {settings.max_batch} records per request, got {len(request.records)}")
+        started = time.perf_counter()
         try:
             predictions = bundle.predict(request.records)
         except FeatureError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         telemetry.predictions.inc(len(predictions))
+        if log is not None:
+            log.record(bundle.version, request.records, predictions, time.perf_counter() - started)
         return {"model_version": bundle.version, "predictions": predictions}
 
     return app
@@ -196,7 +205,8 @@ def main(host: str | None = None, port: int | None = None) -> None:
         return releases.active_dir(root) or check_exists(params.paths.deploy)
 
     served()  # no bundle at all: say so now, not via /ready
-    app = create_app(lambda: Bundle(served(), settings.variant), settings, token, root)
+    log = RequestLog(params.paths.monitoring, params.monitor) if params.monitor.log_requests else None
+    app = create_app(lambda: Bundle(served(), settings.variant), settings, token, root, log)
     uvicorn.run(app, host=host or settings.host, port=settings.port if port is None else port, log_level="info")
 
 

@@ -1,0 +1,45 @@
+"""Monitoring with the real server, request log and Prefect flow: ordinary traffic passes the drift
+check, heavier penguins than any in training fail it, and the monitoring flow fails with them."""
+
+import json
+
+import httpx
+import pandas as pd
+import pytest
+
+from tests.e2e.test_serve import start
+from tests.harness import sh
+
+pytestmark = pytest.mark.slow
+
+FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
+
+
+def send(url: str, frame: pd.DataFrame) -> None:
+    records = json.loads(frame[FEATURES].to_json(orient="records"))
+    for start_row in range(0, len(records), 20):
+        reply = httpx.post(f"{url}/predict", json={"records": records[start_row : start_row + 20]}, timeout=10)
+        assert reply.status_code == 200, reply.text
+
+
+def test_logged_requests_pass_then_fail_the_drift_check_and_the_flow(workspace):
+    train = pd.read_parquet(workspace / "data/label/train.parquet")
+    process, url = start(workspace)
+    try:
+        send(url, train.sample(120, random_state=0))
+        ordinary = sh(workspace, "millrace", "drift", "--fail-on-drift")
+        report = json.loads((workspace / "reports/drift.json").read_text())
+        assert report["rows"] == 120 and report["drifted"] is False, ordinary.stdout
+        send(url, train.sample(200, random_state=1, replace=True).assign(body_mass_g=lambda f: f.body_mass_g + 2500))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    shifted = sh(workspace, "millrace", "drift", "--fail-on-drift", check=False)
+    assert shifted.returncode == 3 and "**Drifted: " in shifted.stdout
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert "body_mass_g" in report["drifted_features"] and "bill_length_mm" not in report["drifted_features"]
+
+    flow = sh(workspace, "python", "-m", "flows.monitor", check=False)
+    assert (
+        flow.returncode != 0 and "drift in " in flow.stdout + flow.stderr and "body_mass_g" in flow.stdout + flow.stderr
+    )
