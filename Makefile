@@ -59,3 +59,5 @@ bench: $(VENV)/.installed
 	python -m bench.train_accelerators
 	python -m bench.training_loop
 	python -m bench.pipeline_overhead
+	python -m bench.gates
+	python -m bench.serving

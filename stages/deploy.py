@@ -1,18 +1,20 @@
 """deploy: export a model that met the delivery standard as a versioned, self-checking bundle.
 
-Reads `<paths.train>/`, `<paths.label>/`, `reports/evaluate/metrics.json` and `deploy.*`;
-refuses a model whose delivery decision failed, and a challenger worse than the champion (the
-active release, scored on this same test split) by more than `deploy.champion_tolerance` on the
-primary metric. Writes `<paths.deploy>/` (model.onnx, model.torchscript.pt, preprocess.json [+
-tokenizer.json for text], manifest.json, MODEL_CARD.md) and `reports/deploy.json`, after checking
-that ONNX and TorchScript give the checkpoint's outputs on the test split (probabilities; for
-regression, values within the tolerance relative to their size). LoRA adapters are merged into the
-exported weights. The variants in `deploy.variants` (int8 quantisation, magnitude pruning) are
-built and measured beside fp32 (size, test metric, latency, throughput) and refused when they lose
-more than `deploy.variant_tolerance`. The bundle is then registered under `<paths.releases>/` and, with `deploy.promote:
-auto`, made the active release, which a running server picks up. Inside `dvc exp run` nothing is
-registered or promoted, and the champion comparison is recorded, not enforced: an experiment is not
-a release. Run: `python -m stages.deploy`.
+Reads `<paths.train>/`, `<paths.label>/`, `reports/evaluate/metrics.json` and `deploy.*`; refuses a
+model whose delivery decision failed, and a challenger worse than the champion (the active release,
+scored on this same test split) by more than `deploy.champion_tolerance` on the primary metric.
+Writes `<paths.deploy>/` (model.onnx, model.torchscript.pt, preprocess.json [+ tokenizer.json for
+text], manifest.json, MODEL_CARD.md) and `reports/deploy.json`, after checking that ONNX and
+TorchScript give the checkpoint's outputs on the test split (probabilities; for regression, values
+within the tolerance relative to their size). LoRA adapters are merged into the exported weights.
+The variants in `deploy.variants` (int8 quantisation, magnitude pruning) are built and measured
+beside fp32 (size, test metric, latency, throughput) and refused when they lose more than
+`deploy.variant_tolerance`. `deploy.targets` adds `edge/` (a numpy + onnxruntime loader for tabular
+models) and `cloud/` (Dockerfile, pinned requirements, guide). The bundle is then registered under
+`<paths.releases>/` and, with `deploy.promote: auto`, made the active release, which a running
+server picks up. Inside `dvc exp run` nothing is registered or promoted, and the champion comparison
+is recorded, not enforced: an experiment is not a release.
+Run: `python -m stages.deploy`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages import optimize, plans
+from stages import optimize, plans, targets
 from stages.errors import MillraceError
 from stages.io import atomic_dir, folder_sha256, read_json, sha256, write_json
 from stages.params import load_params
@@ -228,6 +230,8 @@ def main() -> None:
         labels = read_json(label_dir / "label_map.json")
         (out / CARD).write_text(model_card.render(info, evaluation, labels))
         info["files"][CARD] = sha256(out / CARD)
+        info["targets"] = targets.write(params.deploy.targets, out, info, params)
+        info["files"] |= {f"{d.name}/": folder_sha256(d) for d in sorted(out.iterdir()) if d.is_dir()}
         write_json(out / MANIFEST, info)
     size = sum(p.stat().st_size for p in Path(params.paths.deploy).iterdir())
     report = {"parity": figures, "variants": built["variants"], "bundle_bytes": size, "champion": champion}

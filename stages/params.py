@@ -389,6 +389,7 @@ class Deploy(_Section):
     variants: list[Literal["int8", "pruned"]] = ["int8"]  # optimised ONNX graphs built, measured and shipped
     prune_amount: float = Field(0.3, gt=0, lt=1)  # pruned: share of Linear/Conv weights set to zero
     variant_tolerance: float = Field(0.01, ge=0)  # a variant losing more of the primary metric is refused
+    targets: list[Literal["local", "edge", "cloud"]] = ["local", "edge", "cloud"]  # what the bundle carries
 
 
 class Serve(_Section):

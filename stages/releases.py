@@ -55,7 +55,10 @@ def register(bundle: Path | str, root: Path | str) -> str:
             return existing
     with atomic_dir(root / manifest["version"]) as target:
         for path in bundle.iterdir():
-            shutil.copy2(path, target / path.name)
+            if path.is_dir():
+                shutil.copytree(path, target / path.name)
+            else:
+                shutil.copy2(path, target / path.name)
     return manifest["version"]
 
 

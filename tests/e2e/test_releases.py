@@ -2,6 +2,7 @@
 (no request fails, the server switches), rolled back; a challenger worse than the champion refused."""
 
 import json
+import shutil
 import threading
 import time
 
@@ -68,11 +69,22 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
         while ready_version(url) != first and time.monotonic() < deadline:
             time.sleep(0.2)
         assert ready_version(url) == first
+
+        # A damaged release promoted by mistake: the server refuses it and keeps serving the last good one.
+        broken = root / "20991231T000000Z-broken0"
+        shutil.copytree(root / second, broken)
+        manifest = json.loads((broken / "manifest.json").read_text()) | {"version": broken.name}
+        (broken / "manifest.json").write_text(json.dumps(manifest))
+        (broken / "model.onnx").write_bytes(b"not an onnx graph")
+        sh(workspace, "millrace", "promote", broken.name)
+        time.sleep(5)  # two reload periods
+        assert ready_version(url) == first
+        assert httpx.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10).status_code == 200
     finally:
         process.terminate()
         process.wait(timeout=10)
     moves = [(h["from"], h["to"]) for h in releases.history(root)]
-    assert moves[-2:] == [(first, second), (second, first)]
+    assert moves[-3:] == [(first, second), (second, first), (first, "20991231T000000Z-broken0")]
 
 
 def test_a_challenger_worse_than_the_champion_is_refused(workspace):

@@ -8,3 +8,14 @@ def test_benchmark_params_parse_and_pin_the_512_512_256_mlp():
     params = bench_params("cpu", "32-true", epochs=1, batch=32)
     spec = model_spec(SELECTION, params.model)
     assert spec["hidden"] == [512, 512, 256] and spec["strategy"] == "full"
+
+
+def test_the_gate_benchmark_floor_checks_what_the_suite_checks(penguins):
+    from bench.gates import pandas_checks
+    from stages.gate import load_suite
+    from tests.conftest import ROOT
+
+    suite = load_suite(ROOT / "gx", "penguins_raw")
+    assert pandas_checks(penguins, suite)
+    assert not pandas_checks(penguins.assign(island="Atlantis"), suite)
+    assert not pandas_checks(penguins.assign(species=None), suite)

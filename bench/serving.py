@@ -1,0 +1,233 @@
+"""Serving: the deployed model in-process and behind the real HTTP server, side by side.
+
+1. Engines, in-process, on the deployed bundle's test rows: ONNX Runtime fp32 and int8 against
+   torch eager (the trained checkpoint's serving model), rows per second at batch 1 and 32.
+2. HTTP: the real uvicorn server (request logging on, as deployed) on a loopback port, fp32 and
+   int8 graphs, 1 and 32 concurrent clients sending one record per request for a few seconds:
+   p50/p99 latency, requests per second, errors; the floor is the same bundle called in-process
+   for one record, so the table shows HTTP's share of each request.
+
+Needs a finished `dvc repro` (models/deploy, models/train, data/label). Clients run in this
+process on the same cores as the server, so the 32-client figures include their own overhead.
+`python -m bench.serving [--seconds S] [--repeats N]`; writes bench/results/serving.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def rows_per_second(call, batch: int, seconds: float = 1.0) -> float:
+    call()  # warm-up
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        call()
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+def engines(test: pd.DataFrame) -> dict[str, dict[int, float]]:
+    import torch
+
+    from stages import trained
+    from stages.bundle import Bundle
+
+    model = trained.load(ROOT / "models/train")
+    eager = model.serving_model().eval()
+    found: dict[str, dict[int, float]] = {}
+    for batch in (1, 32):
+        rows = test.sample(batch, replace=True, random_state=0)
+        encoded = model.plan.encode(rows)
+        tensors = [torch.from_numpy(encoded[n]) for n in model.plan.input_names]
+
+        def torch_call(tensors=tensors) -> None:
+            with torch.no_grad():
+                eager(*tensors)
+
+        found.setdefault("torch eager", {})[batch] = rows_per_second(torch_call, batch)
+        for variant in ("fp32", "int8"):
+            bundle = Bundle(ROOT / "models/deploy", variant)
+            feed = {n: encoded[n] for n in bundle.plan.input_names}
+            found.setdefault(f"onnx {variant}", {})[batch] = rows_per_second(
+                lambda b=bundle, f=feed: b.session.run(None, f), batch
+            )
+    return found
+
+
+def server(directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
+    """The real server in a scratch copy of the project's serving files, on a free port."""
+    import socket
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["serve"]["variant"] = variant
+    params["paths"]["releases"] = str(directory / "releases")  # none: serve models/deploy
+    params["paths"]["deploy"] = str(ROOT / "models/deploy")
+    params["paths"]["monitoring"] = str(directory / "monitoring")
+    (directory / "params.yaml").write_text(yaml.safe_dump(params))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stages.serve", "--port", str(port)],
+        cwd=directory,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not become ready")
+
+
+def load(url: str, records: list[dict], clients: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = [0]
+    stop = time.perf_counter() + seconds
+
+    def client(offset: int) -> None:
+        with httpx.Client(timeout=10) as http:
+            i = offset
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                try:
+                    reply = http.post(f"{url}/predict", json={"records": [records[i % len(records)]]})
+                    ok = reply.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - started)
+                errors[0] += not ok
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "p50_ms": float(np.percentile(latencies, 50) * 1000),
+        "p99_ms": float(np.percentile(latencies, 99) * 1000),
+        "requests_per_second": len(latencies) / elapsed,
+        "errors": errors[0],
+    }
+
+
+def in_process_single(records: list[dict], variant: str) -> float:
+    from stages.bundle import Bundle
+
+    bundle = Bundle(ROOT / "models/deploy", variant)
+    bundle.predict(records[:1])
+    timings = []
+    for record in records[:200]:
+        started = time.perf_counter()
+        bundle.predict([record])
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    manifest = json.loads((ROOT / "models/deploy/manifest.json").read_text())
+    test = pd.read_parquet(ROOT / "data/label/test.parquet")
+    features = manifest["features"]
+    columns = features.get("numeric", []) + list(features.get("categorical", {}))
+    columns = columns or [features.get("text_column") or features.get("image_column")]
+    records = json.loads(test[columns].to_json(orient="records"))
+
+    found_engines = engines(test)
+    http: dict[str, dict[int, list[dict[str, float]]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(args.repeats):
+            for variant in ("fp32", "int8"):  # alternate the sides within each repeat
+                directory = Path(scratch) / variant
+                shutil.rmtree(directory, ignore_errors=True)
+                directory.mkdir()
+                process, url = server(directory, variant)
+                try:
+                    for clients in (1, 32):
+                        http.setdefault(variant, {}).setdefault(clients, []).append(
+                            load(url, records, clients, args.seconds)
+                        )
+                finally:
+                    process.terminate()
+                    process.wait(timeout=10)
+    floor = {variant: in_process_single(records, variant) for variant in ("fp32", "int8")}
+
+    console = Console()
+    engine_table = Table(title=f"engines in-process, rows/s ({os.cpu_count()} cores, {manifest['family']})")
+    for column in ("engine", "batch 1", "batch 32", "× eager at 32"):
+        engine_table.add_column(column, justify="right")
+    eager32 = found_engines["torch eager"][32]
+    for name, by_batch in found_engines.items():
+        engine_table.add_row(name, f"{by_batch[1]:,.0f}", f"{by_batch[32]:,.0f}", f"{by_batch[32] / eager32:.2f}")
+    console.print(engine_table)
+
+    summary: dict[str, dict[int, dict[str, float]]] = {}
+    http_table = Table(title=f"HTTP, one record per request, median of {args.repeats} × {args.seconds:g} s")
+    for column in ("graph", "clients", "p50 ms", "p99 ms", "req/s", "errors", "in-process ms", "HTTP share"):
+        http_table.add_column(column, justify="right")
+    for variant, by_clients in http.items():
+        for clients, runs in by_clients.items():
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            med["errors"] = sum(r["errors"] for r in runs)
+            summary.setdefault(variant, {})[clients] = med
+            share = 1 - floor[variant] / med["p50_ms"]
+            http_table.add_row(
+                variant,
+                str(clients),
+                f"{med['p50_ms']:.2f}",
+                f"{med['p99_ms']:.2f}",
+                f"{med['requests_per_second']:,.0f}",
+                str(med["errors"]),
+                f"{floor[variant]:.3f}",
+                f"{share:.0%}",
+            )
+    console.print(http_table)
+    record = {
+        "args": vars(args),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "measured": time.strftime("%Y-%m-%d"),
+        "model": {"family": manifest["family"], "version": manifest["version"]},
+        "engines_rows_per_second": found_engines,
+        "http": summary,
+        "in_process_single_record_ms": floor,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serving.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The edge and cloud targets in the bundle: the edge loader runs with numpy and onnxruntime alone and
+agrees with the server's bundle; the container recipe is linted and its requirements are all that
+serving imports (the real server runs with nothing else importable)."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+
+import httpx
+import pandas as pd
+import pytest
+
+from stages.bundle import Bundle
+from tests.conftest import ROOT
+from tests.harness import free_port, tool_env
+
+pytestmark = pytest.mark.slow
+
+# Refuses any import outside the standard library and the distributions in ALLOWED (and what they need).
+BLOCKER = """
+import importlib.abc, importlib.metadata as md, json, re, sys
+allowed, queue = set(), [n.lower() for n in json.loads(sys.argv.pop(1))]
+while queue:
+    name = re.split(r"[ ;<>=!\\[]", queue.pop())[0].lower().replace("_", "-")
+    if name in allowed:
+        continue
+    allowed.add(name)
+    try:
+        queue += [r for r in md.requires(name) or [] if "extra ==" not in r]
+    except md.PackageNotFoundError:
+        pass
+owners = md.packages_distributions()
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        top = fullname.partition(".")[0]
+        if top in sys.stdlib_module_names or top in ("stages", "_distutils_hack") or top.startswith("_"):
+            return None
+        if not {d.lower().replace("_", "-") for d in owners.get(top, [top])} & allowed:
+            raise ModuleNotFoundError(f"{top} is not in the allowed distributions")  # as if absent
+        return None
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_the_edge_loader_needs_only_numpy_and_onnxruntime_and_agrees_with_the_bundle(built_repo, tmp_path):
+    edge = shutil.copytree(built_repo / "models/deploy/edge", tmp_path / "device")
+    assert sorted(p.name for p in edge.iterdir()) == ["model.int8.onnx", "model.json", "predict.py", "preprocess.json"]
+    test = pd.read_parquet(built_repo / "data/label/test.parquet")
+    features = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
+    records = json.loads(test[features].head(20).to_json(orient="records"))
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    run = (
+        BLOCKER
+        + "\nimport runpy; sys.argv = ['predict.py', sys.argv[1]]; runpy.run_path('predict.py', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", run, json.dumps(["numpy", "onnxruntime"]), str(tmp_path / "records.json")],
+        cwd=edge,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    on_device = json.loads(result.stdout)
+    served = Bundle(built_repo / "models/deploy", "int8").predict(records)
+    assert [p["class"] for p in on_device] == [p["class"] for p in served]
+    for device, server in zip(on_device, served, strict=True):
+        assert device["probabilities"] == pytest.approx(server["probabilities"], abs=1e-6)
+
+
+def test_the_container_recipe_is_sound_and_its_requirements_are_all_serving_needs(built_repo, tmp_path):
+    cloud = built_repo / "models/deploy/cloud"
+    dockerfile = (cloud / "Dockerfile").read_text()
+    instructions = [line.split(None, 1) for line in dockerfile.splitlines() if line and not line.startswith(("#", " "))]
+    keywords = [k for k, *_ in instructions]
+    assert keywords[0] == "FROM" and "python:3.11-slim" in dockerfile
+    assert keywords.index("USER") < keywords.index("CMD") and "HEALTHCHECK" in keywords
+    for _, source, _ in (line.split() for line in dockerfile.splitlines() if line.startswith("COPY ")):
+        assert (built_repo / source).exists(), f"COPY {source}: not in the build context"
+    port = re.search(r"^EXPOSE (\d+)$", dockerfile, re.MULTILINE).group(1)
+    assert f'"--port", "{port}"' in dockerfile and f"127.0.0.1:{port}/ready" in dockerfile
+    pinned = dict(line.split("==") for line in (cloud / "requirements.txt").read_text().split())
+    assert pinned and all(metadata.version(name) == version for name, version in pinned.items())
+
+    # The container's layout, with only the pinned distributions importable.
+    app = tmp_path / "app"
+    shutil.copytree(built_repo / "models/deploy", app / "models/deploy")
+    shutil.copy(cloud / "params.yaml", app / "params.yaml")
+    port = free_port()
+    serve = BLOCKER + "\nimport runpy; runpy.run_module('stages.serve', run_name='__main__', alter_sys=True)"
+    process = subprocess.Popen(
+        [sys.executable, "-c", serve, json.dumps(list(pinned)), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=app,
+        env={**tool_env(app), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                break
+            time.sleep(0.2)
+        record = {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.8}
+        record |= {"flipper_length_mm": 217, "body_mass_g": 5200, "sex": "male"}
+        reply = httpx.post(f"{url}/predict", json={"records": [record]}, timeout=10)
+        assert reply.status_code == 200 and reply.json()["predictions"][0]["class"] == "Gentoo"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "is not in the allowed distributions" not in output
