@@ -118,7 +118,7 @@ def _validate(context, gate: str, check: Check):
         batch_identifier=asset,
     )
     context.validation_results_store.set(key, result)
-    return result
+    return result, key
 
 
 def _failure(check: Check, res) -> dict[str, Any]:
@@ -179,8 +179,12 @@ def run_gate(gate: str, checks: list[Check], *, gx_dir: Path | str, reports_dir:
     """Validate every check; write the reports; raise GateFailed if any expectation failed."""
     gx_dir, out = Path(gx_dir), Path(reports_dir) / "gates"
     context = _context(gx_dir)
-    results = {check.name: (check, _validate(context, gate, check)) for check in checks}
-    docs = context.build_data_docs().get("local_site", "")
+    validated = {check.name: (check, *_validate(context, gate, check)) for check in checks}
+    results = {name: (check, result) for name, (check, result, _) in validated.items()}
+    # Render this gate's new results only (and the index): the store keeps every past run, and
+    # re-rendering all of them would make each gate slower with every run.
+    keys = [key for _, _, key in validated.values()]
+    docs = context.build_data_docs(resource_identifiers=keys).get("local_site", "")
     found = [_failure(check, r) for check, result in results.values() for r in result.results if not r.success]
     failures = [f for f in found if f["severity"] == "critical"]
     warnings = [f for f in found if f["severity"] != "critical"]
