@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-LATENCY_RUNS = 30
+LATENCY_RUNS = 20
 THROUGHPUT_BATCH = 128
-THROUGHPUT_RUNS = 3
+THROUGHPUT_RUNS = 2
 
 
 def quantize(source: Path, target: Path) -> None:
