@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lint flow serve plots bench suggest-expectations
+.PHONY: run test test-fast install lint flow serve plots bench suggest-expectations compare
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ serve: $(VENV)/.installed
 # then set gates.raw.suite: raw_contract). SUITE=name and FORCE=--force are passed on.
 suggest-expectations: $(VENV)/.installed
 	millrace suggest-expectations --suite $(or $(SUITE),raw_contract) $(FORCE)
+
+# The experiments (dvc exp run …) best first, and dvc plots diff of the best against its baseline.
+compare: $(VENV)/.installed
+	millrace compare
 
 plots: $(VENV)/.installed
 	dvc plots show --out dvc_plots

@@ -4,8 +4,8 @@
 `millrace predict INPUT OUTPUT` predicts a file in chunks, `millrace suggest-expectations`
 writes a starting data contract (a GE suite) from a reference table, `millrace drift` compares
 logged requests with the training data, `millrace releases` lists the deployed versions,
-`millrace promote VERSION` and `millrace rollback` change the active one, and `millrace summary`
-prints the results of the last run.
+`millrace promote VERSION` and `millrace rollback` change the active one, `millrace compare` ranks
+the experiments, and `millrace summary` prints the results of the last run.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("predict", help="batch prediction over a file (see millrace predict --help)", add_help=False)
     sub.add_parser("suggest-expectations", help="profile a table into a GE suite to edit and commit", add_help=False)
     sub.add_parser("releases", help="list the deployed versions; the active one is marked")
+    sub.add_parser("compare", help="experiments best first, curves against the baseline", add_help=False)
     sub.add_parser(
         "drift", help="compare logged requests with the training data (see millrace drift --help)", add_help=False
     )
@@ -83,6 +84,11 @@ def main(argv: list[str] | None = None) -> None:
         from stages import predict
 
         run_stage(lambda: predict.main(rest))
+        return
+    if args.command == "compare":
+        from stages import compare
+
+        run_stage(lambda: compare.main(rest))
         return
     if args.command == "drift":
         from stages import drift
