@@ -18,9 +18,7 @@ PIP_NOISE := is ignored: it is neither a file nor a directory
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# --no-compile: byte-compiling every installed file (torch, transformers, GE…) doubles the install
-	@# time (115 s → 58 s here); Python compiles the modules it actually imports on first use.
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	touch $@
 
 install: $(VENV)/.installed
