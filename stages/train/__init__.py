@@ -163,7 +163,9 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
     return L.Trainer(
         accelerator=train.accelerator,
         devices=train.devices,
+        num_nodes=train.num_nodes,
         strategy=train.strategy,
+        use_distributed_sampler=False,  # the datamodule shards the training split itself (EpochShuffle)
         precision=train.precision,
         max_epochs=train.max_epochs,
         deterministic=True,
@@ -234,6 +236,8 @@ def run(
     extra = [GradualUnfreeze(params.train.unfreeze_every)] if gradual else []
     fitter, checkpoint = trainer(params.train, checkpoints, logger, [*extra, *callbacks])
     fitter.fit(setup.system, datamodule=setup.datamodule, ckpt_path=ckpt_path)
+    if not fitter.is_global_zero:  # a DDP worker: rank 0 holds the best checkpoint and saves the model
+        return {}
 
     best = trained.load_checkpoint(checkpoint.best_model_path)
     setup.system.load_state_dict(best["state_dict"])

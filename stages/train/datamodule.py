@@ -6,8 +6,10 @@ regression), then, when distilling, the teacher's logits.
 The encoded splits are small dense tensors, so a batch is one indexing operation on them
 (`__getitems__`, which the DataLoader calls with a batch sampler's whole index list) rather than a
 per-row fetch and collate, which on a GPU left the model waiting for the loader half of the time.
-The batch sampler is passed as `batch_sampler`, the form Lightning knows how to distribute. On a GPU, splits that
-fit comfortably are moved there once, so a batch is a gather on the device and no copy per step.
+Under DDP each rank trains on its own share of every epoch's shuffle (EpochShuffle; the Trainer is
+told not to swap in a DistributedSampler, which would drop the batch sampler and train one row per
+step) and validates on the whole split, so every rank sees the same validation loss. On a GPU, splits
+that fit comfortably are moved there once, so a batch is a gather on the device and no copy per step.
 """
 
 from __future__ import annotations
@@ -47,21 +49,26 @@ def to_device_if_small(dataset: BatchedTensors, device: torch.device) -> Batched
 class EpochShuffle(Sampler[int]):
     """A shuffle drawn from (seed, epoch) alone, so a resumed run sees the batches an uninterrupted one would.
 
+    Under DDP every rank draws the same permutation and keeps every `world`-th index from its `rank`,
+    the permutation first topped up from its start to a multiple of `world` (as DistributedSampler
+    does), so each rank runs the same number of batches and no rank waits on another forever.
     Lightning calls `set_epoch` at the start of every epoch, as it does for a DistributedSampler.
     """
 
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.seed, self.epoch = size, seed, 0
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.size, self.seed, self.epoch, self.rank, self.world = size, seed, 0, rank, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.size
+        return -(-self.size // self.world)
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        order = torch.randperm(self.size, generator=generator).tolist()
+        order += order[: len(self) * self.world - self.size]
+        return iter(order[self.rank :: self.world])
 
 
 class SplitsDataModule(L.LightningDataModule):
@@ -103,7 +110,8 @@ class SplitsDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_sampler=batches, collate_fn=as_is, generator=generator)
 
     def train_dataloader(self) -> DataLoader:
-        return self._batches(self.train_set, EpochShuffle(len(self.train_set), self.seed))
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+        return self._batches(self.train_set, EpochShuffle(len(self.train_set), self.seed, rank, world))
 
     def val_dataloader(self) -> DataLoader:
         return self._batches(self.val_set, SequentialSampler(self.val_set))
