@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lint flow serve plots bench suggest-expectations compare
+.PHONY: run test test-fast install lint flow serve serve-flows plots bench suggest-expectations compare sweep
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,16 @@ suggest-expectations: $(VENV)/.installed
 # The experiments (dvc exp run …) best first, and dvc plots diff of the best against its baseline.
 compare: $(VENV)/.installed
 	millrace compare
+
+# sweep.grid from params.yaml, each combination a queued `dvc exp run`, sweep.jobs at a time; then compare.
+sweep: $(VENV)/.installed
+	millrace sweep
+
+# A local Prefect server (SQLite in .prefect/, UI on http://127.0.0.1:$(PORT)) and the process that runs
+# the deployments: nightly retraining, hourly drift check, the pipeline on demand. Ctrl-C stops both.
+PORT ?= 4200
+serve-flows: $(VENV)/.installed
+	PREFECT_HOME=$${PREFECT_HOME:-$(CURDIR)/.prefect} python -m flows.deployments serve --start-server --port $(PORT)
 
 plots: $(VENV)/.installed
 	dvc plots show --out dvc_plots

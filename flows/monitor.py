@@ -1,9 +1,12 @@
 """The drift check as a Prefect flow, for an hourly schedule beside the served model.
 
 One task runs `python -m stages.drift` (the check itself lives in stages/drift.py) and the flow
-publishes its report as a markdown artifact. A drifted feature fails the flow, so Prefect's
-UI, notifications and automations see it; too few logged requests is a completed run with no
-verdict. Run: `python -m flows.monitor` (an ephemeral Prefect server unless PREFECT_API_URL is set).
+publishes its report as a markdown artifact. Drift (a feature's PSI over monitor.psi_threshold)
+starts the retraining flow when `flows.retrain_on_drift` is set: the retraining deployment when
+this run belongs to a deployment (it runs wherever that deployment's runs execute), else the
+retraining flow in this process. Then the flow fails, so Prefect's UI, notifications and
+automations see the drift. Too few logged requests is a completed run with no verdict.
+Run: `python -m flows.monitor` (an ephemeral Prefect server unless PREFECT_API_URL is set).
 """
 
 from __future__ import annotations
@@ -17,8 +20,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import deployment
 
-from flows.pipeline import QUIET_ENV
+from flows import notify
+from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
+from flows.retrain import retrain
+from flows.stage_task import QUIET_ENV
+from stages.params import load_params
 
 DRIFTED = 3  # stages.drift's exit status with --fail-on-drift
 
@@ -42,7 +50,18 @@ def check_drift(repo: str) -> int:
     return result.returncode
 
 
-@flow(name="millrace-drift", log_prints=True)
+def start_retraining(root: Path, reason: str) -> str:
+    """The retraining deployment when this run has one (without waiting for it), else the flow here."""
+    if deployment.get_id():
+        from prefect.deployments import run_deployment
+
+        started = run_deployment(RETRAIN_DEPLOYMENT, parameters={"repo": str(root), "reason": reason}, timeout=0)
+        return f"retraining run {started.name!r} of {RETRAIN_DEPLOYMENT} started"
+    retrain(repo=str(root), reason=reason)
+    return "retrained in this run"
+
+
+@flow(name="millrace-drift", log_prints=True, on_failure=[notify.on_failure])
 def monitor(repo: str = ".") -> dict[str, Any]:
     root = Path(repo).resolve()
     status = check_drift(str(root))
@@ -51,7 +70,11 @@ def monitor(repo: str = ".") -> dict[str, Any]:
         key="millrace-drift", markdown=(root / "reports" / "drift.md").read_text(), description="drift check"
     )
     if status == DRIFTED:
-        raise RuntimeError(f"drift in {', '.join(report['drifted_features'])}: see reports/drift.md")
+        drifted = ", ".join(report["drifted_features"])
+        then = ""
+        if load_params(root / "params.yaml").flows.retrain_on_drift:
+            then = "; " + start_retraining(root, f"drift in {drifted}")
+        raise RuntimeError(f"drift in {drifted}: see reports/drift.md{then}")
     return report
 
 

@@ -1,33 +1,39 @@
 """The pipeline as a Prefect flow: each DVC stage is a Prefect task, in dvc.yaml's order.
 
-Each task runs `dvc repro --single-item <stage>`, so DVC still decides whether the stage is up
-to date and Prefect shows per-stage state, duration and logs. The flow holds no ML logic and
-re-declares no deps or outs: stage names come from dvc.yaml. When the run succeeds it publishes
-the test metrics and the delivery decision as a markdown artifact.
-Run: `python -m flows.pipeline` (an ephemeral Prefect server unless PREFECT_API_URL is set).
+Each task runs `dvc repro --single-item <stage>` (flows/stage_task.py), so DVC still decides what
+is up to date and Prefect shows per-stage state, duration and logs. `overrides` are `dvc exp run
+-S` overrides (`["train.lr=0.003"]`), applied to params.yaml by DVC's own code; every successful
+run is then saved as a DVC experiment named after the Prefect run (`dvc exp save`), so `dvc exp
+show` and `millrace compare` list it beside `dvc exp run`'s. The workspace is left as the run left
+it, as `dvc exp run` does; a failed run puts params.yaml back as it was.
+
+One flow run at a time per workspace (flows/lock.py). Transient failures are retried with
+backoff, nothing else is. A finished run publishes a markdown summary and the experiment table;
+a failed one (a refused deployment included) can post to a webhook (flows/notify.py).
+The flow holds no ML logic and re-declares no deps or outs: stage names come from dvc.yaml.
+Run: `python -m flows.pipeline [--set train.lr=0.003] [--until select]` (an ephemeral Prefect
+server unless PREFECT_API_URL is set).
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
-import shutil
 import subprocess
 import sys
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import yaml
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 
-QUIET_ENV = {"GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-
-
-def dvc_executable() -> str:
-    beside = Path(sys.executable).with_name("dvc")
-    return str(beside) if beside.exists() else (shutil.which("dvc") or "dvc")
+from flows import artifacts, notify
+from flows.lock import workspace_lock
+from flows.stage_task import QUIET_ENV, run_stage, stage_options
+from stages.dvc_command import dvc_executable
+from stages.params import ParamsError, load_params
 
 
 def stage_names(repo: Path) -> list[str]:
@@ -35,62 +41,105 @@ def stage_names(repo: Path) -> list[str]:
     return list(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"])
 
 
-@task(retries=0)
-def run_stage(stage: str, repo: str) -> None:
-    """One DVC stage; a failure (a failed gate included) fails the task and stops the flow."""
-    logger = get_run_logger()
-    command = [dvc_executable(), "repro", "--single-item", stage]
-    process = subprocess.Popen(
-        command,
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+def stages_to_run(root: Path, until: str | None) -> list[str]:
+    names = stage_names(root)
+    if until is None:
+        return names
+    if until not in names:
+        raise ValueError(f"until={until!r}: not a stage of dvc.yaml ({', '.join(names)})")
+    return names[: names.index(until) + 1]
+
+
+def apply_overrides(root: Path, overrides: list[str]) -> None:
+    """`dvc exp run -S`'s own code: the same syntax, the same errors, params.yaml checked after."""
+    from dvc.exceptions import InvalidArgumentError
+    from dvc.utils.hydra import apply_overrides as dvc_apply_overrides
+
+    try:
+        dvc_apply_overrides(root / "params.yaml", list(overrides))
+    except InvalidArgumentError as exc:  # DVC's own message is only "Invalid `--set-param` value"
+        raise ParamsError(f"overrides {', '.join(overrides)}: {exc.__cause__ or exc}") from None
+    load_params(root / "params.yaml")  # a wrong key or value is named now, before any stage runs
+
+
+def save_experiment(root: Path, name: str) -> None:
+    result = subprocess.run(
+        [dvc_executable(), "exp", "save", "--force", "--name", name],
+        cwd=root,
+        capture_output=True,
         text=True,
         env={**os.environ, **QUIET_ENV},
     )
-    tail: deque[str] = deque(maxlen=20)
-    assert process.stdout is not None
-    for line in process.stdout:
-        line = line.rstrip()
-        if line:
-            logger.info(line)
-            tail.append(line)
-    if process.wait() != 0:
-        details = "\n".join(tail)
-        raise RuntimeError(f"stage {stage!r} failed (dvc exit {process.returncode}):\n{details}")
+    if result.returncode != 0:
+        raise RuntimeError(f"the run finished but `dvc exp save` failed: {result.stderr.strip()[-500:]}")
 
 
-def metrics_markdown(repo: Path) -> tuple[str, dict[str, Any]]:
-    evaluation = json.loads((repo / "reports" / "evaluate" / "metrics.json").read_text())
-    rows = [f"| test/{k} | {v:.4f} |" for k, v in evaluation["test"].items() if isinstance(v, float)]
-    decision = evaluation["delivery"]
-    verdict = "meets" if decision["passed"] else "does **not** meet"
-    markdown = "\n".join(
-        [
-            "# millrace run",
-            "",
-            "| metric | value |",
-            "|---|---|",
-            *rows,
-            "",
-            f"Delivery standard: the model {verdict} it ({'; '.join(decision['reasons'])}).",
-        ]
-    )
-    return markdown, evaluation
+def publish(root: Path, experiment: str | None) -> None:
+    markdown = artifacts.summary_markdown(root, experiment)
+    create_markdown_artifact(key="millrace-run", markdown=markdown, description="metrics, gates, delivery decision")
+    if experiment:
+        rows = artifacts.experiment_rows(root)
+        create_table_artifact(key="millrace-experiments", table=rows, description="experiments, best first")
 
 
-@flow(name="millrace-pipeline", log_prints=True)
-def pipeline(repo: str = ".") -> dict[str, Any]:
-    """Run every stage in order; publish the test metrics as an artifact."""
+@flow(name="millrace-pipeline", log_prints=True, on_failure=[notify.on_failure])
+def pipeline(
+    repo: str = ".",
+    overrides: list[str] | None = None,
+    until: str | None = None,
+    refresh_data: bool = False,
+    save: bool = True,
+) -> dict[str, Any]:
+    """Run the stages in order (up to `until`), with `overrides` applied; save the run as an experiment.
+
+    refresh_data: acquire runs even if DVC sees no change (a URL without sha256, a database).
+    save: record a successful run with `dvc exp save` (needs a git commit to hang it on).
+    """
+    logger = get_run_logger()
     root = Path(repo).resolve()
-    for stage in stage_names(root):
-        run_stage.with_options(name=stage)(stage, str(root))
-    markdown, evaluation = metrics_markdown(root)
-    create_markdown_artifact(key="millrace-metrics", markdown=markdown, description="test metrics")
-    return evaluation
+    names = stages_to_run(root, until)
+    with workspace_lock(root, f"flow run {flow_run.get_name()!r}"):
+        original = (root / "params.yaml").read_text()
+        try:
+            if overrides:
+                apply_overrides(root, overrides)
+                logger.info("params.yaml with %s", ", ".join(overrides))
+            settings = load_params(root / "params.yaml").flows
+            for stage in names:
+                options = stage_options(stage, settings.retries, settings.retry_backoff_seconds)
+                run_stage.with_options(**options)(
+                    stage,
+                    str(root),
+                    force=refresh_data and stage == names[0],
+                    timeout_seconds=settings.stage_timeout_seconds,
+                )
+        except BaseException:
+            (root / "params.yaml").write_text(original)  # a failed run leaves the params as it found them
+            raise
+        experiment = None
+        if save and until is None and (root / ".git").exists():
+            experiment = flow_run.get_name()
+            save_experiment(root, experiment)
+            logger.info("saved as DVC experiment %r (dvc exp show, millrace compare)", experiment)
+    publish(root, experiment)
+    evaluation = artifacts.read_json(root / "reports" / "evaluate" / "metrics.json")
+    return {"experiment": experiment, "stages": names, "evaluation": evaluation}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.pipeline", description=__doc__)
+    parser.add_argument("--set", "-S", dest="overrides", action="append", default=[], help="key=value (dvc exp run -S)")
+    parser.add_argument("--until", help="stop after this stage")
+    parser.add_argument("--refresh-data", action="store_true", help="run acquire even if DVC sees no change")
+    parser.add_argument("--no-save", dest="save", action="store_false", help="do not save the run as a DVC experiment")
+    args = parser.parse_args(argv)
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    try:
+        pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)
+    except Exception as exc:  # Prefect has logged it with its traceback; the shell gets the message
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    pipeline()
+    main()

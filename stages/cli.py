@@ -5,7 +5,8 @@
 writes a starting data contract (a GE suite) from a reference table, `millrace drift` compares
 logged requests with the training data, `millrace releases` lists the deployed versions,
 `millrace promote VERSION` and `millrace rollback` change the active one, `millrace compare` ranks
-the experiments, and `millrace summary` prints the results of the last run.
+the experiments, `millrace sweep` runs params.yaml's sweep.grid as queued DVC experiments, and
+`millrace summary` prints the results of the last run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from stages.errors import MillraceError
+from stages.errors import TRANSIENT_EXIT, MillraceError
 
 FULL_DISK = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
@@ -27,21 +28,23 @@ def _disk_full(exc: OSError) -> bool:
     return exc.errno in FULL_DISK or any(os.strerror(code) in str(exc) for code in FULL_DISK)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, status: int = 1) -> None:
     from rich.console import Console
 
     Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def run_stage(main: Callable[[], object]) -> None:
-    """Call a stage's `main()`; a user's mistake or a full disk exits 1 with a message and no traceback."""
+    """Call a stage's `main()`; a user's mistake or a full disk exits 1 with a message and no traceback.
+
+    A transient failure (the network) exits TRANSIENT_EXIT, which the Prefect flows retry."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("stages").setLevel(logging.INFO)
     try:
         main()
     except MillraceError as exc:
-        _fail(str(exc))
+        _fail(str(exc), TRANSIENT_EXIT if exc.transient else 1)
     except OSError as exc:
         if not _disk_full(exc):
             raise
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("suggest-expectations", help="profile a table into a GE suite to edit and commit", add_help=False)
     sub.add_parser("releases", help="list the deployed versions; the active one is marked")
     sub.add_parser("compare", help="experiments best first, curves against the baseline", add_help=False)
+    sub.add_parser("sweep", help="sweep.grid as queued DVC experiments, then compare them", add_help=False)
     sub.add_parser(
         "drift", help="compare logged requests with the training data (see millrace drift --help)", add_help=False
     )
@@ -89,6 +93,11 @@ def main(argv: list[str] | None = None) -> None:
         from stages import compare
 
         run_stage(lambda: compare.main(rest))
+        return
+    if args.command == "sweep":
+        from stages import sweep
+
+        run_stage(lambda: sweep.main(rest))
         return
     if args.command == "drift":
         from stages import drift

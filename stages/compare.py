@@ -13,10 +13,10 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from stages.dvc_command import dvc_executable
 from stages.errors import MillraceError
 from stages.params import LOWER_IS_BETTER
 
@@ -73,7 +73,15 @@ def table(listing: list[dict[str, Any]], metric: str | None) -> tuple[list[dict[
     return rows, metric, baseline_rev
 
 
-def _cell(value: Any) -> str:
+def experiments(repo: Path, metric: str | None = None) -> tuple[list[dict[str, Any]], str, str | None]:
+    """`table` over what `dvc exp show` lists in `repo`."""
+    shown = subprocess.run([dvc_executable(), "exp", "show", "--json"], cwd=repo, capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise MillraceError(f"dvc exp show failed: {shown.stderr.strip()[-300:]}")
+    return table(json.loads(shown.stdout), metric)
+
+
+def cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return {True: "met", False: "not met", None: ""}.get(value, str(value)) if not isinstance(value, str) else value
@@ -87,24 +95,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", help="a test metric (default: accuracy, or r2 for regression)")
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args(argv)
-    dvc = str(Path(sys.executable).with_name("dvc")) if Path(sys.executable).with_name("dvc").exists() else "dvc"
-    shown = subprocess.run([dvc, "exp", "show", "--json"], capture_output=True, text=True)
-    if shown.returncode != 0:
-        raise MillraceError(f"dvc exp show failed: {shown.stderr.strip()[-300:]}")
-    rows, metric, baseline = table(json.loads(shown.stdout), args.metric)
+    rows, metric, baseline = experiments(Path.cwd(), args.metric)
     if not rows:
         raise MillraceError("no experiments yet: `dvc exp run -S train.lr=0.003` makes one")
     rich_table = Table(title=f"experiments by test {metric} (best first)")
     for column in rows[0]:
         rich_table.add_column(column, justify="right" if column == metric else "left")
     for row in rows[: args.top]:
-        rich_table.add_row(*(_cell(v) for v in row.values()))
+        rich_table.add_row(*(cell(v) for v in row.values()))
     console = Console()
     console.print(rich_table)
     out = Path("dvc_plots/compare")
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(exist_ok=True)  # dvc writes the folder, not its parents
-    command = [dvc, "plots", "diff", baseline, rows[0]["experiment"], "-o", str(out)]
+    command = [dvc_executable(), "plots", "diff", baseline, rows[0]["experiment"], "-o", str(out)]
     plots = subprocess.run(command, capture_output=True, text=True)
     if plots.returncode != 0:
         raise MillraceError(f"dvc plots diff failed: {plots.stderr.strip()[-300:]}")

@@ -116,7 +116,7 @@ def download(fetch: Fetch, target: Path, *, where: str) -> dict:
             except DownloadError as exc:
                 if not exc.transient or attempt == attempts:
                     tried = f" (after {attempt} attempts)" if attempt > 1 else ""
-                    raise DownloadError(f"{where}: {exc}{tried}") from None
+                    raise DownloadError(f"{where}: {exc}{tried}", exc.transient) from None
                 pause = fetch.backoff_seconds * 2 ** (attempt - 1)
                 log.warning("%s: attempt %d/%d failed (%s); retry in %.1f s", where, attempt, attempts, exc, pause)
                 time.sleep(pause)

@@ -130,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (served / "manifest.json").is_file():
         raise MillraceError(f"no deployed model at {served}; run `dvc repro` first")
     manifest = read_json(served / "manifest.json")
-    reference = pd.read_parquet(Path(params.paths.label) / "train.parquet")
+    training = Path(params.paths.label) / "train.parquet"
+    if not training.is_file():
+        raise MillraceError(f"no training split at {training} to compare with; run `dvc repro` (or `dvc checkout`)")
+    reference = pd.read_parquet(training)
     logged = request_log.read(params.paths.monitoring, params.monitor.window)
     report = run(reference, logged, manifest, params.monitor)
     reports = Path(params.paths.reports)

@@ -357,6 +357,7 @@ class Train(_Section):
     accelerator: str = "auto"
     devices: int | str = "auto"
     strategy: str = "auto"  # Lightning's: auto, ddp, …
+    num_nodes: int = Field(1, ge=1)  # machines taking part in DDP (README: Beyond one machine)
     precision: str = "32-true"
     scheduler: Literal["none", "cosine", "plateau"] = "none"
     pretrained_lr_scale: float = Field(0.05, gt=0, le=1)  # lr × this for a pretrained encoder's own weights
@@ -412,6 +413,51 @@ class Monitor(_Section):
     psi_threshold: float = Field(0.2, gt=0)  # population stability index over this: drifted
 
 
+class Schedule(_Section):
+    """When a deployment runs: a cron expression, or every `interval_seconds`."""
+
+    cron: str | None = None
+    interval_seconds: float | None = Field(None, gt=0)
+    timezone: str = "UTC"
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError("give either cron or interval_seconds")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(f"cron {self.cron!r} needs five fields: minute hour day-of-month month day-of-week")
+        return self
+
+
+class Flows(_Section):
+    """The Prefect flows: retries, timeouts, notifications and the scheduled deployments."""
+
+    retries: int = Field(3, ge=0, le=10)  # transient failures only (a URL that did not answer); a gate never
+    retry_backoff_seconds: float = Field(30.0, ge=0)  # doubled on each retry
+    stage_timeout_seconds: float = Field(6 * 3600, gt=0)  # a stage running longer is stopped, the run fails
+    webhook_env: str | None = None  # name of an environment variable holding a URL; a failed run posts JSON to it
+    work_pool: str = "millrace"  # `python -m flows.deployments register` puts the deployments on this pool
+    retrain: Schedule = Schedule(cron="0 2 * * *")  # nightly: fresh data, retrain, deploy if it beats the champion
+    drift: Schedule = Schedule(cron="0 * * * *")  # hourly: the drift check on the served model's requests
+    retrain_on_drift: bool = True  # a drift check that finds drift starts the retraining deployment
+
+
+class Sweep(_Section):
+    """`millrace sweep`: every combination of the grid a queued `dvc exp run`, `jobs` at a time."""
+
+    grid: dict[str, list[Any]] = {}  # params key -> values, e.g. {train.lr: [0.003, 0.01]}
+    jobs: int = Field(2, ge=1, le=64)  # `dvc queue start -j`: experiments running at once
+
+    @field_validator("grid")
+    @classmethod
+    def _values(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [key for key, values in grid.items() if not values]
+        if empty:
+            raise ValueError(f"{', '.join(empty)}: give at least one value")
+        return grid
+
+
 class Params(_Section):
     seed: int = 42
     paths: Paths = Paths()
@@ -425,6 +471,8 @@ class Params(_Section):
     deploy: Deploy = Deploy()
     serve: Serve = Serve()
     monitor: Monitor = Monitor()
+    flows: Flows = Flows()
+    sweep: Sweep = Sweep()
 
 
 def _describe(error: dict[str, Any]) -> str:

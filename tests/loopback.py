@@ -1,4 +1,8 @@
-"""A scripted HTTP server on a loopback port, for URL-source tests: each path misbehaves its own way."""
+"""A scripted HTTP server on a loopback port: URL sources (each path misbehaves its own way) and webhooks.
+
+POSTs are answered 204 and their bodies kept in `posted` (a list per path), so a test can read what a
+webhook sent.
+"""
 
 from __future__ import annotations
 
@@ -72,8 +76,8 @@ def endless(chunk: bytes = b"x" * 65536) -> Route:
 
 
 @contextmanager
-def serve(routes: dict[str, Route]) -> Iterator[tuple[str, Counter]]:
-    """Yield the base URL and a counter of requests per path."""
+def serve(routes: dict[str, Route], posted: dict[str, list[bytes]] | None = None) -> Iterator[tuple[str, Counter]]:
+    """Yield the base URL and a counter of requests per path; POST bodies are appended to `posted`."""
     calls: Counter = Counter()
 
     class Handler(BaseHTTPRequestHandler):
@@ -86,6 +90,14 @@ def serve(routes: dict[str, Route]) -> Iterator[tuple[str, Counter]]:
                 body(b"not found", 404)(self, calls[self.path])
             else:
                 route(self, calls[self.path])
+
+        def do_POST(self) -> None:  # noqa: N802
+            calls[self.path] += 1
+            received = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if posted is not None:
+                posted.setdefault(self.path, []).append(received)
+            self.send_response(204)
+            self.end_headers()
 
         def log_message(self, *args) -> None:
             pass

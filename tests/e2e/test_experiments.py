@@ -1,6 +1,8 @@
-"""`dvc exp run`, `dvc exp show` listing it beside its baseline, `dvc plots diff` rendering both."""
+"""`millrace sweep`: the grid as queued `dvc exp run`s, two at a time, listed by `dvc exp show` beside
+their baseline, ranked by `millrace compare` and plotted against the baseline with `dvc plots diff`."""
 
 import json
+import re
 
 import pytest
 
@@ -18,25 +20,38 @@ def experiments(shown: list[dict]) -> dict[str, dict]:
     return found
 
 
-def test_an_experiment_is_listed_beside_its_baseline_and_plotted_against_it(workspace):
-    from stages import releases
+def test_a_sweep_queues_the_grid_runs_it_in_parallel_and_ranks_it(workspace):
+    from stages import compare, releases
 
     released = releases.listing(workspace / "models/releases")
-    sh(workspace, "dvc", "exp", "run", "-n", "fast-lr", "-S", "train.lr=0.03", "-S", "train.max_epochs=3")
+    params = (workspace / "params.yaml").read_text()
+    grid = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [3]}"
+    (workspace / "params.yaml").write_text(re.sub(r"^  grid: .*$", grid, params, count=1, flags=re.MULTILINE))
+    swept = sh(workspace, "millrace", "sweep").stdout
+    assert "queued 2 experiments (train.lr=0.02,0.03 × train.max_epochs=3); running 2 at a time" in swept
+
     listing = json.loads(sh(workspace, "dvc", "exp", "show", "--json").stdout)
-    committed = next(row for row in listing if row["rev"] != "workspace")  # the workspace holds the experiment
-    baseline = committed["data"]["params"]["params.yaml"]["data"]["train"]
+    committed = next(row for row in listing if row["rev"] != "workspace")
+    assert committed["data"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01  # the baseline
     shown = experiments(listing)
-    params = shown["fast-lr"]["params"]["params.yaml"]["data"]["train"]
-    assert (params["lr"], params["max_epochs"]) == (0.03, 3) and baseline["lr"] == 0.01
-    test = shown["fast-lr"]["metrics"]["reports/evaluate/metrics.json"]["data"]["test"]
-    assert 0 <= test["accuracy"] <= 1 and "f1_macro" in test
-    assert shown["fast-lr"]["metrics"]["reports/train/metrics.json"]["data"]["epoch"] <= 2
-
+    trained = {
+        (d["params"]["params.yaml"]["data"]["train"]["lr"], d["params"]["params.yaml"]["data"]["train"]["max_epochs"])
+        for d in shown.values()
+    }
+    assert trained == {(0.02, 3), (0.03, 3)}
+    for data in shown.values():
+        test = data["metrics"]["reports/evaluate/metrics.json"]["data"]["test"]
+        assert 0 <= test["accuracy"] <= 1 and "f1_macro" in test
+        assert data["metrics"]["reports/train/metrics.json"]["data"]["epoch"] <= 2
     assert releases.listing(workspace / "models/releases") == released  # an experiment is not a release
+    assert sh(workspace, "git", "status", "--porcelain", "--untracked-files=no").stdout.strip() == "M params.yaml"
 
-    compared = sh(workspace, "millrace", "compare").stdout
-    assert "experiments by test accuracy" in compared and "train.lr=0.03, train.max_epochs=3" in compared
+    # the sweep ended with `millrace compare`: both ranked, best first, the best plotted against the baseline
+    rows, metric, _ = compare.experiments(workspace)
+    assert metric == "accuracy" and {row["experiment"] for row in rows} == set(shown)
+    assert [row["accuracy"] for row in rows] == sorted((row["accuracy"] for row in rows), reverse=True)
+    assert "experiments by test accuracy" in swept and all(name in swept for name in shown)
+    assert f"curves of {rows[0]['experiment']} against the baseline" in swept
     page = (workspace / "dvc_plots/compare/index.html").read_text()
-    for text in ("Loss", "Confusion", "fast-lr"):
+    for text in ("Loss", "Confusion"):
         assert text in page

@@ -1,52 +1,91 @@
-"""`python -m flows.pipeline`: each DVC stage a Prefect task, metrics published as an artifact."""
+"""`python -m flows.pipeline` (ephemeral Prefect): each DVC stage a task, `-S` overrides, every run a DVC
+experiment, artifacts published; a failed gate is not retried, puts params.yaml back and posts to the
+webhook; a second run on a busy workspace is refused at once."""
 
 import json
 import sqlite3
+import time
 
 import pytest
 
-from tests.harness import set_param, sh
+from flows.lock import workspace_lock
+from tests import loopback
+from tests.harness import sh, stages_run
 
 pytestmark = pytest.mark.slow
 
+STAGES = {"acquire", "clean", "label", "select", "train", "evaluate", "deploy"}
 
-def prefect_state(repo):
+
+def prefect_db(repo):
     """What the flow run left in Prefect's own database (the ephemeral server's SQLite file)."""
     with sqlite3.connect(repo / ".prefect" / "prefect.db") as db:
-        artifacts = [row[0] for row in db.execute("select data from artifact where key = 'millrace-metrics'")]
-        tasks = dict(db.execute("select name, state_type from task_run"))
-    return artifacts, tasks
+        artifacts = {
+            key: (kind, json.loads(data)) for key, kind, data in db.execute("select key, type, data from artifact")
+        }
+        tasks = {
+            name.rsplit("-", 1)[0]: (state, runs)
+            for name, state, runs in db.execute("select name, state_type, run_count from task_run")
+        }
+        flow_runs = [row[0] for row in db.execute("select name from flow_run")]
+    return artifacts, tasks, flow_runs
 
 
-def test_flow_runs_each_stage_as_a_task_and_publishes_metrics(workspace):
-    set_param(workspace, r"^  parity_tolerance: .*$", "  parity_tolerance: 0.0002")  # so deploy really runs
-    result = sh(workspace, "python", "-m", "flows.pipeline")
+def test_each_stage_is_a_task_and_the_run_is_a_dvc_experiment(workspace):
+    result = sh(workspace, "python", "-m", "flows.pipeline", "-S", "deploy.parity_tolerance=0.0002")
     log = result.stdout + result.stderr
-    for stage in ("acquire", "clean", "label", "select", "train", "evaluate", "deploy"):
-        assert f"Task run '{stage}-" in log
-    assert "Running stage 'deploy'" in log and "Running stage 'train'" not in log
-    assert "Flow run" in log and "Finished in state Completed()" in log
+    assert stages_run(log) == ["deploy"]  # DVC still decides: only what the override touches reruns
+    artifacts, tasks, (run_name,) = prefect_db(workspace)
+    assert set(tasks) == STAGES and {state for state, _ in tasks.values()} == {"COMPLETED"}
 
-    artifacts, tasks = prefect_state(workspace)
-    assert len(artifacts) == 1 and "test/accuracy" in artifacts[0] and "Delivery standard" in artifacts[0]
-    assert set(tasks.values()) == {"COMPLETED"}
-    assert {name.rsplit("-", 1)[0] for name in tasks} == {
-        "acquire",
-        "clean",
-        "label",
-        "select",
-        "train",
-        "evaluate",
-        "deploy",
-    }
+    kind, summary = artifacts["millrace-run"]
+    assert kind == "markdown" and "test/accuracy" in summary and "Delivery standard: the model meets it" in summary
+    assert "| labels | passed |" in summary and "review.html" in summary
+    kind, table = artifacts["millrace-experiments"]
+    assert kind == "table" and json.loads(table)[0]["experiment"] == run_name
+    assert json.loads(table)[0]["changed"] == "deploy.parity_tolerance=0.0002"
+
+    assert run_name in sh(workspace, "dvc", "exp", "list").stdout  # dvc exp show / millrace compare see it
     manifest = json.loads((workspace / "models/deploy/manifest.json").read_text())
     assert manifest["params"]["deploy"]["parity_tolerance"] == 0.0002
 
 
-def test_a_failed_gate_fails_the_flow_and_skips_later_stages(workspace):
-    set_param(workspace, r"^    min_class_share: .*$", "    min_class_share: 0.3")
-    result = sh(workspace, "python", "-m", "flows.pipeline", check=False)
+def test_a_failed_gate_is_not_retried_restores_params_and_posts_to_the_webhook(workspace):
+    params = (workspace / "params.yaml").read_text()
+    (workspace / "params.yaml").write_text(params.replace("webhook_env: null", "webhook_env: MILLRACE_WEBHOOK"))
+    before = (workspace / "params.yaml").read_text()
+    posted: dict[str, list[bytes]] = {}
+    with loopback.serve({}, posted) as (url, _):
+        result = sh(
+            workspace,
+            "env",
+            f"MILLRACE_WEBHOOK={url}/hook",
+            "python",
+            "-m",
+            "flows.pipeline",
+            "-S",
+            "gates.labels.min_class_share=0.3",
+            check=False,
+        )
     log = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "gate 'labels' failed" in log
-    assert "Task run 'select-" not in log
+    assert result.returncode == 1 and "error: stage 'label' failed" in result.stderr
+    assert "gate 'labels' failed" in log and stages_run(log) == ["label"]
+    _, tasks, _ = prefect_db(workspace)
+    assert tasks["label"] == ("FAILED", 1)  # flows.retries is 3, but a gate would fail the same way again
+    assert "select" not in tasks
+    assert (workspace / "params.yaml").read_text() == before  # the override is gone with the failed run
+
+    (notice,) = posted["/hook"]
+    notice = json.loads(notice)
+    assert notice["event"] == "run_failed" and notice["flow"] == "millrace-pipeline"
+    assert "gate 'labels' failed" in notice["text"]
+
+
+def test_a_second_run_on_a_busy_workspace_is_refused_at_once(workspace):
+    with workspace_lock(workspace, "flow run 'first'"):
+        started = time.monotonic()
+        result = sh(workspace, "python", "-m", "flows.pipeline", check=False)
+        waited = time.monotonic() - started
+    assert result.returncode == 1
+    assert "pipeline busy: flow run 'first' (pid" in result.stderr
+    assert stages_run(result.stdout + result.stderr) == [] and waited < 60

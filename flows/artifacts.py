@@ -1,0 +1,68 @@
+"""What a finished run publishes to Prefect: a markdown summary and a table of the experiments.
+
+The summary holds the test metrics, the delivery decision with its reasons, each gate's result
+and where the review page and the deployed release are. The table is `millrace compare`'s
+ranking, so the Prefect UI shows how this run sits among the experiments DVC knows.
+Everything here reads the reports the stages wrote; nothing is computed again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stages import compare
+from stages.params import load_params
+
+GATES = ("raw", "clean", "labels")
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def gate_rows(reports: Path) -> list[str]:
+    rows = []
+    for gate in GATES:
+        summary = read_json(reports / "gates" / f"{gate}.json")
+        if summary is None:
+            continue
+        verdict = "passed" if summary["success"] else "**failed**"
+        counts = f"{summary['evaluated']} | {summary['failed']} | {summary.get('warned', 0)}"
+        rows.append(f"| {gate} | {verdict} | {counts} |")
+    return rows
+
+
+def summary_markdown(root: Path, experiment: str | None) -> str:
+    params = load_params(root / "params.yaml")
+    reports = root / params.paths.reports
+    evaluation = read_json(reports / "evaluate" / "metrics.json") or {"test": {}, "delivery": {"passed": None}}
+    metrics = [f"| test/{k} | {v:.4f} |" for k, v in evaluation["test"].items() if isinstance(v, float)]
+    decision = evaluation["delivery"]
+    verdict = {True: "meets", False: "does **not** meet", None: "was not judged against"}[decision["passed"]]
+    active = root / params.paths.releases / "ACTIVE"
+    lines = [
+        "# millrace run" + (f" — experiment `{experiment}`" if experiment else ""),
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *metrics,
+        "",
+        f"Delivery standard: the model {verdict} it ({'; '.join(decision.get('reasons') or [])}).",
+        "",
+        "| gate | result | expectations | failed | warned |",
+        "|---|---|---|---|---|",
+        *gate_rows(reports),
+        "",
+        f"Review page: `{(reports / 'review.html').resolve()}`",
+    ]
+    if active.exists():
+        lines.append(f"Active release: `{active.read_text().strip()}` (served by `millrace serve`)")
+    return "\n".join(lines)
+
+
+def experiment_rows(root: Path) -> list[dict[str, Any]]:
+    """`millrace compare`'s rows, best first, as plain cells for a Prefect table artifact."""
+    rows, _, _ = compare.experiments(root)
+    return [{key: compare.cell(value) for key, value in row.items()} for row in rows]

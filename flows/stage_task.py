@@ -1,0 +1,124 @@
+"""The Prefect task that runs one DVC stage, and the rule for which failures it retries.
+
+`dvc repro --single-item <stage>`: DVC still decides whether the stage is up to date, Prefect shows
+its state, duration and log. A stage that exits TRANSIENT_EXIT (a URL that did not answer) may pass
+on a later try and is retried with exponential backoff; any other failure (a failed gate, a bad
+param, a refused deployment) would fail the same way again and is not. A stage running past its
+deadline is stopped with its whole process group, so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections import deque
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.tasks import exponential_backoff
+
+from stages.dvc_command import dvc_executable
+from stages.errors import TRANSIENT_EXIT
+
+QUIET_ENV = {"GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
+
+
+class StageFailed(RuntimeError):
+    """A stage exited non-zero; the message ends with the last lines it printed."""
+
+
+class TransientStageFailure(StageFailed):
+    """The stage said trying again may help (its exit status was TRANSIENT_EXIT)."""
+
+
+class StageTimedOut(StageFailed):
+    """The stage ran past flows.stage_timeout_seconds and was stopped."""
+
+
+def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    return isinstance(state.data, TransientStageFailure)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the stage's process group, SIGKILL whatever is still there after a grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _failure(stage: str, returncode: int, tail: list[str]) -> StageFailed:
+    """The stage's own `error:` message when it printed one (stages/cli.py), else the last lines."""
+    said = "\n".join(tail)
+    status = re.search(r"exited with (-?\d+)", said)
+    errors = [i for i, line in enumerate(tail) if line.startswith("error:")]
+    if errors:
+        said = "\n".join(line for line in tail[errors[-1] :] if not line.startswith("ERROR: failed to reproduce"))
+        said = said.removeprefix("error: ")
+    if status and int(status.group(1)) == TRANSIENT_EXIT:
+        return TransientStageFailure(f"stage {stage!r} failed, transiently (it may pass when retried): {said}")
+    return StageFailed(f"stage {stage!r} failed (dvc exit {returncode}): {said}")
+
+
+@task
+def run_stage(stage: str, repo: str, force: bool = False, timeout_seconds: float = 6 * 3600) -> None:
+    """One DVC stage; a failure fails the task, and the flow stops before the next stage."""
+    logger = get_run_logger()
+    command = [dvc_executable(), "repro", "--single-item", *(["--force"] if force else []), stage]
+    process = subprocess.Popen(
+        command,
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **QUIET_ENV},
+        start_new_session=True,  # its own process group: a timeout or a cancel stops all of it
+    )
+    expired = threading.Event()
+
+    def deadline() -> None:
+        expired.set()
+        _stop(process)
+
+    timer = threading.Timer(timeout_seconds, deadline)
+    timer.daemon = True
+    timer.start()
+    tail: deque[str] = deque(maxlen=20)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip()
+            if line:
+                logger.info(line)
+                tail.append(line)
+        process.wait()
+    finally:
+        timer.cancel()
+        if process.poll() is None:  # interrupted or cancelled while the stage ran
+            _stop(process)
+    if expired.is_set():
+        raise StageTimedOut(
+            f"stage {stage!r} ran longer than flows.stage_timeout_seconds ({timeout_seconds:g} s) and was stopped"
+        )
+    if process.returncode != 0:
+        raise _failure(stage, process.returncode, list(tail))
+
+
+def stage_options(stage: str, retries: int, backoff_seconds: float) -> dict[str, Any]:
+    """Task options for one stage: named after it, retried only when its failure was transient."""
+    return {
+        "name": stage,
+        "retries": retries,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=backoff_seconds) if backoff_seconds else 0,
+        "retry_condition_fn": retry_if_transient,
+    }

@@ -1,0 +1,132 @@
+"""sweep: every combination of `sweep.grid` as a queued DVC experiment, `sweep.jobs` running at once.
+
+`dvc exp run --queue -S key=v1,v2 …` queues the cartesian product (DVC's own sweep syntax) and
+`dvc queue start -j <jobs>` runs them, each in its own temporary copy of the workspace: the
+workspace is left alone and two experiments never share files. When all are done the experiments
+are ranked (`millrace compare`: best first, curves of the best against the baseline); a failed
+one is named with the end of its log and the command exits 1.
+Run: `millrace sweep [--jobs N]` or `make sweep`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.dvc_command import dvc_executable
+from stages.errors import MillraceError
+from stages.params import PARAMS_FILE, parse_params
+
+POLL_SECONDS = 2.0
+DONE = {"Success", "Failed"}
+
+
+def _literal(value: Any) -> str:
+    """A value in the override grammar `dvc exp run -S` reads (Hydra's)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, str) and not re.fullmatch(r"[\w.\-/]+", value):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
+
+
+def overrides(raw: dict[str, Any], grid: dict[str, list[Any]]) -> list[str]:
+    """`-S` arguments for the grid; every key must exist in params.yaml and every value pass its schema."""
+    for key, values in grid.items():
+        *parents, leaf = key.split(".")
+        section = raw
+        for part in parents:
+            section = section.get(part) if isinstance(section, dict) else None
+        if not isinstance(section, dict) or leaf not in section:
+            raise MillraceError(f"sweep.grid: {key!r} is not a key of params.yaml")
+        for value in values:
+            changed = copy.deepcopy(raw)
+            target = changed
+            for part in parents:
+                target = target[part]
+            target[leaf] = value
+            parse_params(changed, f"params.yaml with {key}={value!r} (sweep.grid)")
+    return [f"{key}={','.join(_literal(v) for v in values)}" for key, values in grid.items()]
+
+
+def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([dvc_executable(), *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise MillraceError(f"dvc {' '.join(args)} failed: {(result.stderr or result.stdout).strip()[-500:]}")
+    return result
+
+
+def queue(arguments: list[str]) -> list[str]:
+    """Queue the experiments; their names, as DVC gave them."""
+    said = _dvc("exp", "run", "--queue", *(f"-S{argument}" for argument in arguments)).stdout
+    names = re.findall(r"Queued experiment '([^']+)'", said)
+    if not names:
+        raise MillraceError(f"dvc queued no experiment: {said.strip()[-300:]}")
+    return names
+
+
+def statuses(names: list[str]) -> tuple[dict[str, str], bool]:
+    """Each named experiment's queue status, and whether any queue worker is still alive."""
+    said = _dvc("queue", "status").stdout
+    found = {}
+    for line in said.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] in names:
+            found[fields[1]] = fields[-1]
+    workers = re.search(r"Worker status: (\d+) active, (\d+) idle", said)
+    alive = workers is None or int(workers.group(1)) + int(workers.group(2)) > 0
+    return found, alive
+
+
+def wait(names: list[str], console: Any) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    while True:
+        found, alive = statuses(names)
+        for name, status in found.items():
+            if seen.get(name) != status:
+                console.print(f"  {name}: {status}")
+        seen = found
+        if len(found) == len(names) and set(found.values()) <= DONE:
+            return found
+        if not alive and not any(status == "Running" for status in found.values()):
+            waiting = [name for name in names if found.get(name) not in DONE]
+            raise MillraceError(f"the queue workers stopped with {waiting} not run; `dvc queue start` runs them")
+        time.sleep(POLL_SECONDS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rich.console import Console
+
+    from stages import compare
+
+    parser = argparse.ArgumentParser(prog="millrace sweep", description=__doc__)
+    parser.add_argument("--jobs", type=int, help="experiments running at once (default: sweep.jobs)")
+    args = parser.parse_args(argv)
+    raw = yaml.safe_load(Path(PARAMS_FILE).read_text()) or {}
+    params = parse_params(raw)
+    if not params.sweep.grid:
+        raise MillraceError("sweep.grid is empty: declare the values to try, e.g. {train.lr: [0.003, 0.01]}")
+    arguments = overrides(raw, params.sweep.grid)
+    console = Console(soft_wrap=True)
+    names = queue(arguments)
+    jobs = args.jobs or params.sweep.jobs
+    console.print(f"queued {len(names)} experiments ({' × '.join(arguments)}); running {jobs} at a time")
+    _dvc("queue", "start", "-j", str(jobs))
+    found = wait(names, console)
+    failed = [name for name, status in found.items() if status == "Failed"]
+    for name in failed:
+        log = _dvc("queue", "logs", name, check=False)
+        console.print(f"[red]{name} failed[/]; the end of its log:\n" + "\n".join(log.stdout.splitlines()[-15:]))
+    if len(failed) < len(names):
+        compare.main([])
+    if failed:
+        raise MillraceError(f"{len(failed)} of {len(names)} experiments failed: {', '.join(failed)}")

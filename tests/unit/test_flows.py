@@ -1,0 +1,156 @@
+"""The pieces the Prefect flows are made of, without a Prefect server: the workspace lock, which
+failures are retried, stopping a stage's whole process group, overrides, schedules, the webhook."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from prefect.states import Failed
+
+from flows import notify, stage_task
+from flows.deployments import deployment_specs
+from flows.lock import PipelineBusy, workspace_lock
+from flows.pipeline import apply_overrides, stages_to_run
+from flows.stage_task import StageFailed, TransientStageFailure, _failure, _stop, retry_if_transient
+from stages.cli import run_stage
+from stages.download import DownloadError
+from stages.errors import TRANSIENT_EXIT
+from stages.params import Flows, ParamsError, parse_params
+from tests.conftest import ROOT
+
+HOLD = "import sys, time; from pathlib import Path; from flows.lock import workspace_lock\n" + (
+    "with workspace_lock(Path(sys.argv[1]), 'flow run \"nightly\"'):\n    print('held', flush=True); time.sleep(60)"
+)
+
+
+def holder(root: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(root)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_a_held_workspace_is_refused_naming_the_holder_and_kill_9_frees_it(tmp_path):
+    process = holder(tmp_path)
+    try:
+        with pytest.raises(PipelineBusy, match=r"pipeline busy: flow run \"nightly\" \(pid \d+, since"):
+            with workspace_lock(tmp_path, "second"):
+                pass
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    with workspace_lock(tmp_path, "third"):  # the OS dropped the dead holder's lock: nothing stale
+        assert "third" in (tmp_path / ".millrace/flow.lock").read_text()
+    assert (tmp_path / ".millrace/flow.lock").read_text() == ""
+
+
+DVC_SAID = [
+    "Running stage 'acquire':",
+    "> python -m stages.acquire",
+    "WARNING stages.download: attempt 1/1 failed",
+    "error: data.source (https://example.invalid/x.csv): HTTP 503 Service Unavailable",
+    "ERROR: failed to reproduce 'acquire': failed to run: python -m stages.acquire, exited with {status}",
+]
+
+
+def test_only_a_stage_that_exits_transiently_is_retried():
+    transient = _failure("acquire", 255, [line.format(status=TRANSIENT_EXIT) for line in DVC_SAID])
+    permanent = _failure("acquire", 255, [line.format(status=1) for line in DVC_SAID])
+    assert isinstance(transient, TransientStageFailure) and type(permanent) is StageFailed
+    said = "data.source (https://example.invalid/x.csv): HTTP 503 Service Unavailable"
+    assert str(permanent) == f"stage 'acquire' failed (dvc exit 255): {said}"
+    assert retry_if_transient(None, None, Failed(data=transient)) is True
+    assert retry_if_transient(None, None, Failed(data=permanent)) is False
+
+
+def test_a_transient_error_exits_with_the_status_the_flows_retry():
+    def fetch() -> None:
+        raise DownloadError("data.source: connection refused", transient=True)
+
+    with pytest.raises(SystemExit) as exited:
+        run_stage(fetch)
+    assert exited.value.code == TRANSIENT_EXIT
+    with pytest.raises(SystemExit) as exited:
+        run_stage(lambda: (_ for _ in ()).throw(DownloadError("sha256 mismatch")))
+    assert exited.value.code == 1
+
+
+def test_stopping_a_stage_stops_its_whole_process_group(monkeypatch):
+    monkeypatch.setattr(stage_task, "GRACE_SECONDS", 1)
+    process = subprocess.Popen(  # a stage and its child that both ignore SIGTERM
+        ["bash", "-c", "trap '' TERM; sleep 300 & echo $!; wait"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    child = int(process.stdout.readline())
+    _stop(process)  # SIGTERM is ignored: SIGKILL follows after the grace period
+    assert process.returncode == -signal.SIGKILL
+    assert not running(child)  # no orphan left behind
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a dead orphan waits for whoever reaps it, which may never come here)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_until_names_a_stage_of_dvc_yaml():
+    assert stages_to_run(ROOT, "clean") == ["acquire", "clean"]
+    assert stages_to_run(ROOT, None)[-1] == "deploy"
+    with pytest.raises(ValueError, match=r"until='cleaning': not a stage of dvc.yaml \(acquire, clean,"):
+        stages_to_run(ROOT, "cleaning")
+
+
+def test_overrides_use_dvc_exp_run_s_syntax_and_are_checked_against_the_schema(tmp_path):
+    (tmp_path / "params.yaml").write_text("train:\n  lr: 0.01   # step size\n")
+    apply_overrides(tmp_path, ["train.lr=0.003", "+train.max_epochs=5"])  # `+` adds a key, as with -S
+    assert parse_params_file(tmp_path)["train"] == {"lr": 0.003, "max_epochs": 5}
+    assert "# step size" in (tmp_path / "params.yaml").read_text()  # comments kept
+    with pytest.raises(ParamsError, match=r"overrides train.epochs=3: Could not override 'train.epochs'"):
+        apply_overrides(tmp_path, ["train.epochs=3"])
+    with pytest.raises(ParamsError, match=r"train.lrr: unknown key"):
+        apply_overrides(tmp_path, ["+train.lrr=0.1"])
+
+
+def parse_params_file(root: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((root / "params.yaml").read_text())
+
+
+def test_schedules_come_from_params_and_a_wrong_one_is_named():
+    settings = parse_params(
+        {"flows": {"retrain": {"cron": "30 1 * * 1-5", "timezone": "Europe/Paris"}, "drift": {"interval_seconds": 600}}}
+    ).flows
+    specs = {spec["name"]: spec for spec in deployment_specs(Path("/srv/repo"), settings)}
+    assert specs["on-demand"]["schedules"] == []
+    (nightly,) = specs["nightly"]["schedules"]
+    assert (nightly.cron, nightly.timezone) == ("30 1 * * 1-5", "Europe/Paris")
+    (hourly,) = specs["hourly"]["schedules"]
+    assert hourly.interval.total_seconds() == 600
+    assert all(spec["parameters"] == {"repo": "/srv/repo"} for spec in specs.values())
+    with pytest.raises(ParamsError, match=r"flows.drift: give either cron or interval_seconds"):
+        parse_params({"flows": {"drift": {"cron": "0 * * * *", "interval_seconds": 60}}})
+    with pytest.raises(ParamsError, match=r"needs five fields"):
+        parse_params({"flows": {"retrain": {"cron": "@nightly"}}})
+    assert Flows().retries == 3
+
+
+def test_the_webhook_names_a_refused_deployment_apart_from_a_failure(tmp_path, monkeypatch):
+    run = SimpleNamespace(name="nightly-otter", id="5d0c")
+    refused = notify.payload("millrace-retrain", run, "stage 'deploy' failed: refusing to deploy: worse", tmp_path)
+    failed = notify.payload("millrace-pipeline", run, "stage 'label' failed: gate 'labels' failed", tmp_path)
+    assert refused["event"] == "deployment_refused" and "refused to deploy the model" in refused["text"]
+    assert failed["event"] == "run_failed" and failed["flow_run"] == "nightly-otter"
+    (tmp_path / "params.yaml").write_text("flows:\n  webhook_env: MILLRACE_TEST_HOOK\n")
+    monkeypatch.delenv("MILLRACE_TEST_HOOK", raising=False)
+    assert notify.webhook_url(tmp_path) is None
+    monkeypatch.setenv("MILLRACE_TEST_HOOK", "http://127.0.0.1:9/hook")
+    assert notify.webhook_url(tmp_path) == "http://127.0.0.1:9/hook"
