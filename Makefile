@@ -75,3 +75,4 @@ bench: $(VENV)/.installed
 	python -m bench.pipeline_overhead
 	python -m bench.gates
 	python -m bench.serving
+	python -m bench.orchestration

@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.stage_task import QUIET_ENV
 from stages.params import Flows, Schedule, load_params
 
@@ -39,7 +40,7 @@ SERVER_START_SECONDS = 90  # a first start creates the SQLite database (~10 s on
 # (flow entrypoint, deployment name, the `flows` schedule it follows or None for on demand)
 DEPLOYMENTS = (
     ("flows/pipeline.py:pipeline", "on-demand", None),
-    ("flows/retrain.py:retrain", "nightly", "retrain"),
+    ("flows/retrain.py:retrain", RETRAIN_DEPLOYMENT.split("/")[1], "retrain"),  # what the drift check starts
     ("flows/monitor.py:monitor", "hourly", "drift"),
 )
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 LOCK_FILE = ".millrace/flow.lock"
 
@@ -31,11 +32,7 @@ def workspace_lock(root: Path, holder: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            who = handle.read().strip() or "another process"
-            raise PipelineBusy(
-                f"pipeline busy: {who} is running in {root}; wait for it to finish (or stop it), then run again"
-            ) from None
+            raise _busy(root, handle) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{holder} (pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})")
@@ -45,3 +42,21 @@ def workspace_lock(root: Path, holder: str) -> Iterator[None]:
         finally:
             handle.seek(0)
             handle.truncate()
+
+
+def ensure_free(root: Path) -> None:
+    """Raise PipelineBusy now if a flow run holds `root` (a quick check before starting Prefect)."""
+    path = root / LOCK_FILE
+    if not path.exists():
+        return
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(root, handle) from None
+
+
+def _busy(root: Path, handle: IO[str]) -> PipelineBusy:
+    handle.seek(0)
+    who = handle.read().strip() or "another process"
+    return PipelineBusy(f"pipeline busy: {who} is running in {root}; wait for it to end (or stop it), then run again")

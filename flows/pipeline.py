@@ -30,7 +30,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from flows import artifacts, notify
-from flows.lock import workspace_lock
+from flows.lock import ensure_free, workspace_lock
 from flows.stage_task import QUIET_ENV, run_stage, stage_options
 from stages.dvc_command import dvc_executable
 from stages.params import ParamsError, load_params
@@ -117,10 +117,13 @@ def pipeline(
             (root / "params.yaml").write_text(original)  # a failed run leaves the params as it found them
             raise
         experiment = None
-        if save and until is None and (root / ".git").exists():
-            experiment = flow_run.get_name()
-            save_experiment(root, experiment)
-            logger.info("saved as DVC experiment %r (dvc exp show, millrace compare)", experiment)
+        if save and until is None:
+            if (root / ".git").exists():
+                experiment = flow_run.get_name()
+                save_experiment(root, experiment)
+                logger.info("saved as DVC experiment %r (dvc exp show, millrace compare)", experiment)
+            else:
+                logger.warning("not saved as a DVC experiment: %s is not a git repository", root)
     publish(root, experiment)
     evaluation = artifacts.read_json(root / "reports" / "evaluate" / "metrics.json")
     return {"experiment": experiment, "stages": names, "evaluation": evaluation}
@@ -136,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     try:
+        ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock
         pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)
     except Exception as exc:  # Prefect has logged it with its traceback; the shell gets the message
         sys.exit(f"error: {exc}")

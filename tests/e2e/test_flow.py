@@ -89,3 +89,4 @@ def test_a_second_run_on_a_busy_workspace_is_refused_at_once(workspace):
     assert result.returncode == 1
     assert "pipeline busy: flow run 'first' (pid" in result.stderr
     assert stages_run(result.stdout + result.stderr) == [] and waited < 60
+    assert "Starting temporary server" not in result.stdout + result.stderr  # refused before Prefect started

@@ -14,7 +14,7 @@ from prefect.states import Failed
 
 from flows import notify, stage_task
 from flows.deployments import deployment_specs
-from flows.lock import PipelineBusy, workspace_lock
+from flows.lock import PipelineBusy, ensure_free, workspace_lock
 from flows.pipeline import apply_overrides, stages_to_run
 from flows.stage_task import StageFailed, TransientStageFailure, _failure, _stop, retry_if_transient
 from stages.cli import run_stage
@@ -40,9 +40,12 @@ def test_a_held_workspace_is_refused_naming_the_holder_and_kill_9_frees_it(tmp_p
         with pytest.raises(PipelineBusy, match=r"pipeline busy: flow run \"nightly\" \(pid \d+, since"):
             with workspace_lock(tmp_path, "second"):
                 pass
+        with pytest.raises(PipelineBusy, match=r"flow run \"nightly\""):  # the quick check, before Prefect starts
+            ensure_free(tmp_path)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+    ensure_free(tmp_path)
     with workspace_lock(tmp_path, "third"):  # the OS dropped the dead holder's lock: nothing stale
         assert "third" in (tmp_path / ".millrace/flow.lock").read_text()
     assert (tmp_path / ".millrace/flow.lock").read_text() == ""
