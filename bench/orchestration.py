@@ -119,7 +119,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repo = project_copy(Path(tmp) / "real")
         sh(repo, "dvc", "repro")
-        sh(repo, "git", "-c", "user.name=bench", "-c", "user.email=b@millrace.invalid", "commit", "-qam", "run")
+        sh(repo, "git", "add", "-A")
+        sh(repo, "git", "-c", "user.name=bench", "-c", "user.email=b@millrace.invalid", "commit", "-qm", "run")
         prefect = prefect_side_by_side(repo, args.repeats, args.port)
         sh(repo, "git", "checkout", "-q", "params.yaml")
         sh(repo, "dvc", "repro")

@@ -82,7 +82,8 @@ def project_copy(destination: Path) -> Path:
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True)
     for name in filter(None, listed.stdout.decode().split("\0")):
         source = ROOT / name
-        if source.is_file() and not name.startswith(("reports/", "models/")) and name != "dvc.lock":
+        output = name.startswith(("reports/", "models/")) and name != "reports/review_verdicts.csv"  # an input
+        if source.is_file() and not output and name != "dvc.lock":
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
     git_repo(destination)

@@ -25,6 +25,10 @@ from stages.errors import TRANSIENT_EXIT
 
 QUIET_ENV = {"GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
+CORRUPT_RWLOCK_HINT = (
+    "DVC's lock file .dvc/tmp/rwlock is corrupt (a crash while DVC wrote it): when no dvc process is running "
+    "(`pgrep -af dvc`), delete it and run again; DVC writes a fresh one"
+)
 
 
 class StageFailed(RuntimeError):
@@ -65,6 +69,8 @@ def _failure(stage: str, returncode: int, tail: list[str]) -> StageFailed:
     if errors:
         said = "\n".join(line for line in tail[errors[-1] :] if not line.startswith("ERROR: failed to reproduce"))
         said = said.removeprefix("error: ")
+    if "Unable to read RWLock-file" in said:  # a crash mid-write left DVC's lock file unreadable
+        said += f"\n{CORRUPT_RWLOCK_HINT}"
     if status and int(status.group(1)) == TRANSIENT_EXIT:
         return TransientStageFailure(f"stage {stage!r} failed, transiently (it may pass when retried): {said}")
     return StageFailed(f"stage {stage!r} failed (dvc exit {returncode}): {said}")

@@ -401,6 +401,7 @@ class Serve(_Section):
     token_env: str | None = None  # name of an environment variable holding a bearer token
     reload_seconds: float = Field(2.0, ge=0)  # how often to look for a newly promoted release; 0: never
     variant: Literal["fp32", "int8", "pruned"] = "fp32"  # which of the bundle's ONNX graphs to serve
+    max_concurrency: int = Field(64, ge=1)  # predictions in flight beyond this are answered 503 at once
 
 
 class Monitor(_Section):

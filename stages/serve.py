@@ -129,7 +129,24 @@ def create_app(
             request._body = body  # already consumed; hand it on to the route
         return await call_next(request)
 
-    # Registered last, so outermost: it also counts the requests cap_body refuses.
+    in_flight = 0  # predictions being served; only the event loop's thread touches it
+
+    @app.middleware("http")
+    async def shed_load(request: Request, call_next):
+        """Beyond serve.max_concurrency predictions in flight, answer 503 at once instead of queueing."""
+        nonlocal in_flight
+        if request.url.path != "/predict":
+            return await call_next(request)  # health, readiness and metrics answer whatever the load
+        if in_flight >= settings.max_concurrency:
+            detail = f"busy: {in_flight} predictions in flight (serve.max_concurrency); try again shortly"
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+        in_flight += 1
+        try:
+            return await call_next(request)
+        finally:
+            in_flight -= 1
+
+    # Registered last, so outermost: it also counts the requests cap_body and shed_load refuse.
     @app.middleware("http")
     async def measure(request: Request, call_next):
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Two `dvc repro` at once on one workspace: one runs, the other fails fast and says why."""
+"""Two `dvc repro` at once on one workspace: one runs, the other fails fast and says why; a corrupt lock file."""
 
 import subprocess
 import time
@@ -39,3 +39,17 @@ def test_a_second_repro_fails_fast_while_the_first_finishes(workspace):
     assert first.returncode == 0, "".join(seen) + rest
     assert stages_run("".join(seen) + rest) == ["train", "evaluate", "deploy"]
     assert stages_run(sh(workspace, "dvc", "repro").stdout) == []  # the first run recorded everything
+
+
+def test_a_corrupt_dvc_lock_file_is_an_error_with_what_to_do_not_a_hang(workspace):
+    """A crash while DVC wrote .dvc/tmp/rwlock: `dvc repro` stops at once; the flows add what to do."""
+    from flows.stage_task import CORRUPT_RWLOCK_HINT, _failure
+
+    (workspace / ".dvc/tmp").mkdir(parents=True, exist_ok=True)
+    (workspace / ".dvc/tmp/rwlock").write_text('{"write": {"data/acq')  # cut off mid-write
+    result = sh(workspace, "dvc", "repro", "--single-item", "acquire", check=False, timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "Unable to read RWLock-file" in said and stages_run(said) == []
+    assert str(_failure("acquire", result.returncode, said.splitlines())).endswith(CORRUPT_RWLOCK_HINT)
+    (workspace / ".dvc/tmp/rwlock").unlink()  # what the hint says to do
+    assert "Data and pipelines are up to date" in sh(workspace, "dvc", "repro").stdout
