@@ -115,17 +115,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--port", type=int, default=4281)
+    parser.add_argument("--only", choices=["prefect", "experiments"], help="one half (the other keeps its figures)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo = project_copy(Path(tmp) / "real")
         sh(repo, "dvc", "repro")
         sh(repo, "git", "add", "-A")
         sh(repo, "git", "-c", "user.name=bench", "-c", "user.email=b@millrace.invalid", "commit", "-qm", "run")
-        prefect = prefect_side_by_side(repo, args.repeats, args.port)
-        sh(repo, "git", "checkout", "-q", "params.yaml")
-        sh(repo, "dvc", "repro")
-        experiments = experiments_side_by_side(repo, args.repeats)
-    measured = {name: summary(values) for name, values in {**prefect, **experiments}.items()}
+        sides = {}
+        if args.only != "experiments":
+            sides |= prefect_side_by_side(repo, args.repeats, args.port)
+            sh(repo, "git", "checkout", "-q", "params.yaml")
+            sh(repo, "dvc", "repro")
+        if args.only != "prefect":
+            sides |= experiments_side_by_side(repo, args.repeats)
+    previous = RESULTS / "orchestration.json"
+    measured = json.loads(previous.read_text())["seconds"] if args.only and previous.exists() else {}
+    measured |= {name: summary(values) for name, values in sides.items()}
 
     def ratio(ours: str, floor: str) -> float:
         return measured[ours]["median"] / measured[floor]["median"]

@@ -1,7 +1,8 @@
 """The pipeline as a Prefect flow: each DVC stage is a Prefect task, in dvc.yaml's order.
 
 Each task runs `dvc repro --single-item <stage>` (flows/stage_task.py), so DVC still decides what
-is up to date and Prefect shows per-stage state, duration and logs. `overrides` are `dvc exp run
+is up to date and Prefect shows per-stage state, duration and logs; stages that `dvc status` finds
+up to date, and that no earlier stage of the run changed, are not handed to DVC at all. `overrides` are `dvc exp run
 -S` overrides (`["train.lr=0.003"]`), applied to params.yaml by DVC's own code; every successful
 run is then saved as a DVC experiment named after the Prefect run (`dvc exp save`), so `dvc exp
 show` and `millrace compare` list it beside `dvc exp run`'s. The workspace is left as the run left
@@ -31,7 +32,7 @@ from prefect.runtime import flow_run
 
 from flows import artifacts, notify
 from flows.lock import ensure_free, workspace_lock
-from flows.stage_task import QUIET_ENV, run_stage, stage_options
+from flows.stage_task import QUIET_ENV, recorded_outputs, run_stage, stage_options, stale_stages
 from stages.dvc_command import dvc_executable
 from stages.params import ParamsError, load_params
 
@@ -105,14 +106,22 @@ def pipeline(
                 apply_overrides(root, overrides)
                 logger.info("params.yaml with %s", ", ".join(overrides))
             settings = load_params(root / "params.yaml").flows
+            # One `dvc status` instead of a `dvc repro` process per up-to-date stage; a stage runs when
+            # it was stale, is forced, or an earlier stage of this run changed its recorded outputs.
+            stale, upstream_changed = stale_stages(root), False
             for stage in names:
+                forced = refresh_data and stage == names[0]
+                needed = stale is None or forced or upstream_changed or stage in stale
+                before = recorded_outputs(root, stage)
                 options = stage_options(stage, settings.retries, settings.retry_backoff_seconds)
                 run_stage.with_options(**options)(
                     stage,
                     str(root),
-                    force=refresh_data and stage == names[0],
+                    force=forced,
                     timeout_seconds=settings.stage_timeout_seconds,
+                    up_to_date=not needed,
                 )
+                upstream_changed = upstream_changed or (needed and recorded_outputs(root, stage) != before)
         except BaseException:
             (root / "params.yaml").write_text(original)  # a failed run leaves the params as it found them
             raise

@@ -9,14 +9,17 @@ deadline is stopped with its whole process group, so nothing is left running.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import threading
 from collections import deque
+from pathlib import Path
 from typing import Any
 
+import yaml
 from prefect import get_run_logger, task
 from prefect.tasks import exponential_backoff
 
@@ -77,9 +80,17 @@ def _failure(stage: str, returncode: int, tail: list[str]) -> StageFailed:
 
 
 @task
-def run_stage(stage: str, repo: str, force: bool = False, timeout_seconds: float = 6 * 3600) -> None:
-    """One DVC stage; a failure fails the task, and the flow stops before the next stage."""
+def run_stage(
+    stage: str, repo: str, force: bool = False, timeout_seconds: float = 6 * 3600, up_to_date: bool = False
+) -> None:
+    """One DVC stage; a failure fails the task, and the flow stops before the next stage.
+
+    up_to_date: the flow already knows from `dvc status` that DVC would skip it; say so, start nothing.
+    """
     logger = get_run_logger()
+    if up_to_date:
+        logger.info("Stage %r didn't change, skipping (dvc status)", stage)
+        return
     command = [dvc_executable(), "repro", "--single-item", *(["--force"] if force else []), stage]
     process = subprocess.Popen(
         command,
@@ -118,6 +129,25 @@ def run_stage(stage: str, repo: str, force: bool = False, timeout_seconds: float
         )
     if process.returncode != 0:
         raise _failure(stage, process.returncode, list(tail))
+
+
+def stale_stages(repo: Path) -> set[str] | None:
+    """The stages `dvc status` says would run now (changed deps, params or outs, missing outputs);
+    None when it cannot tell, and then every stage is handed to `dvc repro`."""
+    command = [dvc_executable(), "status", "--json"]
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env={**os.environ, **QUIET_ENV})
+    try:
+        return set(json.loads(result.stdout or "{}")) if result.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+def recorded_outputs(repo: Path, stage: str) -> Any:
+    """What dvc.lock records for the stage's outputs (their hashes), to see whether a run changed them."""
+    lock = repo / "dvc.lock"
+    if not lock.exists():
+        return None
+    return ((yaml.safe_load(lock.read_text()) or {}).get("stages") or {}).get(stage, {}).get("outs")
 
 
 def stage_options(stage: str, retries: int, backoff_seconds: float) -> dict[str, Any]:

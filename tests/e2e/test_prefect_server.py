@@ -125,6 +125,9 @@ def test_deployments_on_a_real_server_scheduled_triggered_retried_and_on_a_work_
         log = tmp_path / "worker.log"
         worker = ("python", "-m", "flows.deployments", "worker", "--start-server", "--port", str(port))
         with running(workspace, env, log, *worker):
+            wait_for("the worker", lambda: "started!" in log.read_text(), log)
+            drift = ["prefect", "deployment", "run", "millrace-drift/hourly"]
+            subprocess.run(drift, cwd=workspace, env=env, check=True, capture_output=True, timeout=120)
             run = wait_for(
                 "a drift check on the work pool",
                 lambda: finished(port, "millrace-drift", work_pool_name="millrace", state_type="COMPLETED"),

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_second_repro_fails_fast_while_the_first_finishes(workspace):
-    set_param(workspace, r"^  lr: .*$", "  lr: 0.02")  # so the first run has real work to do
+    set_param(workspace, r"^  parity_tolerance: .*$", "  parity_tolerance: 0.0002")  # work for the first run
     first = subprocess.Popen(
         ["dvc", "repro"],
         cwd=workspace,
@@ -23,7 +23,7 @@ def test_a_second_repro_fails_fast_while_the_first_finishes(workspace):
     seen = []
     for line in first.stdout:  # the repository lock is held from here until the run ends
         seen.append(line)
-        if "Running stage 'train'" in line:
+        if "Running stage 'deploy'" in line:
             break
     started = time.monotonic()
     second = sh(workspace, "dvc", "repro", check=False, timeout=120)
@@ -37,7 +37,7 @@ def test_a_second_repro_fails_fast_while_the_first_finishes(workspace):
     assert stages_run(second.stdout) == []  # it ran nothing: never interleaved
     assert waited < 30
     assert first.returncode == 0, "".join(seen) + rest
-    assert stages_run("".join(seen) + rest) == ["train", "evaluate", "deploy"]
+    assert stages_run("".join(seen) + rest) == ["deploy"]
     assert stages_run(sh(workspace, "dvc", "repro").stdout) == []  # the first run recorded everything
 
 
