@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 from bench.pipeline_overhead import RESULTS, environment, project_copy, sh, summary, timed
+from stages.http_ready import wait_until_answers
 
 SWEEP = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [5, 6]}"
 
@@ -36,12 +36,8 @@ def with_server(repo: Path, port: int) -> subprocess.Popen:
     env = {**environment(), "PREFECT_HOME": str(repo / ".prefect-bench")}
     command = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.3)
+    if wait_until_answers(f"http://127.0.0.1:{port}/api/health", server, seconds=90):
+        return server
     server.kill()
     raise SystemExit("the Prefect server did not start")
 

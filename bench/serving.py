@@ -33,6 +33,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from stages.http_ready import wait_until_answers
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
@@ -96,13 +98,8 @@ def server(directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    if wait_until_answers(f"{url}/ready", process, seconds=30, poll=0.1):
+        return process, url
     process.kill()
     raise RuntimeError("the server did not become ready")
 

@@ -8,24 +8,25 @@ Everything here reads the reports the stages wrote; nothing is computed again.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from stages import compare
+from stages.io import read_json
 from stages.params import load_params
 
 GATES = ("raw", "clean", "labels")
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.exists() else None
+def read_if_there(path: Path) -> dict[str, Any] | None:
+    """A report, or None when the run stopped before the stage that writes it."""
+    return read_json(path) if path.exists() else None
 
 
 def gate_rows(reports: Path) -> list[str]:
     rows = []
     for gate in GATES:
-        summary = read_json(reports / "gates" / f"{gate}.json")
+        summary = read_if_there(reports / "gates" / f"{gate}.json")
         if summary is None:
             continue
         verdict = "passed" if summary["success"] else "**failed**"
@@ -37,7 +38,7 @@ def gate_rows(reports: Path) -> list[str]:
 def summary_markdown(root: Path, experiment: str | None) -> str:
     params = load_params(root / "params.yaml")
     reports = root / params.paths.reports
-    evaluation = read_json(reports / "evaluate" / "metrics.json") or {"test": {}, "delivery": {"passed": None}}
+    evaluation = read_if_there(reports / "evaluate" / "metrics.json") or {"test": {}, "delivery": {"passed": None}}
     metrics = [f"| test/{k} | {v:.4f} |" for k, v in evaluation["test"].items() if isinstance(v, float)]
     decision = evaluation["delivery"]
     verdict = {True: "meets", False: "does **not** meet", None: "was not judged against"}[decision["passed"]]

@@ -23,16 +23,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.stage_task import QUIET_ENV
+from stages.http_ready import wait_until_answers
 from stages.params import Flows, Schedule, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,12 +135,9 @@ def local_server(port: int) -> Iterator[None]:
             [*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                said = (home / "server.log").read_text(errors="replace").strip().splitlines()[-5:]
-                raise SystemExit(f"the Prefect server did not start on port {port}:\n" + "\n".join(said))
-            time.sleep(0.3)
+        if not wait_until_answers(f"{url}/api/health", server, SERVER_START_SECONDS, poll=0.3):
+            said = (home / "server.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise SystemExit(f"the Prefect server did not start on port {port}:\n" + "\n".join(said))
         print(f"Prefect server: {url} (UI and API; log in {home / 'server.log'})", flush=True)
         os.environ["PREFECT_API_URL"] = f"{url}/api"  # for the processes that execute the runs
         with temporary_settings(updates={PREFECT_API_URL: f"{url}/api"}):
@@ -153,13 +148,6 @@ def local_server(port: int) -> Iterator[None]:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> None:

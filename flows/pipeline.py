@@ -134,7 +134,7 @@ def pipeline(
             else:
                 logger.warning("not saved as a DVC experiment: %s is not a git repository", root)
     publish(root, experiment)
-    evaluation = artifacts.read_json(root / "reports" / "evaluate" / "metrics.json")
+    evaluation = artifacts.read_if_there(root / "reports" / "evaluate" / "metrics.json")
     return {"experiment": experiment, "stages": names, "evaluation": evaluation}
 
 

@@ -21,6 +21,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from stages.http_ready import answers
 from tests import loopback
 from tests.harness import free_port, tool_env
 
@@ -119,7 +120,7 @@ def test_deployments_on_a_real_server_scheduled_triggered_retried_and_on_a_work_
             assert set(tasks) == {"acquire", "clean"}
             assert tasks["acquire"]["run_count"] == 3 and tasks["clean"]["run_count"] == 1
             assert calls["/penguins.csv"] == 3
-        assert not _healthy(port)  # stopping the command stopped its server
+        assert not answers(f"http://127.0.0.1:{port}/api/health")  # stopping the command stopped its server
 
         # the same deployments on a process work pool, executed by a Prefect worker
         log = tmp_path / "worker.log"
@@ -135,10 +136,3 @@ def test_deployments_on_a_real_server_scheduled_triggered_retried_and_on_a_work_
             )
             assert run["work_queue_name"] == "default"
         assert "Worker 'ProcessWorker" in log.read_text()
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -2,11 +2,11 @@
 
 import json
 import subprocess
-import time
 
 import httpx
 import pytest
 
+from stages.http_ready import wait_until_answers
 from tests.harness import free_port, tool_env
 
 pytestmark = pytest.mark.slow
@@ -33,14 +33,8 @@ def start(repo, extra_env=None):
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            break
+    if wait_until_answers(f"{url}/health", process, seconds=30):
+        return process, url
     process.kill()
     raise AssertionError(f"server did not start:\n{process.stdout.read()}")
 

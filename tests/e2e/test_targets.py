@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from importlib import metadata
 
 import httpx
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 
 from stages.bundle import Bundle
+from stages.http_ready import wait_until_answers
 from tests.conftest import ROOT
 from tests.harness import free_port, tool_env
 
@@ -102,15 +102,7 @@ def test_the_container_recipe_is_sound_and_its_requirements_are_all_serving_need
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                break
-            time.sleep(0.2)
+        wait_until_answers(f"{url}/ready", process, seconds=30)
         record = {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.8}
         record |= {"flipper_length_mm": 217, "body_mass_g": 5200, "sex": "male"}
         reply = httpx.post(f"{url}/predict", json={"records": [record]}, timeout=10)
