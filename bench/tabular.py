@@ -57,8 +57,18 @@ def make_split(directory: Path, rows: int, features: int, classes: int) -> None:
     (directory / "label_map.json").write_text(json.dumps({"classes": [str(c) for c in range(classes)]}))
 
 
-# The MLP every training benchmark trains: 512-512-256, a realistic size for tabular work.
-SELECTION = {"family": "tabular_mlp", "size": "large", "options": {"hidden": [512, 512, 256]}}
+# The MLP the training benchmarks train by default: 512-512-256, a realistic size for tabular work.
+DEFAULT_HIDDEN = (512, 512, 256)
+
+
+def selection(hidden: tuple[int, ...] = DEFAULT_HIDDEN) -> dict:
+    """The model selection the train stage would receive for an MLP of these hidden widths."""
+    return {"family": "tabular_mlp", "size": "large", "options": {"hidden": list(hidden)}}
+
+
+def result_name(stem: str, hidden: tuple[int, ...]) -> str:
+    """Results of a non-default width go beside the default's, named by the width."""
+    return stem if tuple(hidden) == DEFAULT_HIDDEN else f"{stem}_mlp{'-'.join(map(str, hidden))}"
 
 
 def bench_params(accelerator: str, precision: str, epochs: int, batch: int) -> Params:
@@ -98,4 +108,10 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--hidden",
+        type=lambda text: tuple(int(width) for width in text.split(",")),
+        default=DEFAULT_HIDDEN,
+        help="the MLP's hidden widths, e.g. 4096,4096,4096 for a model the GPU's arithmetic bounds",
+    )
     return parser

@@ -4,7 +4,8 @@ Uses the train stage's own pieces (feature plan, data module, Lightning system, 
 on a synthetic table, for each available (accelerator, precision) pair, alternating the pairs
 over several repetitions. Reports median training samples/s (first epoch excluded), the share of
 epoch time spent waiting for the data loader, and validation accuracy; writes
-bench/results/train_accelerators.json. Run: `python -m bench.train_accelerators`.
+bench/results/train_accelerators[_mlp<widths>].json.
+Run: `python -m bench.train_accelerators [--hidden 4096,4096,4096 --gpu-only]`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from bench.tabular import SELECTION, Timer, arguments, bench_params, machine_info, make_split
+from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection
 from stages.train import build, trainer
 
-RESULTS = Path(__file__).parent / "results" / "train_accelerators.json"
+RESULTS = Path(__file__).parent / "results"
 # Dense peak FLOP/s of the GPUs we are lent, by precision (NVIDIA's H100 SXM / H200 data sheets).
 PEAK = {
     ("H100", "32-true"): 67e12,
@@ -31,9 +32,9 @@ PEAK = {
 }
 
 
-def measure(label_dir: Path, accelerator: str, precision: str, epochs: int, batch: int, rows: int) -> dict:
-    params = bench_params(accelerator, precision, epochs, batch)
-    setup = build(label_dir, SELECTION, params)
+def measure(label_dir: Path, config: tuple[str, str], args) -> dict:
+    params = bench_params(*config, args.epochs, args.batch)
+    setup = build(label_dir, selection(args.hidden), params)
     timer = Timer()
     with tempfile.TemporaryDirectory() as out:
         fitter, _ = trainer(params.train, Path(out), logger=False, callbacks=[timer])
@@ -42,7 +43,7 @@ def measure(label_dir: Path, accelerator: str, precision: str, epochs: int, batc
     weights = sum(p.numel() for n, p in setup.system.backbone.named_parameters() if n.endswith("weight"))
     return {
         "flops_per_sample": 6 * weights,  # forward + backward of the matrix products
-        "samples_per_s": rows * 0.8 / statistics.median(steady),
+        "samples_per_s": args.rows * 0.8 / statistics.median(steady),
         "loader_share": statistics.median(timer.waiting[1:] or timer.waiting),
         "val_acc": float(fitter.callback_metrics["val/acc"]),
     }
@@ -50,9 +51,10 @@ def measure(label_dir: Path, accelerator: str, precision: str, epochs: int, batc
 
 def main() -> None:
     parser = arguments(__doc__)
+    parser.add_argument("--gpu-only", action="store_true", help="skip the CPU (a wide model takes minutes there)")
     args = parser.parse_args()
 
-    configs = [("cpu", "32-true")]
+    configs = [] if args.gpu_only else [("cpu", "32-true")]
     if torch.cuda.is_available():
         configs += [("gpu", "32-true"), ("gpu", "bf16-mixed")]
     runs: dict[tuple[str, str], list[dict]] = {c: [] for c in configs}
@@ -60,7 +62,7 @@ def main() -> None:
         make_split(Path(tmp), args.rows, 32, 4)
         for _ in range(args.repeats):  # alternate configurations within each repetition
             for config in configs:
-                runs[config].append(measure(Path(tmp), *config, args.epochs, args.batch, args.rows))
+                runs[config].append(measure(Path(tmp), config, args))
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
     results = []
@@ -81,8 +83,9 @@ def main() -> None:
                 "mfu": achieved / peak if accelerator == "gpu" and peak else None,
             }
         )
-    base = results[0]["samples_per_s_median"]
-    table = Table(title=f"training throughput, {args.rows} rows, batch {args.batch}, MLP 512-512-256")
+    base = next((r["samples_per_s_median"] for r in results if r["accelerator"] == "cpu"), None)
+    width = "-".join(map(str, args.hidden))
+    table = Table(title=f"training throughput, {args.rows} rows, batch {args.batch}, MLP {width}")
     for column in (
         "accelerator",
         "precision",
@@ -95,21 +98,23 @@ def main() -> None:
     ):
         table.add_column(column, justify="right")
     for r in results:
-        r["ratio_vs_cpu"] = r["samples_per_s_median"] / base
+        r["ratio_vs_cpu"] = r["samples_per_s_median"] / base if base else None
         table.add_row(
             r["accelerator"],
             r["precision"],
             f"{r['samples_per_s_median']:,.0f}",
             f"{r['samples_per_s_min']:,.0f}–{r['samples_per_s_max']:,.0f}",
-            f"{r['ratio_vs_cpu']:.2f}",
+            f"{r['ratio_vs_cpu']:.2f}" if base else "",
             f"{r['loader_share_median']:.1%}",
             f"{r['val_acc_median']:.3f}",
             f"{r['mfu']:.2%}" if r["mfu"] is not None else "",
         )
     Console().print(table)
     machine = machine_info()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"args": vars(args), "machine": machine, "results": results}, indent=2) + "\n")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{result_name('train_accelerators', args.hidden)}.json").write_text(
+        json.dumps({"args": vars(args), "machine": machine, "results": results}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

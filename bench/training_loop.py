@@ -19,15 +19,15 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from bench.tabular import SELECTION, Timer, arguments, bench_params, machine_info, make_split
+from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection
 from stages.train import build, trainer
 from stages.train.datamodule import to_device_if_small
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def lightning_epochs(label_dir: Path, p) -> list[float]:
-    setup = build(label_dir, SELECTION, p)
+def lightning_epochs(label_dir: Path, p, hidden: tuple[int, ...]) -> list[float]:
+    setup = build(label_dir, selection(hidden), p)
     timer = Timer()
     with tempfile.TemporaryDirectory() as out:
         fitter, _ = trainer(p.train, Path(out), logger=False, callbacks=[timer])
@@ -35,9 +35,13 @@ def lightning_epochs(label_dir: Path, p) -> list[float]:
     return timer.epochs
 
 
-def plain_epochs(label_dir: Path, p) -> list[float]:
-    """The floor: the same pieces driven by a hand-written loop, validation included."""
-    setup = build(label_dir, SELECTION, p)
+def plain_epochs(label_dir: Path, p, hidden: tuple[int, ...]) -> list[float]:
+    """The floor: the same pieces driven by a hand-written loop, validation included.
+
+    Deterministic like the Trainer (`deterministic=True`), so both sides run the same kernels.
+    """
+    torch.use_deterministic_algorithms(True)
+    setup = build(label_dir, selection(hidden), p)
     device = torch.device("cuda" if p.train.accelerator == "gpu" else "cpu")
     model = setup.system.backbone.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=p.train.lr, weight_decay=p.train.weight_decay)
@@ -81,15 +85,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         make_split(Path(tmp), args.rows, 32, 4)
         for _ in range(args.repeats):
-            times["plain"].append(statistics.median(plain_epochs(Path(tmp), p)[1:]))
-            times["lightning"].append(statistics.median(lightning_epochs(Path(tmp), p)[1:]))
+            times["plain"].append(statistics.median(plain_epochs(Path(tmp), p, args.hidden)[1:]))
+            times["lightning"].append(statistics.median(lightning_epochs(Path(tmp), p, args.hidden)[1:]))
 
     rows = {
         name: {"epoch_s_median": statistics.median(v), "epoch_s_min": min(v), "epoch_s_max": max(v)}
         for name, v in times.items()
     }
     ratio = rows["lightning"]["epoch_s_median"] / rows["plain"]["epoch_s_median"]
-    table = Table(title=f"epoch time, {args.rows} rows, batch {args.batch}, {args.accelerator} {args.precision}")
+    width = "-".join(map(str, args.hidden))
+    table = Table(
+        title=f"epoch time, MLP {width}, {args.rows} rows, batch {args.batch}, {args.accelerator} {args.precision}"
+    )
     for column in ("loop", "median s", "min–max s", "ratio"):
         table.add_column(column, justify="right")
     for name, r in rows.items():
@@ -102,7 +109,7 @@ def main() -> None:
     Console().print(table)
     machine = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"training_loop_{args.accelerator}_{args.precision}.json").write_text(
+    (RESULTS / f"{result_name(f'training_loop_{args.accelerator}_{args.precision}', args.hidden)}.json").write_text(
         json.dumps(
             {"args": vars(args), "machine": machine, "results": rows, "ratio_lightning_over_plain": ratio}, indent=2
         )

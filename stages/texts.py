@@ -35,8 +35,14 @@ def text_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
 
 
 def _is_text(series: pd.Series) -> bool:
+    # Numbers, booleans and categories are never free text: decided by dtype, without looking at
+    # every value (a Python call per cell took 3 s on a 200k x 32 numeric table).
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        return False
     values = series.dropna()
-    if values.empty or not values.map(lambda v: isinstance(v, str)).all():
+    if values.empty or pd.api.types.infer_dtype(values, skipna=False) != "string":
         return False
     return values.str.len().mean() > TEXT_MEAN_CHARS
 

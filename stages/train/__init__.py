@@ -138,8 +138,6 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from stages.train.progress import EpochLog
-
     # Deterministic cuBLAS needs a fixed workspace; without it a CUDA run stops with an error.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     # Lightning's start-up banner (accelerators found, a sales tip) and a pytree deprecation in
@@ -169,7 +167,7 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
         precision=train.precision,
         max_epochs=train.max_epochs,
         deterministic=True,
-        callbacks=[EarlyStopping("val/loss", patience=train.patience), checkpoint, EpochLog(), *callbacks],
+        callbacks=[EarlyStopping("val/loss", patience=train.patience), checkpoint, *callbacks],
         logger=logger,
         enable_progress_bar=False,
         enable_model_summary=False,

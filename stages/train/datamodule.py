@@ -28,7 +28,11 @@ class BatchedTensors(TensorDataset):
     """A TensorDataset that serves a whole batch with one gather."""
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
-        index = torch.as_tensor(indices, device=self.tensors[0].device)
+        index, device = torch.as_tensor(indices), self.tensors[0].device
+        if device.type == "cuda":
+            # From pinned memory the copy is asynchronous; from ordinary memory it would wait for
+            # the GPU to finish every queued step first, so the CPU could never work ahead.
+            index = index.pin_memory().to(device, non_blocking=True)
         return tuple(t[index] for t in self.tensors)
 
 

@@ -4,10 +4,15 @@ Classification trains on cross-entropy and logs accuracy; regression trains on t
 error of the standardised target and logs the mean absolute error in the target's own units.
 With a teacher's logits in the batch (`model.distill`), the loss mixes the teacher's softened
 distribution with the true labels (Hinton et al., 2015).
+
+Metrics accumulate on the device batch by batch and are logged once an epoch, with one line per
+epoch in the stage's log: `self.log` on every step cost ~1.7 ms a call on an H100 (Lightning moves
+its result collection to the device each time), more than the small models' step itself.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +20,10 @@ import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchmetrics import MeanAbsoluteError
+from torchmetrics import MeanAbsoluteError, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
+
+log = logging.getLogger("stages.train")
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,22 @@ class System(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["backbone", "augment", "objective"])
         self.backbone, self.objective, self.augment = backbone, objective, augment
-        if objective.task == "regression":
-            self.train_metric, self.val_metric, self.metric_name = MeanAbsoluteError(), MeanAbsoluteError(), "mae"
-        else:
-            accuracy = {"num_classes": objective.outputs, "average": "micro"}
-            self.train_metric, self.val_metric = MulticlassAccuracy(**accuracy), MulticlassAccuracy(**accuracy)
-            self.metric_name = "acc"
+        self.metric_name = "mae" if objective.task == "regression" else "acc"
+        # nan_strategy="disable": a NaN loss must reach the epoch's mean (and stop training), and
+        # the NaN check would make the GPU wait for the CPU every step.
+        self.train_loss, self.val_loss = MeanMetric(nan_strategy="disable"), MeanMetric(nan_strategy="disable")
+        self.train_metric, self.val_metric = self._metric(), self._metric()
+        self.last_val: dict[str, torch.Tensor] = {}
+
+    def _metric(self) -> Metric:
+        if self.objective.task == "regression":
+            return MeanAbsoluteError()
+        # validate_args=False: the check calls torch.unique on every batch, another host sync; the
+        # labels gate and the label map already guarantee the range.
+        return MulticlassAccuracy(num_classes=self.objective.outputs, average="micro", validate_args=False)
+
+    def _trackers(self, stage: str) -> tuple[MeanMetric, Metric]:
+        return (self.train_loss, self.train_metric) if stage == "train" else (self.val_loss, self.val_metric)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.backbone(*inputs)
@@ -75,14 +92,24 @@ class System(L.LightningModule):
             inputs[0] = self.augment(inputs[0])
         out = self(*inputs)
         loss = self._loss(out, y, teacher)
-        metric = self.train_metric if stage == "train" else self.val_metric
+        epoch_loss, metric = self._trackers(stage)
+        epoch_loss.update(loss.detach().expand(len(y)))  # one value per sample: the epoch's mean weighs batches by size
         if self.objective.task == "regression":
-            metric(out[:, 0].detach() * self.objective.target_std, y * self.objective.target_std)
+            metric.update(out[:, 0].detach() * self.objective.target_std, y * self.objective.target_std)
         else:
-            metric(out, y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
-        self.log(f"{stage}/{self.metric_name}", metric, on_step=False, on_epoch=True, batch_size=len(y))
+            metric.update(out.detach(), y)
         return loss
+
+    def _log_epoch(self, stage: str) -> dict[str, torch.Tensor]:
+        """Log the epoch's loss and metric (synchronised across processes by torchmetrics) and start afresh."""
+        epoch_loss, metric = self._trackers(stage)
+        if not epoch_loss.update_called:
+            return {}
+        values = {f"{stage}/loss": epoch_loss.compute(), f"{stage}/{self.metric_name}": metric.compute()}
+        epoch_loss.reset()
+        metric.reset()
+        self.log_dict(values)
+        return values
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
@@ -95,13 +122,22 @@ class System(L.LightningModule):
         # resumed from a checkpoint draw what an uninterrupted run would have.
         torch.manual_seed(self.hparams.seed * 100_003 + self.current_epoch)
 
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if not self.trainer.sanity_checking:
+            self.last_val = values
+
     def on_train_epoch_end(self) -> None:
+        # Validation ran inside this epoch already: the line shows this epoch's figures for both.
+        values = self._log_epoch("train")
+        loss = values.get("train/loss")
         # Checked once an epoch, not every step: a per-step check makes the GPU wait for the CPU.
-        loss = self.trainer.callback_metrics.get("train/loss")
         if loss is not None and not torch.isfinite(loss):
             raise FloatingPointError(
                 f"train/loss is {float(loss)} after epoch {self.current_epoch}; lower train.lr or check the data"
             )
+        shown = " ".join(f"{k}={float(v):.4f}" for k, v in sorted({**values, **self.last_val}.items()))
+        log.info("epoch %d %s", self.current_epoch, shown)
 
     def configure_optimizers(self) -> Any:
         # Frozen weights stay out of the optimiser, except those gradual unfreezing will release.

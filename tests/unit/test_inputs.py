@@ -74,3 +74,19 @@ def test_a_declared_text_source_is_text_however_short():
     assert plans.data_kind(frame, ["tweet"])[0] == "tabular"  # short strings look like categories
     data = Data(source=TextSource(kind="text", path="x.csv", text_column="tweet"))
     assert isinstance(plans.fit(frame, ["tweet"], data), texts.TextPlan)
+
+
+def test_only_columns_of_long_strings_are_free_text():
+    from stages.texts import text_columns
+
+    long = ["a sentence long enough to count as free text, not as a category label"] * 3
+    frame = pd.DataFrame(
+        {
+            "number": [1.5, 2.5, 3.5],
+            "sentence": long,
+            "sentence_category": pd.Series(long, dtype="category"),
+            "short": ["red", "green", "blue"],
+            "mixed": [long[0], 3, None],
+        }
+    )
+    assert text_columns(frame, list(frame.columns)) == ["sentence", "sentence_category"]

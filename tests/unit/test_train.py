@@ -82,8 +82,22 @@ def test_a_non_finite_loss_stops_training_with_a_clear_message(tmp_path):
 
     params = parse_params({"train": {"max_epochs": 3}})
     fitter, checkpoint = trainer(params.train, tmp_path, logger=False)
-    with pytest.raises(FloatingPointError, match="train/loss is nan"):
+    with pytest.raises(FloatingPointError, match="train/loss is nan after epoch 0"):
         fitter.fit(System(NaNAfterFirstStep(), Objective(outputs=2), 0.01, 0.0), datamodule=Tiny())
+    assert not (tmp_path / "best.ckpt").exists()
+
+
+def test_each_epoch_line_shows_that_epochs_training_and_validation_figures(label_dir, tmp_path, caplog):
+    caplog.set_level("INFO", logger="stages.train")
+    _train(label_dir, tmp_path)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["0", "1", "2"]
+    for line in lines:
+        assert {field.split("=")[0] for field in line.split()[2:]} == {"train/acc", "train/loss", "val/acc", "val/loss"}
+    logged = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    last = dict(field.split("=") for field in lines[-1].split()[2:])
+    assert float(last["train/loss"]) == pytest.approx(logged["train"]["loss"], abs=1e-4)
+    assert float(last["val/acc"]) == pytest.approx(logged["val"]["acc"], abs=1e-4)
 
 
 def test_loader_serves_whole_batches_with_one_gather(label_dir, monkeypatch):
