@@ -74,5 +74,6 @@ bench: $(VENV)/.installed
 	python -m bench.training_loop
 	python -m bench.pipeline_overhead
 	python -m bench.gates
+	python -m bench.scaling
 	python -m bench.serving
 	python -m bench.orchestration

@@ -138,19 +138,20 @@ def normalise_text(state: Cleaning, params: Clean) -> dict[str, dict[str, int]]:
     operations = _text_operations(params) + [("blank_to_missing", lambda s: s)]
     report: dict[str, dict[str, int]] = {}
     for column in [c for c in state.frame.columns if is_text(state.frame[c])]:
-        values = state.frame[column].dropna().astype("str")
+        present = state.frame[column].dropna().astype("str")
+        # Texts repeat: each operation runs once per distinct value, and cells follow by code.
+        codes, distinct = pd.factorize(present)
+        current, cells_per_value = np.asarray(distinct, dtype=object), np.bincount(codes, minlength=len(distinct))
         for name, operation in operations:
             if name == "blank_to_missing":
-                changed = values == ""
-                values = values[~changed]
+                changed = current == ""
             else:
-                uniques = values.unique()  # texts repeat: transform each distinct value once
-                mapped = values.map(dict(zip(uniques, (operation(u) for u in uniques), strict=True)))
-                changed = mapped != values
-                values = mapped
+                mapped = np.array([operation(value) for value in current], dtype=object)
+                changed, current = mapped != current, mapped
             if changed.any():
-                report.setdefault(name, {})[column] = int(changed.sum())
-        state.frame[column] = values.reindex(state.frame.index).astype("str")
+                report.setdefault(name, {})[column] = int(cells_per_value[changed].sum())
+        values = pd.Series(current[codes], index=present.index)
+        state.frame[column] = values[values != ""].reindex(state.frame.index).astype("str")
     return report
 
 

@@ -31,16 +31,36 @@ def model(kind: str, seed: int):
     return make_pipeline(TfidfVectorizer(), linear) if kind == "text" else linear
 
 
-def suspects(x, y: np.ndarray, classes: list[str], kind: str, folds: int, seed: int) -> tuple[pd.DataFrame, str]:
+def _rows(x, positions: np.ndarray):
+    """Rows of the model's input: an array's rows, or a list's items (texts)."""
+    return x[positions] if isinstance(x, np.ndarray) else [x[i] for i in positions]
+
+
+def out_of_fold_probabilities(x, y: np.ndarray, classes: int, kind: str, folds: int, seed: int, fit_rows: int):
+    """Each row's class probabilities from a model that never saw it; each fold's model fits on at
+    most `fit_rows` of the other rows (a random sample), so the cost stops growing with the fit."""
+    from sklearn.model_selection import StratifiedKFold
+
+    probabilities = np.zeros((len(y), classes))
+    rng = np.random.default_rng(seed)
+    for fit, held_out in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
+        if len(fit) > fit_rows:
+            fit = np.sort(rng.choice(fit, fit_rows, replace=False))
+        fitted = model(kind, seed).fit(_rows(x, fit), y[fit])
+        probabilities[np.ix_(held_out, fitted.classes_)] = fitted.predict_proba(_rows(x, held_out))
+    return probabilities
+
+
+def suspects(
+    x, y: np.ndarray, classes: list[str], kind: str, folds: int, seed: int, fit_rows: int = 100_000
+) -> tuple[pd.DataFrame, str]:
     """Rows (positions into x) whose label looks wrong, most suspicious first; and how it was judged."""
     from cleanlab.filter import find_label_issues
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     folds = min(folds, int(np.bincount(y, minlength=len(classes)).min()))
     if folds < 2:
         return pd.DataFrame(columns=REVIEW_COLUMNS), "skipped: a class has fewer than 2 labelled rows"
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    probabilities = cross_val_predict(model(kind, seed), x, y, cv=cv, method="predict_proba")
+    probabilities = out_of_fold_probabilities(x, y, len(classes), kind, folds, seed, fit_rows)
     ranked = find_label_issues(y, probabilities, return_indices_ranked_by="self_confidence")
     given = probabilities[ranked, y[ranked]]
     suspected = probabilities[ranked].argmax(axis=1)
@@ -53,7 +73,9 @@ def suspects(x, y: np.ndarray, classes: list[str], kind: str, folds: int, seed: 
             "suspected_probability": probabilities[ranked, suspected].round(4),
         }
     )
-    return frame, f"confident learning on {folds}-fold out-of-fold probabilities"
+    sampled = len(y) * (folds - 1) / folds > fit_rows
+    sampled = f", each fold's model fitted on {fit_rows:,} sampled rows" if sampled else ""
+    return frame, f"confident learning on {folds}-fold out-of-fold probabilities{sampled}"
 
 
 def informativeness(probabilities: np.ndarray, strategy: str) -> np.ndarray:

@@ -205,7 +205,7 @@ def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Pat
     x = baselines.inputs(plan, labelled)
     report: dict[str, Any] = {}
     if review.enabled:
-        flagged, how = curation.suspects(x, y, classes, plan.kind, review.folds, params.seed)
+        flagged, how = curation.suspects(x, y, classes, plan.kind, review.folds, params.seed, review.fit_rows)
         flagged = flagged.head(review.max_rows)
         positions = flagged.pop("position").to_numpy().astype(int)
         flagged.insert(0, "row_id", ids.to_numpy()[positions])

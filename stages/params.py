@@ -290,6 +290,9 @@ class LabelReview(_Section):
     enabled: bool = True  # confident learning: likely mislabelled rows → data/label/label_review.csv
     folds: int = Field(5, ge=2, le=20)
     max_rows: int = Field(200, ge=1)
+    # Each fold's model trains on at most this many of the other folds' rows (a random sample);
+    # every row is still scored out of fold. Keeps the review linear and quick on millions of rows.
+    fit_rows: int = Field(100_000, ge=100)
 
 
 class ActiveLearning(_Section):

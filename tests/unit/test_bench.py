@@ -27,3 +27,16 @@ def test_the_gate_benchmark_floor_checks_what_the_suite_checks(penguins):
     assert pandas_checks(penguins, suite)
     assert not pandas_checks(penguins.assign(island="Atlantis"), suite)
     assert not pandas_checks(penguins.assign(species=None), suite)
+
+
+def test_the_scaling_table_is_nearly_all_distinct_rows_that_pass_both_penguins_contracts():
+    from bench.gates import pandas_checks
+    from bench.scaling import synthetic_penguins
+    from stages.gate import load_suite
+    from tests.conftest import ROOT
+
+    table = synthetic_penguins(5_000)
+    # Penguins' two rows without measurements stay alike however they are jittered.
+    assert len(table) == 5_000 and table.duplicated().mean() < 0.01
+    assert pandas_checks(table, load_suite(ROOT / "gx", "penguins_raw"))
+    assert pandas_checks(table.dropna(), load_suite(ROOT / "gx", "penguins_clean"))
