@@ -38,6 +38,7 @@ from stages.errors import MillraceError
 from stages.features import FeatureError
 from stages.params import Serve, load_params
 from stages.request_log import RequestLog
+from stages.serve_guard import Guard
 from stages.telemetry import Telemetry
 
 Value = float | int | str | bool | None
@@ -115,47 +116,12 @@ def create_app(
 
     app = FastAPI(title="millrace model server", version=__version__, lifespan=lifespan)
 
-    @app.middleware("http")
-    async def cap_body(request: Request, call_next):
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return JSONResponse({"detail": f"body over {settings.max_body_bytes} bytes"}, status_code=413)
-        if request.method == "POST" and declared is None:
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > settings.max_body_bytes:
-                    return JSONResponse({"detail": f"body over {settings.max_body_bytes} bytes"}, status_code=413)
-            request._body = body  # already consumed; hand it on to the route
-        return await call_next(request)
-
-    in_flight = 0  # predictions being served; only the event loop's thread touches it
-
-    @app.middleware("http")
-    async def shed_load(request: Request, call_next):
-        """Beyond serve.max_concurrency predictions in flight, answer 503 at once instead of queueing."""
-        nonlocal in_flight
-        if request.url.path != "/predict":
-            return await call_next(request)  # health, readiness and metrics answer whatever the load
-        if in_flight >= settings.max_concurrency:
-            detail = f"busy: {in_flight} predictions in flight (serve.max_concurrency); try again shortly"
-            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
-        in_flight += 1
-        try:
-            return await call_next(request)
-        finally:
-            in_flight -= 1
-
-    # Registered last, so outermost: it also counts the requests cap_body and shed_load refuse.
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        telemetry.observe(
-            getattr(route, "path", "unmatched"), request.method, response.status_code, time.perf_counter() - started
-        )
-        return response
+    app.add_middleware(
+        Guard,
+        max_body_bytes=settings.max_body_bytes,
+        max_concurrency=settings.max_concurrency,
+        observe=telemetry.observe,
+    )
 
     def authorised(request: Request) -> None:
         if token is None:
