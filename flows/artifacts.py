@@ -23,6 +23,11 @@ def read_if_there(path: Path) -> dict[str, Any] | None:
     return read_json(path) if path.exists() else None
 
 
+def evaluation(root: Path) -> dict[str, Any] | None:
+    """The evaluate stage's metrics and delivery decision, if it ran."""
+    return read_if_there(root / load_params(root / "params.yaml").paths.reports / "evaluate" / "metrics.json")
+
+
 def gate_rows(reports: Path) -> list[str]:
     rows = []
     for gate in GATES:
@@ -38,9 +43,9 @@ def gate_rows(reports: Path) -> list[str]:
 def summary_markdown(root: Path, experiment: str | None) -> str:
     params = load_params(root / "params.yaml")
     reports = root / params.paths.reports
-    evaluation = read_if_there(reports / "evaluate" / "metrics.json") or {"test": {}, "delivery": {"passed": None}}
-    metrics = [f"| test/{k} | {v:.4f} |" for k, v in evaluation["test"].items() if isinstance(v, float)]
-    decision = evaluation["delivery"]
+    evaluated = evaluation(root) or {"test": {}, "delivery": {"passed": None}}
+    metrics = [f"| test/{k} | {v:.4f} |" for k, v in evaluated["test"].items() if isinstance(v, float)]
+    decision = evaluated["delivery"]
     verdict = {True: "meets", False: "does **not** meet", None: "was not judged against"}[decision["passed"]]
     active = root / params.paths.releases / "ACTIVE"
     lines = [

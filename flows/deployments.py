@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
-from flows.stage_task import QUIET_ENV
+from flows.stage_task import quiet_environment
 from stages.http_ready import wait_until_answers
 from stages.params import Flows, Schedule, load_params
 
@@ -158,8 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start-server", action="store_true", help="start a local Prefect server for this command")
     parser.add_argument("--port", type=int, default=4200, help="the local server's port (with --start-server)")
     args = parser.parse_args(argv)
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    quiet_environment()
     root = Path.cwd().resolve()
     settings = load_params(root / "params.yaml").flows
     command = {"serve": serve, "register": register, "worker": worker}[args.how]

@@ -25,7 +25,7 @@ from prefect.runtime import deployment
 from flows import notify
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.retrain import retrain
-from flows.stage_task import QUIET_ENV
+from flows.stage_task import QUIET_ENV, quiet_environment
 from stages.params import load_params
 
 DRIFTED = 3  # stages.drift's exit status with --fail-on-drift
@@ -64,21 +64,22 @@ def start_retraining(root: Path, reason: str) -> str:
 @flow(name="millrace-drift", log_prints=True, on_failure=[notify.on_failure])
 def monitor(repo: str = ".") -> dict[str, Any]:
     root = Path(repo).resolve()
+    params = load_params(root / "params.yaml")
+    reports = root / params.paths.reports
     status = check_drift(str(root))
-    report = json.loads((root / "reports" / "drift.json").read_text())
+    report = json.loads((reports / "drift.json").read_text())
     create_markdown_artifact(
-        key="millrace-drift", markdown=(root / "reports" / "drift.md").read_text(), description="drift check"
+        key="millrace-drift", markdown=(reports / "drift.md").read_text(), description="drift check"
     )
     if status == DRIFTED:
         drifted = ", ".join(report["drifted_features"])
         then = ""
-        if load_params(root / "params.yaml").flows.retrain_on_drift:
+        if params.flows.retrain_on_drift:
             then = "; " + start_retraining(root, f"drift in {drifted}")
         raise RuntimeError(f"drift in {drifted}: see reports/drift.md{then}")
     return report
 
 
 if __name__ == "__main__":
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    quiet_environment()
     monitor()

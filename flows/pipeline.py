@@ -32,7 +32,7 @@ from prefect.runtime import flow_run
 
 from flows import artifacts, notify
 from flows.lock import ensure_free, workspace_lock
-from flows.stage_task import QUIET_ENV, recorded_outputs, run_stage, stage_options, stale_stages
+from flows.stage_task import QUIET_ENV, quiet_environment, recorded_outputs, run_stage, stage_options, stale_stages
 from stages.dvc_command import dvc_executable
 from stages.params import ParamsError, load_params
 
@@ -134,8 +134,7 @@ def pipeline(
             else:
                 logger.warning("not saved as a DVC experiment: %s is not a git repository", root)
     publish(root, experiment)
-    evaluation = artifacts.read_if_there(root / "reports" / "evaluate" / "metrics.json")
-    return {"experiment": experiment, "stages": names, "evaluation": evaluation}
+    return {"experiment": experiment, "stages": names, "evaluation": artifacts.evaluation(root)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,8 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refresh-data", action="store_true", help="run acquire even if DVC sees no change")
     parser.add_argument("--no-save", dest="save", action="store_false", help="do not save the run as a DVC experiment")
     args = parser.parse_args(argv)
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    quiet_environment()
     try:
         ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock
         pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)

@@ -10,13 +10,12 @@ Run: `python -m flows.retrain` (an ephemeral Prefect server unless PREFECT_API_U
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from flows.pipeline import pipeline
-from flows.stage_task import QUIET_ENV
+from flows.stage_task import quiet_environment
 
 DEPLOYMENT = "millrace-retrain/nightly"  # flow name / deployment name, as flows/deployments.py registers it
 
@@ -28,6 +27,5 @@ def retrain(repo: str = ".", overrides: list[str] | None = None, reason: str = "
 
 
 if __name__ == "__main__":
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    quiet_environment()
     retrain(reason="started by hand")

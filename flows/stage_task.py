@@ -34,6 +34,12 @@ CORRUPT_RWLOCK_HINT = (
 )
 
 
+def quiet_environment() -> None:
+    """Analytics off for this process and what it starts, unless the user set otherwise."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
 class StageFailed(RuntimeError):
     """A stage exited non-zero; the message ends with the last lines it printed."""
 

@@ -73,9 +73,10 @@ def suspects(
             "suspected_probability": probabilities[ranked, suspected].round(4),
         }
     )
-    sampled = len(y) * (folds - 1) / folds > fit_rows
-    sampled = f", each fold's model fitted on {fit_rows:,} sampled rows" if sampled else ""
-    return frame, f"confident learning on {folds}-fold out-of-fold probabilities{sampled}"
+    how = f"confident learning on {folds}-fold out-of-fold probabilities"
+    if len(y) * (folds - 1) / folds > fit_rows:
+        how += f", each fold's model fitted on {fit_rows:,} sampled rows"
+    return frame, how
 
 
 def informativeness(probabilities: np.ndarray, strategy: str) -> np.ndarray:
