@@ -218,7 +218,9 @@ def run(
     checkpoints: Path = RESUME_DIR,
     callbacks: tuple = (),
 ) -> dict[str, Any]:
-    """Train, then save the best epoch's weights to `out`; return what model.json records.
+    """Train, then save the best epoch's weights to `out`; return what model.json records, and whether
+    the run resumed an interrupted one (not recorded: a resumed run's model is the uninterrupted one's,
+    byte for byte, so nothing downstream has to run again).
 
     `params` is the whole stages.params.Params; only seed, data, model and train are read.
     """
@@ -244,9 +246,8 @@ def run(
         "best_epoch": int(best["epoch"]),
         "best_val_loss": float(checkpoint.best_model_score),
         "epochs_run": fitter.current_epoch,
-        "resumed": ckpt_path is not None,
     }
     meta |= trained.parameter_counts(backbone)
     trained.save(out, backbone.cpu(), meta, setup.plan)
     shutil.rmtree(checkpoints, ignore_errors=True)
-    return meta
+    return meta | {"resumed": ckpt_path is not None}

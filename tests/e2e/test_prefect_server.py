@@ -102,17 +102,17 @@ def test_deployments_on_a_real_server_scheduled_triggered_retried_and_on_a_work_
         log = tmp_path / "serve.log"
         serve = ("python", "-m", "flows.deployments", "serve", "--start-server", "--port", str(port))
         with running(workspace, env, log, *serve):
-            # a schedule produces a run, and the served process executes it
-            drift = wait_for(
-                "a scheduled drift check", lambda: finished(port, "millrace-drift", auto_scheduled=True), log
-            )
-            assert drift["state_type"] == "COMPLETED", drift["state"]
-            deployments = {d["name"] for d in api(port, "/deployments/filter")}
-            assert deployments == {"on-demand", "nightly", "hourly"}
+            names = {"on-demand", "nightly", "hourly"}
+            wait_for("the deployments", lambda: {d["name"] for d in api(port, "/deployments/filter")} == names, log)
 
             # a triggered run: acquire's URL answers 503 twice, the task is retried, the run completes
             trigger = ["prefect", "deployment", "run", "millrace-pipeline/on-demand", "-p", "until=clean"]
             subprocess.run(trigger, cwd=workspace, env=env, check=True, capture_output=True, timeout=120)
+            # meanwhile a schedule produces a drift-check run, and the served process executes it too
+            drift = wait_for(
+                "a scheduled drift check", lambda: finished(port, "millrace-drift", auto_scheduled=True), log
+            )
+            assert drift["state_type"] == "COMPLETED", drift["state"]
             run = wait_for("the triggered pipeline run", lambda: finished(port, "millrace-pipeline"), log)
             assert run["state_type"] == "COMPLETED", (run["state"], log.read_text()[-3000:])
             assert run["parameters"]["until"] == "clean" and run["auto_scheduled"] is False

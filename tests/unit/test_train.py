@@ -146,6 +146,8 @@ def test_an_interrupted_run_resumes_and_ends_where_an_uninterrupted_one_does(lab
     b = load_file(str(tmp_path / "resumed" / "model.safetensors"))
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+    for name in ("model.json", "preprocess.json"):  # the whole model, so nothing downstream reruns
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "resumed" / name).read_bytes()
     assert not checkpoints.exists()  # removed once training completed
 
 
