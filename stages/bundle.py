@@ -51,19 +51,18 @@ class Bundle:
 
     def outputs(self, frame: pd.DataFrame) -> np.ndarray:
         """Class probabilities (N × classes) or values (N) for a frame of records."""
-        inputs = self.plan.encode(frame)
+        return self._run(self.plan.encode(frame))
+
+    def _run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, {name: inputs[name] for name in self.plan.input_names})[0]
 
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        outputs = self.outputs(pd.DataFrame.from_records(records))
+        outputs = self._run(plans.encode_records(self.plan, records))
         if self.regression:
-            return [{"value": float(value)} for value in outputs]
+            return [{"value": value} for value in outputs.astype(np.float64).tolist()]
         return [
-            {
-                "class": self.classes[int(np.argmax(row))],
-                "probabilities": {c: float(p) for c, p in zip(self.classes, row, strict=True)},
-            }
-            for row in outputs
+            {"class": self.classes[best], "probabilities": dict(zip(self.classes, row, strict=True))}
+            for best, row in zip(outputs.argmax(1).tolist(), outputs.astype(np.float64).tolist(), strict=True)
         ]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,9 @@ picks one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,14 @@ class FeaturePlan:
     def encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The model's named inputs for these records."""
         return {"features": encode(frame, self)}
+
+    def encode_records(self, records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        """The model's named inputs for records as a client sends them (no DataFrame)."""
+        return {"features": encode_records(records, self)}
+
+    @cached_property
+    def vocabulary_index(self) -> dict[str, dict[str, int]]:
+        return {column: {v: i for i, v in enumerate(vocabulary)} for column, vocabulary in self.categorical.items()}
 
     @property
     def columns(self) -> list[str]:
@@ -90,30 +100,55 @@ def encode(frame: pd.DataFrame, plan: FeaturePlan) -> np.ndarray:
     absent = [c for c in plan.columns if c not in frame.columns]
     if absent:
         raise FeatureError(f"missing features: {absent}")
-    blocks = []
+    return _encode({c: frame[c].to_numpy() for c in plan.columns}, len(frame), plan)
+
+
+def encode_records(records: Sequence[Mapping[str, Any]], plan: FeaturePlan) -> np.ndarray:
+    """Encode records as a client sends them, without building a DataFrame (~1 ms of a single-record
+    request); the same checks and messages as `encode`, a feature no record has being a missing one."""
+    absent = [c for c in plan.columns if not any(c in record for record in records)]
+    if absent:
+        raise FeatureError(f"missing features: {absent}")
+    columns = {}
+    for column in plan.columns:
+        values = np.empty(len(records), dtype=object)
+        values[:] = [record.get(column) for record in records]
+        columns[column] = values
+    return _encode(columns, len(records), plan)
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):  # a string that is no number, pd.NA, …: located and named below
+        return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _encode(columns: dict[str, np.ndarray], rows: int, plan: FeaturePlan) -> np.ndarray:
+    out = np.zeros((rows, plan.width), dtype=np.float32)
+    at = 0
     for column, (mean, std) in plan.numeric.items():
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna()
+        values = _numbers(columns[column])
+        bad = ~np.isfinite(values)
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FeatureError(
-                f"feature {column!r} needs a number, got {_show(frame[column].iloc[row])} (row {row})", row=row
-            )
-        blocks.append(((values.to_numpy(dtype=np.float64) - mean) / std)[:, None])
+            row = int(np.flatnonzero(bad)[0])
+            raise FeatureError(f"feature {column!r} needs a number, got {_show(columns[column][row])} (row {row})", row)
+        out[:, at] = (values - mean) / std
+        at += 1
     for column, vocabulary in plan.categorical.items():
-        values = frame[column].astype("str").where(frame[column].notna())
-        index = {v: i for i, v in enumerate(vocabulary)}
-        codes = values.map(index)
-        if codes.isna().any():
-            row = int(np.flatnonzero(codes.isna().to_numpy())[0])
-            if values.iloc[row] is None or pd.isna(values.iloc[row]):
+        values = columns[column]
+        index = plan.vocabulary_index[column]
+        codes = np.fromiter((index.get(str(v), -1) for v in values), dtype=np.int64, count=rows)
+        missing = pd.isna(values)
+        codes[missing] = -1
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0])
+            if missing[row]:
                 raise FeatureError(f"feature {column!r} is missing (row {row}); allowed: {vocabulary}", row=row)
             raise FeatureError(
-                f"feature {column!r} has unknown category {_show(frame[column].iloc[row])} (row {row}); "
-                f"allowed: {vocabulary}",
+                f"feature {column!r} has unknown category {_show(values[row])} (row {row}); allowed: {vocabulary}",
                 row=row,
             )
-        one_hot = np.zeros((len(frame), len(vocabulary)))
-        one_hot[np.arange(len(frame)), codes.to_numpy(dtype=np.int64)] = 1.0
-        blocks.append(one_hot)
-    return np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
+        out[np.arange(rows), at + codes] = 1.0
+        at += len(vocabulary)
+    return out

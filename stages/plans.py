@@ -8,9 +8,11 @@ gets the same plan back with `load`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from stages import features, images, texts
@@ -56,6 +58,14 @@ def fit(frame: pd.DataFrame, columns: list[str], data_params) -> Plan:
     if kind == "text":
         return texts.fit(column, data_params.text.max_length)
     return features.fit(frame, columns)
+
+
+def encode_records(plan: Plan, records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """The model's named inputs for records as a client sends them: a tabular plan reads them as they
+    are, images and text go through a frame (their decoding and tokenising cost far more than it)."""
+    if isinstance(plan, features.FeaturePlan):
+        return plan.encode_records(records)
+    return plan.encode(pd.DataFrame.from_records(records))
 
 
 def save(plan: Plan, directory: Path) -> None:

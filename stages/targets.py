@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 # What `python -m stages.serve` imports, by distribution; kind-specific extras below.
-SERVING = ["fastapi", "uvicorn", "onnxruntime", "numpy", "pandas", "pydantic", "pyyaml", "prometheus-client", "rich"]
+SERVING = ["fastapi", "uvicorn", "httptools", "uvloop", "onnxruntime", "numpy", "pandas", "pydantic", "pyyaml"]
+SERVING += ["prometheus-client", "rich"]
 BY_KIND = {"image": ["pillow"], "text": ["tokenizers"], "tabular": []}
 PORT = 8000
 
@@ -56,6 +57,8 @@ class EdgeModel:
                 values = np.array([float(r[name]) for r in records], dtype=np.float64)
             except (KeyError, TypeError, ValueError):
                 raise ValueError(f"feature {name!r} needs a number in every record") from None
+            if not np.isfinite(values).all():
+                raise ValueError(f"feature {name!r} needs a finite number in every record, not NaN or infinity")
             columns.append(((values - mean) / std)[:, None])
         for name, vocabulary in self.plan["categorical"].items():
             one_hot = np.zeros((len(records), len(vocabulary)))

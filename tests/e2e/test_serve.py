@@ -81,6 +81,7 @@ def test_health_and_metadata(server):
         ({"records": [{k: v for k, v in PENGUIN.items() if k != "sex"}]}, "missing features: ['sex']"),
         ({"records": [{**PENGUIN, "body_mass_g": "heavy"}]}, "needs a number, got 'heavy'"),
         ({"records": [{**PENGUIN, "body_mass_g": float("nan")}]}, "'body_mass_g' needs a number, got nan"),
+        ({"records": [{**PENGUIN, "bill_depth_mm": float("-inf")}]}, "'bill_depth_mm' needs a number, got -inf"),
         ({"records": [{**PENGUIN, "sex": None}]}, "feature 'sex' is missing (row 0)"),
     ],
 )

@@ -4,6 +4,7 @@ serving imports (the real server runs with nothing else importable)."""
 
 import json
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,9 @@ def test_the_edge_loader_needs_only_numpy_and_onnxruntime_and_agrees_with_the_bu
     assert [p["class"] for p in on_device] == [p["class"] for p in served]
     for device, server in zip(on_device, served, strict=True):
         assert device["probabilities"] == pytest.approx(server["probabilities"], abs=1e-6)
+    device_model = runpy.run_path(str(edge / "predict.py"))["EdgeModel"](edge)
+    with pytest.raises(ValueError, match="'body_mass_g' needs a finite number"):  # not NaN probabilities
+        device_model.predict([{**records[0], "body_mass_g": float("inf")}])
 
 
 def test_the_container_recipe_is_sound_and_its_requirements_are_all_serving_needs(built_repo, tmp_path):

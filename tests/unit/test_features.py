@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.features import FeatureError, FeaturePlan, encode, fit
+from stages.features import FeatureError, FeaturePlan, encode, encode_records, fit
 
 
 def test_numeric_standardised_and_categories_one_hot():
@@ -14,13 +14,33 @@ def test_numeric_standardised_and_categories_one_hot():
     assert FeaturePlan.from_json(plan.to_json()) == plan
 
 
-def test_bad_records_are_explained():
+def test_records_encode_as_their_frame_does():
+    train = pd.DataFrame({"x": [1.0, 3.0, 2.5], "n": [1, 2, 2], "c": ["b", "a", "b"], "flag": [True, False, True]})
+    plan = fit(train, ["x", "n", "c", "flag"])
+    records = [{"x": 2.0, "n": 1, "c": "a", "flag": False}, {"x": "3.5", "n": 2.0, "c": "b", "flag": True}]
+    np.testing.assert_array_equal(encode_records(records, plan), encode(pd.DataFrame.from_records(records), plan))
+    assert encode_records(records, plan).dtype == np.float32
+
+
+@pytest.mark.parametrize("through", ["frame", "records"])
+def test_bad_records_are_explained(through):
     plan = fit(pd.DataFrame({"x": [1.0, 3.0], "c": ["b", "a"]}), ["x", "c"])
+
+    def encode(frame):
+        from stages import features
+
+        if through == "frame":
+            return features.encode(frame, plan)
+        return encode_records(frame.to_dict("records"), plan)
+
     with pytest.raises(FeatureError, match="unknown category 'z'"):
-        encode(pd.DataFrame({"x": [1.0], "c": ["z"]}), plan)
+        encode(pd.DataFrame({"x": [1.0], "c": ["z"]}))
     with pytest.raises(FeatureError, match="missing features: \\['c'\\]"):
-        encode(pd.DataFrame({"x": [1.0]}), plan)
+        encode(pd.DataFrame({"x": [1.0]}))
     with pytest.raises(FeatureError, match="'c' is missing"):
-        encode(pd.DataFrame({"x": [1.0], "c": [None]}), plan)
-    with pytest.raises(FeatureError, match="needs a number"):
-        encode(pd.DataFrame({"x": ["tall"], "c": ["a"]}), plan)
+        encode(pd.DataFrame({"x": [1.0], "c": [None]}))
+    with pytest.raises(FeatureError, match="'x' needs a number, got 'tall' \\(row 1\\)"):
+        encode(pd.DataFrame({"x": [2.0, "tall"], "c": ["a", "a"]}))
+    for infinite in (float("inf"), -float("inf")):  # standardised, it would make every output NaN
+        with pytest.raises(FeatureError, match="'x' needs a number, got -?inf"):
+            encode(pd.DataFrame({"x": [infinite], "c": ["a"]}))
