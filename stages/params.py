@@ -6,12 +6,13 @@ raises `ParamsError` naming the key, the value given and what is allowed.
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stages.errors import MillraceError
 
@@ -68,11 +69,21 @@ class BuiltinSource(_Section):
     name: Literal["penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews"] = "penguins"
 
 
+def _known_encoding(name: str) -> str:
+    if name != "auto":
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ValueError(f"unknown encoding {name!r}") from None
+    return name
+
+
 class _TableOptions(_Section):
     """How to read table files, wherever they come from (a path, a glob, an archive, a URL)."""
 
     format: Literal["auto", "csv", "tsv", "parquet", "json", "jsonl", "excel"] = "auto"  # auto: from the suffix
-    encoding: str = "auto"  # auto: a byte-order mark, else UTF-8 (verified); or e.g. latin-1, cp1252
+    # auto: a byte-order mark, else UTF-8 (verified); or e.g. latin-1, cp1252
+    encoding: Annotated[str, AfterValidator(_known_encoding)] = "auto"
     members: str = "**/*"  # inside an archive: a glob of the files to read
     sheet: str | int = 0  # excel: sheet name or position
 
