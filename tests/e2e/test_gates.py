@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.harness import set_param, sh
+from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +55,7 @@ def test_raw_gate_stops_corrupt_data_and_names_every_fault(workspace):
     assert fingerprint(workspace) == before
     report = json.loads((workspace / "reports/gates/raw.json").read_text())
     assert report["success"] is False and report["failed"] >= 4
+    assert_invariants(workspace, failed="acquire")
 
 
 def test_the_same_csv_uncorrupted_passes_the_raw_gate(workspace):
@@ -73,5 +75,6 @@ def test_labels_gate_stops_a_too_rare_class(workspace):
     assert "Running stage 'select'" not in output
     assert all((workspace / p).exists() for p in downstream)
     # DVC removes the failed stage's own previous output before running it; it is restorable.
+    assert_invariants(workspace, failed="label")  # what DVC removed is restorable from its cache
     sh(workspace, "dvc", "checkout", "label")
     assert fingerprint(workspace) == before

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.harness import set_param, sh, stages_run, tool_env
+from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +40,7 @@ def test_a_second_repro_fails_fast_while_the_first_finishes(workspace):
     assert first.returncode == 0, "".join(seen) + rest
     assert stages_run("".join(seen) + rest) == ["deploy"]
     assert stages_run(sh(workspace, "dvc", "repro").stdout) == []  # the first run recorded everything
+    assert_invariants(workspace)
 
 
 def test_a_corrupt_dvc_lock_file_is_an_error_with_what_to_do_not_a_hang(workspace):
@@ -53,3 +55,4 @@ def test_a_corrupt_dvc_lock_file_is_an_error_with_what_to_do_not_a_hang(workspac
     assert str(_failure("acquire", result.returncode, said.splitlines())).endswith(CORRUPT_RWLOCK_HINT)
     (workspace / ".dvc/tmp/rwlock").unlink()  # what the hint says to do
     assert "Data and pipelines are up to date" in sh(workspace, "dvc", "repro").stdout
+    assert_invariants(workspace)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import sh, tool_env
+from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
 
@@ -31,3 +32,4 @@ def test_a_full_disk_stops_the_stage_with_a_message_and_keeps_its_outputs(worksp
     leftovers = [p for top in ("data", "models", "reports") for p in (workspace / top).rglob("*.tmp")]
     assert not leftovers
     assert "up to date" in sh(workspace, "dvc", "status").stdout
+    assert_invariants(workspace)

@@ -14,6 +14,7 @@ import pytest
 
 from stages.io import sha256
 from tests.harness import sh, stages_run, tool_env
+from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +63,4 @@ def test_kill_9_during_train_then_repro_resumes_to_the_same_weights(workspace, b
     assert "up to date" in sh(workspace, "dvc", "status").stdout
     leftovers = [p for p in (workspace / "models").rglob("*.tmp")] + list((workspace / "reports").rglob("*.tmp"))
     assert leftovers == []
+    assert_invariants(workspace)

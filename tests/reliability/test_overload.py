@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.test_serve import start
 from tests.harness import set_param
+from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +56,4 @@ def test_a_crowd_gets_answers_or_an_immediate_503_and_never_a_hang(workspace):
     assert set(answers) <= {200, 503}, answers  # no timeout, no reset, no 500
     assert answers[200] > 0 and answers[503] > 0, answers  # the limit was reached and said so
     assert after.status_code == 200 and after.json()["predictions"][0]["class"]
+    assert_invariants(workspace)
