@@ -2,6 +2,8 @@
 
 import json
 import subprocess
+import threading
+import time
 
 import httpx
 import pytest
@@ -22,6 +24,8 @@ PENGUIN = {
 
 
 def start(repo, extra_env=None):
+    """The real server on a free port; its output lines collect in `process.output` as they come
+    (left in the pipe, a busy server's access log fills it and the server stalls on a write)."""
     port = free_port()
     env = {**tool_env(repo), **(extra_env or {})}
     process = subprocess.Popen(
@@ -32,11 +36,20 @@ def start(repo, extra_env=None):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    process.output = []
+
+    def drain() -> None:
+        for line in process.stdout:
+            process.output.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
     url = f"http://127.0.0.1:{port}"
     if wait_until_answers(f"{url}/health", process, seconds=30):
         return process, url
     process.kill()
-    raise AssertionError(f"server did not start:\n{process.stdout.read()}")
+    process.wait(timeout=10)
+    time.sleep(0.2)  # the drain thread reads what is left
+    raise AssertionError("server did not start:\n" + "".join(process.output))
 
 
 @pytest.fixture

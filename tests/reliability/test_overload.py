@@ -2,7 +2,6 @@
 (`serve.max_concurrency`), none hangs or errors, and the server keeps serving afterwards."""
 
 import asyncio
-import threading
 from collections import Counter
 
 import httpx
@@ -45,7 +44,6 @@ def test_a_crowd_gets_answers_or_an_immediate_503_and_never_a_hang(workspace):
     set_param(workspace, r"^  max_concurrency: .*$", "  max_concurrency: 16")
     set_param(workspace, r"^  log_requests: .*$", "  log_requests: false")
     process, url = start(workspace)
-    threading.Thread(target=process.stdout.read, daemon=True).start()  # drain the access log
     try:
         answers = asyncio.run(storm(url))
         after = httpx.post(f"{url}/predict", json={"records": [RECORD]}, timeout=10)
