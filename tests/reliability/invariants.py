@@ -30,11 +30,8 @@ TEMPORARY = ("*.tmp", "*.partial", "*.part")
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def _cached(repo: Path, md5: str) -> Path:
