@@ -14,7 +14,7 @@ import pandas as pd
 
 from stages import plans
 from stages.errors import MillraceError
-from stages.io import read_json
+from stages.io import folder_sha256, read_json, sha256
 
 MANIFEST = "manifest.json"
 
@@ -26,11 +26,30 @@ def check_exists(directory: Path | str) -> Path:
     return directory
 
 
+def verify(directory: Path | str) -> Path:
+    """The bundle exactly as deploy wrote it: every file (and folder) its manifest lists, with that sha256.
+
+    A truncated, replaced or missing graph is named before anything loads or serves it.
+    """
+    directory = check_exists(directory)
+    listed = read_json(directory / MANIFEST).get("files") or {}
+    damaged = []
+    for name, expected in listed.items():
+        path = directory / name.rstrip("/")
+        if not path.exists():
+            damaged.append(f"{name} is missing")
+        elif (folder_sha256(path) if name.endswith("/") else sha256(path)) != expected:
+            damaged.append(f"{name} differs from the manifest (sha256)")
+    if damaged:
+        raise MillraceError(f"the bundle at {directory} is damaged: {'; '.join(damaged)}")
+    return directory
+
+
 class Bundle:
     def __init__(self, directory: Path | str, variant: str = "fp32") -> None:
         import onnxruntime
 
-        directory = check_exists(directory)
+        directory = verify(directory)
         graph = directory / ("model.onnx" if variant == "fp32" else f"model.{variant}.onnx")
         self.manifest = read_json(directory / MANIFEST)
         self.plan = plans.load(directory)

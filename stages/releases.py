@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stages.bundle import verify
 from stages.errors import MillraceError
 from stages.io import atomic_dir, read_json, write_text
 
@@ -67,6 +68,7 @@ def promote(root: Path | str, version: str, reason: str) -> str | None:
     root = Path(root)
     if version not in versions(root):
         raise MillraceError(f"no release {version!r} in {root}; releases: {versions(root) or 'none'}")
+    verify(root / version)  # a damaged release never becomes the active one
     previous = active(root)
     write_text(root / ACTIVE, version + "\n")
     entry = {"at": datetime.now(UTC).isoformat(), "from": previous, "to": version, "reason": reason}

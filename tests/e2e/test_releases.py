@@ -70,25 +70,30 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
             time.sleep(0.2)
         assert ready_version(url) == first
 
-        # A damaged release promoted by mistake: the server refuses it and keeps serving the last good one.
+        # A damaged release: `millrace promote` refuses it, naming the file; made active behind its back (the
+        # pointer edited by hand, the disk damaged after promotion), the server refuses it and keeps serving.
         broken = root / "20991231T000000Z-broken0"
         shutil.copytree(root / second, broken)
         manifest = json.loads((broken / "manifest.json").read_text()) | {"version": broken.name}
         (broken / "manifest.json").write_text(json.dumps(manifest))
         (broken / "model.onnx").write_bytes(b"not an onnx graph")
+        refused = sh(workspace, "millrace", "promote", broken.name, check=False)
+        assert refused.returncode == 1 and "damaged: model.onnx differs from the manifest" in refused.stderr
+        assert releases.active(root) == first
         said = process.output
-        sh(workspace, "millrace", "promote", broken.name)
+        (root / "ACTIVE").write_text(broken.name + "\n")
         deadline = time.monotonic() + 15
         while not any("release not reloaded" in line for line in said) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert any(f"{broken.name}" in line and "still serving the previous one" in line for line in said), said
+        assert any("model.onnx differs from the manifest" in line for line in said), said
         assert ready_version(url) == first
         assert httpx.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10).status_code == 200
     finally:
         process.terminate()
         process.wait(timeout=10)
     moves = [(h["from"], h["to"]) for h in releases.history(root)]
-    assert moves[-3:] == [(first, second), (second, first), (first, "20991231T000000Z-broken0")]
+    assert moves[-2:] == [(first, second), (second, first)]  # the refused promotion is not in the history
 
 
 def test_a_challenger_worse_than_the_champion_is_refused(workspace):

@@ -6,15 +6,18 @@ import pytest
 
 from stages import releases
 from stages.errors import MillraceError
+from stages.io import folder_sha256, sha256
 
 
 def bundle(tmp_path, version: str, weights: str):
     directory = tmp_path / "bundles" / version
     directory.mkdir(parents=True)
     manifest = {"version": version, "weights_sha256": weights, "task": "classification", "metrics": {"test": {}}}
-    manifest["files"] = {"model.onnx": weights}
-    (directory / "manifest.json").write_text(json.dumps(manifest))
     (directory / "model.onnx").write_bytes(b"onnx " + weights.encode())
+    (directory / "edge").mkdir()
+    (directory / "edge/loader.py").write_text("# loader\n")
+    manifest["files"] = {"model.onnx": sha256(directory / "model.onnx"), "edge/": folder_sha256(directory / "edge")}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
 
 
@@ -44,3 +47,19 @@ def test_mistakes_are_named(tmp_path):
     (root / "ACTIVE").write_text("gone\n")
     with pytest.raises(MillraceError, match="names 'gone', which is not a release"):
         releases.active(root)
+
+
+def test_a_damaged_release_is_never_made_active(tmp_path):
+    root = tmp_path / "releases"
+    good = releases.register(bundle(tmp_path, "20260101T000000Z-aaaa", "a" * 64), root)
+    releases.promote(root, good, "deploy")
+    truncated = releases.register(bundle(tmp_path, "20260102T000000Z-bbbb", "b" * 64), root)
+    (root / truncated / "model.onnx").write_bytes(b"onnx ")
+    (root / truncated / "edge/loader.py").write_text("import os; os.system('tampered')\n")
+    with pytest.raises(MillraceError, match="damaged: model.onnx differs from the manifest.*; edge/ differs"):
+        releases.promote(root, truncated, "by hand")
+    missing = releases.register(bundle(tmp_path, "20260103T000000Z-cccc", "c" * 64), root)
+    (root / missing / "model.onnx").unlink()
+    with pytest.raises(MillraceError, match="damaged: model.onnx is missing"):
+        releases.promote(root, missing, "by hand")
+    assert releases.active(root) == good and len(releases.history(root)) == 1
