@@ -26,6 +26,7 @@ from flows import notify
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.retrain import retrain
 from flows.stage_task import QUIET_ENV, quiet_environment
+from flows.tether import tether_ephemeral_server
 from stages.params import load_params
 
 DRIFTED = 3  # stages.drift's exit status with --fail-on-drift
@@ -82,4 +83,5 @@ def monitor(repo: str = ".") -> dict[str, Any]:
 
 if __name__ == "__main__":
     quiet_environment()
+    tether_ephemeral_server()
     monitor()

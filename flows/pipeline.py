@@ -6,7 +6,8 @@ up to date, and that no earlier stage of the run changed, are not handed to DVC 
 -S` overrides (`["train.lr=0.003"]`), applied to params.yaml by DVC's own code; every successful
 run is then saved as a DVC experiment named after the Prefect run (`dvc exp save`), so `dvc exp
 show` and `millrace compare` list it beside `dvc exp run`'s. The workspace is left as the run left
-it, as `dvc exp run` does; a failed run puts params.yaml back as it was.
+it, as `dvc exp run` does; a failed run puts params.yaml back as it was, and the run after a killed one
+does it for that one.
 
 One flow run at a time per workspace (flows/lock.py). Transient failures are retried with
 backoff, nothing else is. A finished run publishes a markdown summary and the experiment table;
@@ -32,9 +33,11 @@ from prefect.runtime import flow_run
 
 from flows import artifacts, notify
 from flows.lock import ensure_free, workspace_lock
+from flows.overrides import overridden, restore_after_killed_run
 from flows.stage_task import QUIET_ENV, quiet_environment, recorded_outputs, run_stage, stage_options, stale_stages
+from flows.tether import tether_ephemeral_server
 from stages.dvc_command import dvc_executable
-from stages.params import ParamsError, load_params
+from stages.params import load_params
 
 
 def stage_names(repo: Path) -> list[str]:
@@ -49,18 +52,6 @@ def stages_to_run(root: Path, until: str | None) -> list[str]:
     if until not in names:
         raise ValueError(f"until={until!r}: not a stage of dvc.yaml ({', '.join(names)})")
     return names[: names.index(until) + 1]
-
-
-def apply_overrides(root: Path, overrides: list[str]) -> None:
-    """`dvc exp run -S`'s own code: the same syntax, the same errors, params.yaml checked after."""
-    from dvc.exceptions import InvalidArgumentError
-    from dvc.utils.hydra import apply_overrides as dvc_apply_overrides
-
-    try:
-        dvc_apply_overrides(root / "params.yaml", list(overrides))
-    except InvalidArgumentError as exc:  # DVC's own message is only "Invalid `--set-param` value"
-        raise ParamsError(f"overrides {', '.join(overrides)}: {exc.__cause__ or exc}") from None
-    load_params(root / "params.yaml")  # a wrong key or value is named now, before any stage runs
 
 
 def save_experiment(root: Path, name: str) -> None:
@@ -100,10 +91,11 @@ def pipeline(
     root = Path(repo).resolve()
     names = stages_to_run(root, until)
     with workspace_lock(root, f"flow run {flow_run.get_name()!r}"):
-        original = (root / "params.yaml").read_text()
-        try:
+        restored = restore_after_killed_run(root)
+        if restored:
+            logger.warning(restored)
+        with overridden(root, overrides or []):
             if overrides:
-                apply_overrides(root, overrides)
                 logger.info("params.yaml with %s", ", ".join(overrides))
             settings = load_params(root / "params.yaml").flows
             # One `dvc status` instead of a `dvc repro` process per up-to-date stage; a stage runs when
@@ -122,9 +114,6 @@ def pipeline(
                     up_to_date=not needed,
                 )
                 upstream_changed = upstream_changed or (needed and recorded_outputs(root, stage) != before)
-        except BaseException:
-            (root / "params.yaml").write_text(original)  # a failed run leaves the params as it found them
-            raise
         experiment = None
         if save and until is None:
             if (root / ".git").exists():
@@ -145,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-save", dest="save", action="store_false", help="do not save the run as a DVC experiment")
     args = parser.parse_args(argv)
     quiet_environment()
+    tether_ephemeral_server()  # a flow killed outright leaves no Prefect server behind
     try:
         ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock
         pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 
 from flows.pipeline import pipeline
 from flows.stage_task import quiet_environment
+from flows.tether import tether_ephemeral_server
 
 DEPLOYMENT = "millrace-retrain/nightly"  # flow name / deployment name, as flows/deployments.py registers it
 
@@ -28,4 +29,5 @@ def retrain(repo: str = ".", overrides: list[str] | None = None, reason: str = "
 
 if __name__ == "__main__":
     quiet_environment()
+    tether_ephemeral_server()
     retrain(reason="started by hand")

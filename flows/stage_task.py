@@ -4,7 +4,8 @@
 its state, duration and log. A stage that exits TRANSIENT_EXIT (a URL that did not answer) may pass
 on a later try and is retried with exponential backoff; any other failure (a failed gate, a bad
 param, a refused deployment) would fail the same way again and is not. A stage running past its
-deadline is stopped with its whole process group, so nothing is left running.
+deadline is stopped with its whole process group, so nothing is left running; so is a stage whose flow
+process is killed outright (flows/tether.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 from prefect import get_run_logger, task
 from prefect.tasks import exponential_backoff
 
+from flows.tether import tethered
 from stages.dvc_command import dvc_executable
 from stages.errors import TRANSIENT_EXIT
 
@@ -98,6 +100,7 @@ def run_stage(
         logger.info("Stage %r didn't change, skipping (dvc status)", stage)
         return
     command = [dvc_executable(), "repro", "--single-item", *(["--force"] if force else []), stage]
+    command = tethered(command)  # dies with this process, even by kill -9
     process = subprocess.Popen(
         command,
         cwd=repo,

@@ -3,9 +3,11 @@ failures are retried, stopping a stage's whole process group, overrides, schedul
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +17,8 @@ from prefect.states import Failed
 from flows import notify, stage_task
 from flows.deployments import deployment_specs
 from flows.lock import PipelineBusy, ensure_free, workspace_lock
-from flows.pipeline import apply_overrides, stages_to_run
+from flows.overrides import RECORD, apply_overrides, overridden, restore_after_killed_run
+from flows.pipeline import stages_to_run
 from flows.stage_task import StageFailed, TransientStageFailure, _failure, _stop, retry_if_transient
 from stages.cli import run_stage
 from stages.download import DownloadError
@@ -93,7 +96,7 @@ def test_stopping_a_stage_stops_its_whole_process_group(monkeypatch):
     child = int(process.stdout.readline())
     _stop(process)  # SIGTERM is ignored: SIGKILL follows after the grace period
     assert process.returncode == -signal.SIGKILL
-    assert not running(child)  # no orphan left behind
+    assert gone(child)  # no orphan left behind
 
 
 def running(pid: int) -> bool:
@@ -102,6 +105,14 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def gone(pid: int, seconds: float = 10) -> bool:
+    """The process ends within seconds (SIGKILL is sent at once but a loaded machine takes a moment to act on it)."""
+    deadline = time.monotonic() + seconds
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not running(pid)
 
 
 def test_until_names_a_stage_of_dvc_yaml():
@@ -120,6 +131,36 @@ def test_overrides_use_dvc_exp_run_s_syntax_and_are_checked_against_the_schema(t
         apply_overrides(tmp_path, ["train.epochs=3"])
     with pytest.raises(ParamsError, match=r"train.lrr: unknown key"):
         apply_overrides(tmp_path, ["+train.lrr=0.1"])
+
+
+def test_overrides_are_taken_back_by_a_failed_run_and_by_the_run_after_a_killed_one(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  lr: 0.01\n")
+    with pytest.raises(RuntimeError), overridden(tmp_path, ["train.lr=0.5"]):
+        assert "lr: 0.5" in params.read_text()
+        raise RuntimeError("a stage failed")
+    assert params.read_text() == "train:\n  lr: 0.01\n" and not (tmp_path / RECORD).exists()
+    with overridden(tmp_path, ["train.lr=0.5"]):
+        pass
+    assert "lr: 0.5" in params.read_text() and not (tmp_path / RECORD).exists()  # kept, as dvc exp run does
+
+    never_left = []  # held, so that no cleanup runs when the generator would be collected
+
+    def killed_during_run() -> None:  # what a run killed outright leaves: its overrides and its record
+        params.write_text("train:\n  lr: 0.01\n")
+        never_left.append(overridden(tmp_path, ["train.lr=0.5"]))
+        never_left[-1].__enter__()  # and never exited: kill -9 runs no cleanup
+
+    killed_during_run()
+    assert restore_after_killed_run(tmp_path) == (
+        "params.yaml put back as it was before a killed flow run applied its overrides"
+    )
+    assert params.read_text() == "train:\n  lr: 0.01\n" and not (tmp_path / RECORD).exists()
+    assert restore_after_killed_run(tmp_path) is None
+    killed_during_run()
+    params.write_text(params.read_text() + "# the user's own edit\n")
+    assert "edited since: left as it is" in restore_after_killed_run(tmp_path)
+    assert params.read_text().endswith("# the user's own edit\n") and not (tmp_path / RECORD).exists()
 
 
 def parse_params_file(root: Path) -> dict:
@@ -157,3 +198,41 @@ def test_the_webhook_names_a_refused_deployment_apart_from_a_failure(tmp_path, m
     assert notify.webhook_url(tmp_path) is None
     monkeypatch.setenv("MILLRACE_TEST_HOOK", "http://127.0.0.1:9/hook")
     assert notify.webhook_url(tmp_path) == "http://127.0.0.1:9/hook"
+
+
+def test_a_stage_dies_with_its_flow_even_when_the_flow_is_killed_outright():
+    # The "flow": a process that starts a tethered stage in a group of its own, as run_stage does, then waits.
+    flow = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys; subprocess.Popen([sys.executable, '-m', 'flows.tether', str(os.getpid()),"
+            " '--', 'bash', '-c', 'sleep 300 & echo $!; wait'], start_new_session=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    grandchild = int(flow.stdout.readline())
+    assert running(grandchild)
+    flow.kill()  # SIGKILL: the flow can clean nothing up itself
+    flow.wait()
+    assert gone(grandchild)
+
+
+def test_the_tether_passes_the_exit_status_on_and_is_stopped_with_its_group(monkeypatch):
+    tether = [sys.executable, "-m", "flows.tether", str(os.getpid()), "--"]
+    assert subprocess.run([*tether, "bash", "-c", "exit 3"], cwd=ROOT).returncode == 3
+    assert subprocess.run([*tether, "bash", "-c", "kill -9 $$"], cwd=ROOT).returncode == 128 + signal.SIGKILL
+    monkeypatch.setattr(stage_task, "GRACE_SECONDS", 1)
+    process = subprocess.Popen(
+        [*tether, "bash", "-c", "trap '' TERM; sleep 300 & echo $!; wait"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    child = int(process.stdout.readline())
+    _stop(process)
+    assert process.returncode == -signal.SIGKILL and gone(child)
