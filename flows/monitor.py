@@ -23,10 +23,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import deployment
 
 from flows import notify
+from flows.ephemeral import use_temporary_server
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.retrain import retrain
 from flows.stage_task import QUIET_ENV, quiet_environment
-from flows.tether import tether_ephemeral_server
 from stages.params import load_params
 
 DRIFTED = 3  # stages.drift's exit status with --fail-on-drift
@@ -83,5 +83,5 @@ def monitor(repo: str = ".") -> dict[str, Any]:
 
 if __name__ == "__main__":
     quiet_environment()
-    tether_ephemeral_server()
+    use_temporary_server()
     monitor()

@@ -32,10 +32,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from flows import artifacts, notify
+from flows.ephemeral import use_temporary_server
 from flows.lock import ensure_free, workspace_lock
 from flows.overrides import overridden, restore_after_killed_run
 from flows.stage_task import QUIET_ENV, quiet_environment, recorded_outputs, run_stage, stage_options, stale_stages
-from flows.tether import tether_ephemeral_server
 from stages.dvc_command import dvc_executable
 from stages.params import load_params
 
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-save", dest="save", action="store_false", help="do not save the run as a DVC experiment")
     args = parser.parse_args(argv)
     quiet_environment()
-    tether_ephemeral_server()  # a flow killed outright leaves no Prefect server behind
+    use_temporary_server()  # unless PREFECT_API_URL is set
     try:
         ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock
         pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)

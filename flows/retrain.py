@@ -14,9 +14,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.ephemeral import use_temporary_server
 from flows.pipeline import pipeline
 from flows.stage_task import quiet_environment
-from flows.tether import tether_ephemeral_server
 
 DEPLOYMENT = "millrace-retrain/nightly"  # flow name / deployment name, as flows/deployments.py registers it
 
@@ -29,5 +29,5 @@ def retrain(repo: str = ".", overrides: list[str] | None = None, reason: str = "
 
 if __name__ == "__main__":
     quiet_environment()
-    tether_ephemeral_server()
+    use_temporary_server()
     retrain(reason="started by hand")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 from collections import deque
@@ -24,7 +23,7 @@ import yaml
 from prefect import get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from flows.tether import tethered
+from flows import tether
 from stages.dvc_command import dvc_executable
 from stages.errors import TRANSIENT_EXIT
 
@@ -58,20 +57,6 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     return isinstance(state.data, TransientStageFailure)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the stage's process group, SIGKILL whatever is still there after a grace period."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def _failure(stage: str, returncode: int, tail: list[str]) -> StageFailed:
     """The stage's own `error:` message when it printed one (stages/cli.py), else the last lines."""
     said = "\n".join(tail)
@@ -100,21 +85,19 @@ def run_stage(
         logger.info("Stage %r didn't change, skipping (dvc status)", stage)
         return
     command = [dvc_executable(), "repro", "--single-item", *(["--force"] if force else []), stage]
-    command = tethered(command)  # dies with this process, even by kill -9
-    process = subprocess.Popen(
+    process = tether.start(  # its own process group, tethered: it ends when the flow does, even by kill -9
         command,
         cwd=repo,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **QUIET_ENV},
-        start_new_session=True,  # its own process group: a timeout or a cancel stops all of it
     )
     expired = threading.Event()
 
     def deadline() -> None:
         expired.set()
-        _stop(process)
+        tether.stop(process, GRACE_SECONDS)
 
     timer = threading.Timer(timeout_seconds, deadline)
     timer.daemon = True
@@ -131,7 +114,7 @@ def run_stage(
     finally:
         timer.cancel()
         if process.poll() is None:  # interrupted or cancelled while the stage ran
-            _stop(process)
+            tether.stop(process, GRACE_SECONDS)
     if expired.is_set():
         raise StageTimedOut(
             f"stage {stage!r} ran longer than flows.stage_timeout_seconds ({timeout_seconds:g} s) and was stopped"

@@ -70,10 +70,14 @@ def promote(root: Path | str, version: str, reason: str) -> str | None:
         raise MillraceError(f"no release {version!r} in {root}; releases: {versions(root) or 'none'}")
     verify(root / version)  # a damaged release never becomes the active one
     previous = active(root)
+    # The history first, then the pointer: a promotion killed in between is recorded but not made, and the
+    # next promotion of the same version completes it rather than recording it twice.
+    last = history(root)[-1:]
+    if not (last and last[0]["from"] == previous and last[0]["to"] == version):
+        entry = {"at": datetime.now(UTC).isoformat(), "from": previous, "to": version, "reason": reason}
+        with (root / HISTORY).open("a") as lines:
+            lines.write(json.dumps(entry) + "\n")
     write_text(root / ACTIVE, version + "\n")
-    entry = {"at": datetime.now(UTC).isoformat(), "from": previous, "to": version, "reason": reason}
-    with (root / HISTORY).open("a") as history:
-        history.write(json.dumps(entry) + "\n")
     return previous
 
 

@@ -31,6 +31,9 @@ def built_repo(tmp_path_factory) -> Path:
     repo = copy_project(tmp_path_factory.mktemp("built") / "repo")
     sh(repo, "dvc", "repro")
     commit_all(repo, "pipeline run")
+    # Prefect's database (ignored by git) made once, as a machine's first flow run makes it (~11 s), rather
+    # than in every copy that runs a flow.
+    sh(repo, "python", "-c", "from flows.ephemeral import use_temporary_server; use_temporary_server()")
     return repo
 
 

@@ -3,7 +3,6 @@ failures are retried, stopping a stage's whole process group, overrides, schedul
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,12 +13,12 @@ from types import SimpleNamespace
 import pytest
 from prefect.states import Failed
 
-from flows import notify, stage_task
+from flows import notify, tether
 from flows.deployments import deployment_specs
 from flows.lock import PipelineBusy, ensure_free, workspace_lock
 from flows.overrides import RECORD, apply_overrides, overridden, restore_after_killed_run
 from flows.pipeline import stages_to_run
-from flows.stage_task import StageFailed, TransientStageFailure, _failure, _stop, retry_if_transient
+from flows.stage_task import StageFailed, TransientStageFailure, _failure, retry_if_transient
 from stages.cli import run_stage
 from stages.download import DownloadError
 from stages.errors import TRANSIENT_EXIT
@@ -85,16 +84,12 @@ def test_a_transient_error_exits_with_the_status_the_flows_retry():
     assert exited.value.code == 1
 
 
-def test_stopping_a_stage_stops_its_whole_process_group(monkeypatch):
-    monkeypatch.setattr(stage_task, "GRACE_SECONDS", 1)
-    process = subprocess.Popen(  # a stage and its child that both ignore SIGTERM
-        ["bash", "-c", "trap '' TERM; sleep 300 & echo $!; wait"],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+def test_stopping_a_stage_stops_its_whole_process_group():
+    process = tether.start(  # a stage and its child that both ignore SIGTERM
+        ["bash", "-c", "trap '' TERM; sleep 300 & echo $!; wait"], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     child = int(process.stdout.readline())
-    _stop(process)  # SIGTERM is ignored: SIGKILL follows after the grace period
+    tether.stop(process, grace_seconds=1)  # SIGTERM is ignored: SIGKILL follows after the grace period
     assert process.returncode == -signal.SIGKILL
     assert gone(child)  # no orphan left behind
 
@@ -201,13 +196,13 @@ def test_the_webhook_names_a_refused_deployment_apart_from_a_failure(tmp_path, m
 
 
 def test_a_stage_dies_with_its_flow_even_when_the_flow_is_killed_outright():
-    # The "flow": a process that starts a tethered stage in a group of its own, as run_stage does, then waits.
+    # The "flow": a process that starts a tethered stage, as run_stage does, then waits.
     flow = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import os, subprocess, sys; subprocess.Popen([sys.executable, '-m', 'flows.tether', str(os.getpid()),"
-            " '--', 'bash', '-c', 'sleep 300 & echo $!; wait'], start_new_session=True); sys.stdin.read()",
+            "import sys; from flows import tether; tether.start(['bash', '-c', 'sleep 300 & echo $!; wait']);"
+            " sys.stdin.read()",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -221,18 +216,7 @@ def test_a_stage_dies_with_its_flow_even_when_the_flow_is_killed_outright():
     assert gone(grandchild)
 
 
-def test_the_tether_passes_the_exit_status_on_and_is_stopped_with_its_group(monkeypatch):
-    tether = [sys.executable, "-m", "flows.tether", str(os.getpid()), "--"]
-    assert subprocess.run([*tether, "bash", "-c", "exit 3"], cwd=ROOT).returncode == 3
-    assert subprocess.run([*tether, "bash", "-c", "kill -9 $$"], cwd=ROOT).returncode == 128 + signal.SIGKILL
-    monkeypatch.setattr(stage_task, "GRACE_SECONDS", 1)
-    process = subprocess.Popen(
-        [*tether, "bash", "-c", "trap '' TERM; sleep 300 & echo $!; wait"],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        cwd=ROOT,
-    )
-    child = int(process.stdout.readline())
-    _stop(process)
-    assert process.returncode == -signal.SIGKILL and gone(child)
+def test_the_tether_passes_the_exit_status_on():
+    for script, status in (("exit 3", 3), ("kill -9 $$", 128 + signal.SIGKILL)):
+        process = tether.start(["bash", "-c", script], cwd=ROOT)
+        assert process.wait(timeout=30) == status

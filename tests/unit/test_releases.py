@@ -63,3 +63,18 @@ def test_a_damaged_release_is_never_made_active(tmp_path):
     with pytest.raises(MillraceError, match="damaged: model.onnx is missing"):
         releases.promote(root, missing, "by hand")
     assert releases.active(root) == good and len(releases.history(root)) == 1
+
+
+def test_a_promotion_killed_between_history_and_pointer_is_completed_not_recorded_twice(tmp_path):
+    root = tmp_path / "releases"
+    first = releases.register(bundle(tmp_path, "20260101T000000Z-aaaa", "a" * 64), root)
+    releases.promote(root, first, "deploy")
+    second = releases.register(bundle(tmp_path, "20260102T000000Z-bbbb", "b" * 64), root)
+    releases.promote(root, second, "deploy")
+    (root / "ACTIVE").write_text(first + "\n")  # as if killed after the history line, before the pointer
+    releases.promote(root, second, "deploy, again")
+    assert releases.active(root) == second
+    assert [(h["from"], h["to"]) for h in releases.history(root)] == [(None, first), (first, second)]
+    releases.rollback(root)
+    releases.promote(root, second, "by hand")  # a real second promotion is recorded
+    assert [h["to"] for h in releases.history(root)] == [first, second, first, second]
