@@ -33,7 +33,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from stages.http_ready import wait_until_answers
+from stages.http_ready import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -78,7 +78,6 @@ def engines(test: pd.DataFrame) -> dict[str, dict[int, float]]:
 
 def server(directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
     """The real server in a scratch copy of the project's serving files, on a free port."""
-    import socket
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["serve"]["variant"] = variant
@@ -86,9 +85,7 @@ def server(directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
     params["paths"]["deploy"] = str(ROOT / "models/deploy")
     params["paths"]["monitoring"] = str(directory / "monitoring")
     (directory / "params.yaml").write_text(yaml.safe_dump(params))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "stages.serve", "--port", str(port)],

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from flows import tether
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.stage_task import quiet_environment
 from stages.http_ready import wait_until_answers
@@ -143,11 +143,7 @@ def local_server(port: int) -> Iterator[None]:
         with temporary_settings(updates={PREFECT_API_URL: f"{url}/api"}):
             yield
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        tether.stop(server, grace_seconds=15)
 
 
 def main(argv: list[str] | None = None) -> None:

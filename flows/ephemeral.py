@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
 import subprocess
 import sys
-import time
-
-import httpx
 
 from flows import tether
+from stages.http_ready import free_port, wait_until_answers
 
 STARTUP_SECONDS = 120  # the very first start also creates the database (~20 s on two cores)
 ATTEMPTS = 3  # the free port found may be taken before the server binds it
@@ -35,7 +32,7 @@ def use_temporary_server() -> str | None:
         return None
     failures = []
     for _ in range(ATTEMPTS):
-        server, url = _start(_free_port())
+        server, url = _start(free_port())
         failure = _wait_until_healthy(server, url)
         if failure is None:
             atexit.register(tether.stop, server, 10)  # registered before Prefect's handlers: runs after them
@@ -44,12 +41,6 @@ def use_temporary_server() -> str | None:
             return url
         failures.append(failure)
     raise RuntimeError(f"Prefect's temporary server did not start: {'; '.join(failures)}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _start(port: int) -> tuple[subprocess.Popen, str]:
@@ -62,16 +53,9 @@ def _start(port: int) -> tuple[subprocess.Popen, str]:
 
 def _wait_until_healthy(server: subprocess.Popen, url: str) -> str | None:
     """None once the server answers; else why not (it exited, or never answered)."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                return f"it exited with status {server.returncode}"
-            try:
-                if client.get(f"{url}/health").status_code == 200:
-                    return None
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    if wait_until_answers(f"{url}/health", server, STARTUP_SECONDS, poll=0.1):
+        return None
+    if server.poll() is not None:
+        return f"it exited with status {server.returncode}"
     tether.stop(server, 10)
     return f"no answer from {url} within {STARTUP_SECONDS} s"

@@ -1,11 +1,20 @@
-"""Waiting for a local HTTP server to come up: the model server, a Prefect server, a container's app."""
+"""Starting a local HTTP server: a free loopback port, and waiting for the model server, a Prefect server or
+a container's app to come up."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 
 import httpx
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS's choice)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def answers(url: str, timeout: float = 2.0) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -81,9 +80,3 @@ def set_param(repo: Path, pattern: str, replacement: str) -> None:
     text, count = re.subn(pattern, replacement, path.read_text(), flags=re.MULTILINE)
     assert count == 1, f"{pattern!r} matched {count} times in params.yaml"
     path.write_text(text)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from stages.http_ready import wait_until_answers
-from tests.harness import free_port, tool_env
+from stages.http_ready import free_port, wait_until_answers
+from tests.harness import tool_env
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from stages.bundle import Bundle
-from stages.http_ready import wait_until_answers
+from stages.http_ready import free_port, wait_until_answers
 from tests.conftest import ROOT
-from tests.harness import free_port, tool_env
+from tests.harness import tool_env
 
 pytestmark = pytest.mark.slow
 

@@ -189,7 +189,7 @@ def test_a_client_error_is_not_retried(workdir):
 
 
 def test_a_refused_connection_is_retried_then_named(workdir):
-    from tests.harness import free_port
+    from stages.http_ready import free_port
 
     with pytest.raises(MillraceError, match=r"connection failed.*\(after 3 attempts\)"):
         acquire_url(f"http://127.0.0.1:{free_port()}/rows.csv")
