@@ -136,7 +136,9 @@ def build(label_dir: Path, selection: dict[str, Any], params) -> Setup:
 def trainer(train, checkpoints: Path, logger, callbacks=()):
     """The Trainer every run uses: params passed to Lightning as is, early stopping, best and last checkpoints."""
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from stages.train.resume import KeepPreviousCheckpoint
 
     # Deterministic cuBLAS needs a fixed workspace; without it a CUDA run stops with an error.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -148,7 +150,7 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
     # The checkpoint folder is ours: emptied for a fresh run, kept on purpose to resume one.
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
-    checkpoint = ModelCheckpoint(
+    checkpoint = KeepPreviousCheckpoint(
         dirpath=checkpoints,
         filename="best",
         monitor="val/loss",
@@ -185,30 +187,6 @@ def fingerprint(label_dir: Path, selection: dict[str, Any], params) -> str:
     return digest.hexdigest()
 
 
-def resume_point(checkpoints: Path, key: str, mode: str) -> str | None:
-    """The last checkpoint of an interrupted run with the same fingerprint, if there is one to use."""
-    last, stamp = checkpoints / "last.ckpt", checkpoints.with_name(f"{checkpoints.name}.fingerprint")
-    same = stamp.exists() and stamp.read_text() == key
-    if mode == "never" or not same or not last.exists():
-        shutil.rmtree(checkpoints, ignore_errors=True)
-        checkpoints.mkdir(parents=True)
-        stamp.write_text(key)
-        return None
-    from stages import trained
-    from stages.errors import MillraceError
-
-    try:
-        trained.load_checkpoint(last)
-    except MillraceError as exc:
-        print(f"train: cannot resume: {exc}; starting again from epoch 0")
-        shutil.rmtree(checkpoints)
-        checkpoints.mkdir(parents=True)
-        stamp.write_text(key)
-        return None
-    print(f"train: resuming the interrupted run from {last}")
-    return str(last)
-
-
 def run(
     label_dir: Path,
     selection: dict[str, Any],
@@ -228,6 +206,7 @@ def run(
 
     from stages import trained
     from stages.train.callbacks import GradualUnfreeze
+    from stages.train.resume import resume_point
 
     setup = build(label_dir, selection, params)
     ckpt_path = resume_point(checkpoints, fingerprint(label_dir, selection, params), params.train.resume)

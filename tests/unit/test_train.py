@@ -9,6 +9,7 @@ import torch
 from safetensors.numpy import load_file
 
 from stages import trained
+from stages.errors import MillraceError
 from stages.params import parse_params
 from stages.train import run
 
@@ -151,16 +152,20 @@ def test_an_interrupted_run_resumes_and_ends_where_an_uninterrupted_one_does(lab
     assert not checkpoints.exists()  # removed once training completed
 
 
-def _crash_then_rerun(label_dir, tmp_path, params, rerun_params, damage=None):
-    """Train until a crash at epoch 2, optionally damage what it left, then train again."""
+def _crash_then_rerun(label_dir, tmp_path, params, rerun_params, damage=None, crash_at=2):
+    """Train until a crash at the start of epoch `crash_at`, optionally damage what it left, then train again."""
     checkpoints = tmp_path / "checkpoints"
     (tmp_path / "a").mkdir()
     selection = {"family": "tabular_mlp"}
     with pytest.raises(SystemExit):
-        run(label_dir, selection, params, tmp_path / "a", tmp_path / "l", checkpoints, (CrashAtEpoch(2),))
+        run(label_dir, selection, params, tmp_path / "a", tmp_path / "l", checkpoints, (CrashAtEpoch(crash_at),))
     if damage:
-        damage(checkpoints / "last.ckpt")
+        damage(checkpoints)
     return run(label_dir, selection, rerun_params, tmp_path / "a", tmp_path / "l2", checkpoints)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:100])
 
 
 def test_changed_params_do_not_resume_someone_elses_run(label_dir, tmp_path):
@@ -170,13 +175,47 @@ def test_changed_params_do_not_resume_someone_elses_run(label_dir, tmp_path):
     assert meta["resumed"] is False and meta["epochs_run"] == 4
 
 
-def test_a_damaged_resume_checkpoint_is_reported_and_training_starts_over(label_dir, tmp_path, capsys):
+def test_a_truncated_last_checkpoint_resumes_from_the_one_before_and_ends_the_same(label_dir, tmp_path, capsys):
+    params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 5}})
+    (tmp_path / "whole").mkdir()
+    whole = run(label_dir, {"family": "tabular_mlp"}, params, tmp_path / "whole", tmp_path / "l0", tmp_path / "c0")
+
+    def damage(checkpoints):
+        assert trained.load_checkpoint(checkpoints / "previous.ckpt")["epoch"] == 1  # last.ckpt holds epoch 2
+        _truncate(checkpoints / "last.ckpt")
+
+    meta = _crash_then_rerun(label_dir, tmp_path, params, params, damage, crash_at=3)
+    out = capsys.readouterr().out
+    assert "cannot resume from last.ckpt" in out and "resuming the interrupted run from" in out
+    assert f"{tmp_path / 'checkpoints' / 'previous.ckpt'}" in out
+    assert meta["resumed"] is True and meta["best_epoch"] == whole["best_epoch"]
+    assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "whole/model.safetensors").read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_an_interrupted_run_whose_checkpoints_are_gone_is_an_error_not_a_silent_restart(label_dir, tmp_path, damage):
+    params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 4}})
+
+    def lose(checkpoints):
+        for name in ("last.ckpt", "previous.ckpt"):
+            (checkpoints / name).unlink() if damage == "missing" else _truncate(checkpoints / name)
+
+    with pytest.raises(MillraceError, match=r"saved epoch 1 in .*checkpoints, but no checkpoint of it loads") as exc:
+        _crash_then_rerun(label_dir, tmp_path, params, params, lose)
+    if damage == "missing":
+        assert "last.ckpt is missing; previous.ckpt is missing" in str(exc.value)
+    assert "set train.resume: never" in str(exc.value)
+    assert (tmp_path / "checkpoints/saved.json").exists()  # nothing of the interrupted run was thrown away
+    assert not (tmp_path / "a/model.safetensors").exists()
+    never = params.model_copy(update={"train": params.train.model_copy(update={"resume": "never"})})
+    meta = run(label_dir, {"family": "tabular_mlp"}, never, tmp_path / "a", tmp_path / "l3", tmp_path / "checkpoints")
+    assert meta["resumed"] is False and meta["epochs_run"] == 4
+
+
+def test_a_run_interrupted_before_its_first_checkpoint_starts_again_from_epoch_0(label_dir, tmp_path):
     params = parse_params({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 3}})
-    meta = _crash_then_rerun(
-        label_dir, tmp_path, params, params, lambda last: last.write_bytes(last.read_bytes()[:100])
-    )
-    assert meta["resumed"] is False
-    assert "cannot resume" in capsys.readouterr().out
+    meta = _crash_then_rerun(label_dir, tmp_path, params, params, crash_at=0)
+    assert meta["resumed"] is False and meta["epochs_run"] == 3
 
 
 @pytest.mark.parametrize("scheduler", ["cosine", "plateau"])
