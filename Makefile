@@ -31,9 +31,11 @@ run: $(VENV)/.installed
 	dvc plots show --out dvc_plots 2>&1 > /dev/null | { grep -v "failed to load some plots" || true; }
 	python -m stages.summary
 
+# Two workers: most of the suite waits on subprocesses (imports, dvc, servers), one core at a time.
+# --dist loadfile keeps a file's tests, and its module fixtures, on one worker.
 test: $(VENV)/.installed
 	ruff check . && ruff format --check .
-	python -m pytest
+	python -m pytest -n 2 --dist loadfile
 
 test-fast: $(VENV)/.installed
 	python -m pytest -m "not slow"

@@ -40,15 +40,18 @@ def stop(process: subprocess.Popen, grace_seconds: float) -> None:
 
 
 def run(parent: int, command: list[str]) -> int:
-    child = subprocess.Popen(command)
-
     def orphaned(*_: object) -> None:
         os.killpg(os.getpgrp(), signal.SIGKILL)  # this process too
 
     # SIGTERM reaches the whole group: the command decides what it means, and this process waits for it.
+    # Set before the command starts: a stop that came in between would end this process and leave the
+    # command running without its tether (a loaded machine hit that).
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGUSR1, orphaned)
     _signal_on_parent_death(signal.SIGUSR1)
+    if os.getppid() != parent:  # gone before the signal was asked for
+        return 1
+    child = subprocess.Popen(command)
     while True:
         try:
             status = child.wait(timeout=POLL_SECONDS)

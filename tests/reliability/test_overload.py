@@ -14,7 +14,7 @@ from tests.e2e.test_serve import start
 from tests.harness import set_param
 from tests.reliability.invariants import assert_invariants
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 
 CLIENTS, SECONDS = 200, 30
 RECORD = {
