@@ -113,16 +113,30 @@ def class_balance(splits: dict[str, pd.DataFrame], classes: list[str]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def leakage(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per evaluation split, its rows whose inputs (every column but the label) are also a training row's."""
+    inputs = [c for c in splits["train"].columns if c != "label"]
+    seen = set(pd.util.hash_pandas_object(splits["train"][inputs], index=False))
+    rows = []
+    for name in ("val", "test"):
+        hashes = pd.util.hash_pandas_object(splits[name][inputs], index=False)
+        rows.append({"split": name, "rows_also_in_train": int(hashes.isin(seen).sum()), "rows": len(hashes)})
+    return pd.DataFrame(rows)
+
+
 def labels_checks(
     splits: dict[str, pd.DataFrame], classes: list[str], min_share: float, task: str = "classification"
 ) -> list[Check]:
     labelled = pd.concat([f.assign(split=n) for n, f in splits.items()], ignore_index=True)
     every_row = [expectation("expect_column_values_to_not_be_null", column="label")]
+    # A model scored on rows it trained on looks better than it is: no evaluation row may repeat a training row.
+    no_leak = expectation("expect_column_values_to_be_between", column="rows_also_in_train", max_value=0)
+    leaks = Check("train_test_leakage", leakage(splits), [no_leak], ["split"])
     if task == "regression":
         sizes = pd.DataFrame({"split": list(splits), "rows": [len(f) for f in splits.values()]})
         finite = expectation("expect_column_values_to_be_between", column="label", min_value=-1e300, max_value=1e300)
         enough = [expectation("expect_column_values_to_be_between", column="rows", min_value=2)]
-        return [Check("rows", labelled, [*every_row, finite]), Check("split_sizes", sizes, enough, ["split"])]
+        return [Check("rows", labelled, [*every_row, finite]), Check("split_sizes", sizes, enough, ["split"]), leaks]
     every_row.append(
         expectation("expect_column_values_to_be_in_set", column="label", value_set=list(range(len(classes))))
     )
@@ -133,6 +147,7 @@ def labels_checks(
     return [
         Check("rows", labelled, every_row),
         Check("class_balance", class_balance(splits, classes), balance, index_columns=["split", "class"]),
+        leaks,
     ]
 
 

@@ -29,11 +29,12 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from stages import __version__, releases
+from stages import __version__, releases, request_errors
 from stages.bundle import Bundle, check_exists
 from stages.errors import MillraceError
 from stages.features import FeatureError
@@ -120,6 +121,7 @@ def create_app(
         stop.set()
 
     app = FastAPI(title="millrace model server", version=__version__, lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, request_errors.answer)
 
     app.add_middleware(
         Guard,

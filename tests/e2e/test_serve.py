@@ -1,6 +1,7 @@
 """The deployed bundle behind the real uvicorn server on a free loopback port."""
 
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from stages.http_ready import free_port, wait_until_answers
-from tests.harness import tool_env
+from tests.harness import set_param, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -114,6 +115,46 @@ def test_invalid_json_is_422_not_500(server):
 def test_oversized_body_is_refused(server):
     reply = httpx.post(f"{server}/predict", content=b"x" * 1_000_001, headers={"content-type": "application/json"})
     assert reply.status_code == 413
+
+
+def test_a_ten_megabyte_body_is_refused_before_it_is_sent(server):
+    """The 413 comes while the client has sent only the headers and a few bytes: nothing waits for the rest."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        head = f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        connection.sendall(f"{head}Content-Length: 10000000\r\n\r\n".encode() + b'{"records": [')
+        answer = connection.recv(4096).decode()  # a server reading the body first would time out here
+    assert answer.startswith("HTTP/1.1 413"), answer
+
+
+def test_a_million_element_array_gets_a_short_422_not_its_echo(workspace):
+    """With the body cap raised so that it reaches validation, a 1e6-element array where a value belongs (or a
+    million bad records) is answered with where and what, in a few hundred bytes: never the input sent back."""
+    set_param(workspace, r"^  max_body_bytes: .*$", "  max_body_bytes: 20000000")
+    process, url = start(workspace)
+    try:
+        field = {"records": [{**PENGUIN, "body_mass_g": [0.0] * 1_000_000}]}
+        records = {"records": [[0]] * 1_000_000}
+        replies = [httpx.post(f"{url}/predict", json=body, timeout=120) for body in (field, records)]
+        after = httpx.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert [r.status_code for r in replies] == [422, 422] and all(len(r.content) < 2000 for r in replies)
+    (error,) = replies[0].json()["detail"]
+    assert error == {
+        "field": "records[0].body_mass_g",
+        "message": "needs a number, a string, a boolean or null",
+        "got": "a list of 1000000 items",
+    }
+    many = replies[1].json()
+    assert len(many["detail"]) == 10 and many["more_errors"] == 999_990
+    assert many["detail"][0] == {
+        "field": "records[0]",
+        "message": "Input should be a valid dictionary",
+        "got": "a list of 1 item",
+    }
+    assert after.status_code == 200
 
 
 def test_chunked_bodies_are_capped_too_and_small_ones_still_served(server):

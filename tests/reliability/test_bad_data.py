@@ -58,3 +58,14 @@ def test_a_flood_of_one_label_fails_the_labels_gate_naming_the_class(gate):
     splits, classes, task = label.run(frame, "y", PARAMS.label.split, seed=0)
     with pytest.raises(GateFailed, match=r"\[class_balance\].*'share': 0.0502, 'split': 'train', 'class': 'rare'"):
         gate("labels", label.labels_checks(splits, classes, 0.1, task))
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_test_rows_that_repeat_training_rows_fail_the_labels_gate_naming_the_leak(gate, penguins, task):
+    frame = penguins.dropna()
+    target = "species" if task == "classification" else "body_mass_g"
+    splits, classes, task = label.run(frame, target, PARAMS.label.split, seed=0, task=task)
+    gate("labels", label.labels_checks(splits, classes, 0.1, task))  # the split itself never leaks
+    leaked = {**splits, "test": pd.concat([splits["test"], splits["train"].head(7)], ignore_index=True)}
+    with pytest.raises(GateFailed, match=r"\[train_test_leakage\].*'rows_also_in_train': 7.*'split': 'test'"):
+        gate("labels", label.labels_checks(leaked, classes, 0.1, task))
