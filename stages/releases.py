@@ -27,7 +27,10 @@ ACTIVE, HISTORY, MANIFEST = "ACTIVE", "history.jsonl", "manifest.json"
 def versions(root: Path | str) -> list[str]:
     """Registered versions, oldest first (version names start with their UTC timestamp)."""
     root = Path(root)
-    return sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file()) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    # A hidden folder is a copy still being made (or one a killed deploy left half made), never a release.
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file())
 
 
 def active(root: Path | str) -> str | None:
@@ -50,6 +53,9 @@ def register(bundle: Path | str, root: Path | str) -> str:
     variants) are the same release."""
     bundle, root = Path(bundle), Path(root)
     manifest = read_json(bundle / MANIFEST)
+    for partial in root.glob(".*.tmp"):  # what a killed deploy was copying in (DVC runs one deploy at a time)
+        if partial.is_dir() and not partial.is_symlink():
+            shutil.rmtree(partial, ignore_errors=True)
     for existing in versions(root):
         known = read_json(root / existing / MANIFEST)
         if known.get("weights_sha256") == manifest["weights_sha256"] and set(known["files"]) == set(manifest["files"]):

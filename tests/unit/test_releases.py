@@ -78,3 +78,20 @@ def test_a_promotion_killed_between_history_and_pointer_is_completed_not_recorde
     releases.rollback(root)
     releases.promote(root, second, "by hand")  # a real second promotion is recorded
     assert [h["to"] for h in releases.history(root)] == [first, second, first, second]
+
+
+def test_a_copy_a_killed_deploy_left_half_made_is_not_a_release_and_is_cleared(tmp_path):
+    """Killed while copying a bundle in: the half-made copy (manifest there, a folder not yet) is never taken
+    for the release, and the next registration of the same weights makes it whole and clears the leftover."""
+    root = tmp_path / "releases"
+    made = bundle(tmp_path, "20260101T000000Z-aaaa", "a" * 64)
+    partial = root / ".20260101T000000Z-aaaa.x1y2z3.tmp"
+    partial.mkdir(parents=True)
+    (partial / "manifest.json").write_bytes((made / "manifest.json").read_bytes())  # edge/ not copied yet
+    assert releases.versions(root) == []
+    again = bundle(tmp_path, "20260102T000000Z-aaaa", "a" * 64)
+    version = releases.register(again, root)
+    assert version == "20260102T000000Z-aaaa" and releases.versions(root) == [version]
+    assert not partial.exists() and sorted(p.name for p in root.iterdir()) == [version]
+    releases.promote(root, version, "deploy")  # whole: it verifies
+    assert releases.active(root) == version
