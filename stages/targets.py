@@ -2,9 +2,10 @@
 and `cloud` (a container recipe for the same server), written into the bundle by deploy.
 
 edge: `edge/predict.py` + the graph (`model.int8.onnx` when that variant shipped, else fp32) +
-`preprocess.json` + `model.json` (task, classes); it applies the tabular input plan in numpy, so a device needs
-nothing of millrace. Image and text bundles get none: decoding images and tokenising text need
-Pillow and tokenizers, which is the local server's job; the manifest says so.
+`preprocess.json` + `model.json` (task, classes); it applies the input plan in numpy, so a device needs
+nothing of millrace. For images it takes decoded pixels of the model's size (decoding and resizing are the
+device's camera or image library's job; it says the shape it needs). Text bundles get none: tokenising
+needs the tokenizers package, which is the local server's job; the manifest says so.
 cloud: `cloud/Dockerfile` (python:3.11-slim, non-root, HEALTHCHECK on /ready), a pinned
 `requirements.txt` of exactly what serving imports, `params.yaml` for the container and `CLOUD.md`
 (build from the project root, run on Cloud Run / ECS / Kubernetes). Building is left to the user.
@@ -30,6 +31,10 @@ EDGE_LOADER = '''"""Predict with this bundle using numpy and onnxruntime only (w
 
     python predict.py records.json        # a JSON list of {feature: value}; predictions to stdout
     from predict import EdgeModel; EdgeModel().predict([{...}])
+
+An image model takes decoded pixels, not files: each record's image feature is a uint8 array (nested lists
+in JSON) of the model's size, H x W for greyscale or H x W x 3 for RGB; `EdgeModel().input` says which.
+Decode and resize with the device's own camera or image library.
 """
 
 import json
@@ -50,7 +55,35 @@ class EdgeModel:
         graph = directory / ("model.int8.onnx" if (directory / "model.int8.onnx").exists() else "model.onnx")
         self.session = onnxruntime.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
 
+    @property
+    def input(self):
+        """What a record must hold."""
+        if self.plan["kind"] == "image":
+            size, channels = self.plan["size"], self.plan["channels"]
+            shape = [size, size] if channels == 1 else [size, size, channels]
+            return {self.plan["column"]: f"uint8 pixels, shape {shape}"}
+        return {**{n: "number" for n in self.plan["numeric"]}, **self.plan["categorical"]}
+
+    def encode_images(self, records):
+        name, size, channels = self.plan["column"], self.plan["size"], self.plan["channels"]
+        shape = (size, size) if channels == 1 else (size, size, channels)
+        out = np.empty((len(records), channels, size, size), np.float32)
+        for row, record in enumerate(records):
+            try:
+                pixels = np.asarray(record[name])
+            except KeyError:
+                raise ValueError(f"feature {name!r} is missing (record {row})") from None
+            integers = np.issubdtype(pixels.dtype, np.integer)
+            if pixels.shape != shape or not integers or pixels.min() < 0 or pixels.max() > 255:
+                raise ValueError(f"feature {name!r} needs uint8 pixels of shape {list(shape)} (record {row}), "
+                                 f"got {pixels.dtype} of shape {list(pixels.shape)}: decode and resize the image first")
+            scaled = pixels.astype(np.float32) / 255.0
+            out[row] = scaled[None] if channels == 1 else scaled.transpose(2, 0, 1)
+        return {"images": (out - self.plan["mean"]) / self.plan["std"]}
+
     def encode(self, records):
+        if self.plan["kind"] == "image":
+            return self.encode_images(records)
         columns = []
         for name, (mean, std) in self.plan["numeric"].items():
             try:
@@ -68,10 +101,10 @@ class EdgeModel:
                     raise ValueError(f"feature {name!r}: {value!r} is not one of {vocabulary} (record {row})")
                 one_hot[row, vocabulary.index(value)] = 1.0
             columns.append(one_hot)
-        return np.hstack(columns).astype(np.float32)
+        return {"features": np.hstack(columns).astype(np.float32)}
 
     def predict(self, records):
-        outputs = self.session.run(None, {"features": self.encode(records)})[0]
+        outputs = self.session.run(None, self.encode(records))[0]
         if self.manifest["task"] == "regression":
             return [{"value": float(v)} for v in outputs]
         classes = self.manifest["classes"]
@@ -136,8 +169,8 @@ def write(targets: list[str], out: Path, manifest: dict[str, Any], params) -> di
     found: dict[str, Any] = {"local": "millrace serve"}
     bundle = params.paths.deploy
     if "edge" in targets:
-        if manifest["kind"] != "tabular":
-            found["edge"] = {"refused": f"{manifest['kind']} inputs need decoding beyond numpy; serve it locally"}
+        if manifest["kind"] == "text":
+            found["edge"] = {"refused": "text needs its tokenizer (the tokenizers package); serve it locally"}
         else:
             edge = out / "edge"
             edge.mkdir()

@@ -2,15 +2,21 @@
 
 import base64
 import json
+import runpy
 import shutil
+import subprocess
+import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from stages.images import open_image
 from stages.params import Serve
 from stages.serve import Bundle, create_app
 from tests.conftest import ROOT
+from tests.e2e.test_targets import RUN_EDGE
 from tests.harness import copy_project, sh
 
 pytestmark = pytest.mark.slow
@@ -60,3 +66,32 @@ def test_preset_runs_end_to_end_and_serves(preset, tmp_path):
         served = [p["class"] for p in predictions]
         expected = [labels["classes"][i] for i in test["label"]]
         assert sum(a == b for a, b in zip(served, expected, strict=True)) >= 6  # a model that learned
+    if manifest["kind"] == "image":
+        the_edge_loader_agrees_on_decoded_pixels(repo, test, features["image_column"], tmp_path)
+
+
+def the_edge_loader_agrees_on_decoded_pixels(repo, test, column, tmp_path):
+    """An image bundle's edge loader, given pixels decoded as a device would and only numpy and onnxruntime
+    importable, predicts what the bundle itself does with the same graph; a wrong shape is named."""
+    edge = shutil.copytree(repo / "models/deploy/edge", tmp_path / "device")
+    plan = json.loads((edge / "preprocess.json").read_text())
+    mode = "L" if plan["channels"] == 1 else "RGB"
+    pixels = [np.asarray(open_image(value).convert(mode)).tolist() for value in test[column]]
+    (tmp_path / "records.json").write_text(json.dumps([{column: p} for p in pixels]))
+    allowed = json.dumps(["numpy", "onnxruntime"])
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_EDGE, allowed, str(tmp_path / "records.json")],
+        cwd=edge,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    variant = "int8" if (edge / "model.int8.onnx").exists() else "fp32"
+    bundled = Bundle(repo / "models/deploy", variant).predict(_jsonable(test[[column]].to_dict("records")))
+    on_device = json.loads(result.stdout)
+    assert [p["class"] for p in on_device] == [p["class"] for p in bundled]
+    for device, bundle in zip(on_device, bundled, strict=True):
+        assert device["probabilities"] == pytest.approx(bundle["probabilities"], abs=1e-5)
+    model = runpy.run_path(str(edge / "predict.py"))["EdgeModel"](edge)
+    with pytest.raises(ValueError, match=rf"'{column}' needs uint8 pixels of shape .*got float64"):
+        model.predict([{column: np.asarray(pixels[0]) / 255.0}])  # scaled already: refused, not mispredicted

@@ -45,6 +45,10 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 sys.meta_path.insert(0, Block())
 """
+# `python -c RUN_EDGE ALLOWED RECORDS` in an edge folder: its predict.py on RECORDS, only ALLOWED importable.
+RUN_EDGE = BLOCKER + (
+    "\nimport runpy; sys.argv = ['predict.py', sys.argv[1]]; runpy.run_path('predict.py', run_name='__main__')"
+)
 
 
 def test_the_edge_loader_needs_only_numpy_and_onnxruntime_and_agrees_with_the_bundle(built_repo, tmp_path):
@@ -54,12 +58,8 @@ def test_the_edge_loader_needs_only_numpy_and_onnxruntime_and_agrees_with_the_bu
     features = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
     records = json.loads(test[features].head(20).to_json(orient="records"))
     (tmp_path / "records.json").write_text(json.dumps(records))
-    run = (
-        BLOCKER
-        + "\nimport runpy; sys.argv = ['predict.py', sys.argv[1]]; runpy.run_path('predict.py', run_name='__main__')"
-    )
     result = subprocess.run(
-        [sys.executable, "-c", run, json.dumps(["numpy", "onnxruntime"]), str(tmp_path / "records.json")],
+        [sys.executable, "-c", RUN_EDGE, json.dumps(["numpy", "onnxruntime"]), str(tmp_path / "records.json")],
         cwd=edge,
         capture_output=True,
         text=True,
