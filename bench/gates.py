@@ -3,9 +3,9 @@ same expectations, on the penguins contract, at 1e4, 1e5 and 1e6 rows.
 
 The table is penguins resampled (with replacement) to size; the expectations are the committed
 `penguins_raw` suite. Three sides, alternating, repeated: the whole gate as a stage runs it
-(`run_gate`: file context, validation, results store, Data Docs, reports), GE's validation alone
-(the same suite on the same batch, nothing stored or rendered), and the floor — the same checks as
-pandas expressions. Reports medians, min–max, rows/s and the ratios.
+(`run_gate`: file context, validation, results store, Data Docs, reports), GE's validation alone as
+its quick start calls it (`batch.validate(suite)`, "SUMMARY" results, nothing stored or rendered),
+and the floor — the same checks as pandas expressions. Reports medians, min–max, rows/s and the ratios.
 `python -m bench.gates [--repeats N] [--sizes 10000,100000,1000000]`; writes bench/results/gates.json.
 """
 
@@ -27,7 +27,6 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SUMMARY = {"result_format": "SUMMARY"}  # what the gate asks GE for
 
 
 def pandas_checks(frame: pd.DataFrame, suite: list[dict]) -> bool:
@@ -92,7 +91,7 @@ def main() -> None:
                 "gate (run_gate)": lambda f=frame: run_gate(
                     "raw", [Check("table", f, suite)], gx_dir=gx_dir, reports_dir=Path(scratch) / "reports"
                 ),
-                "GE validate": lambda b=batch, e=expectations: b.validate(
+                "GE batch.validate": lambda b=batch, e=expectations: b.validate(
                     e, result_format={"result_format": "SUMMARY"}
                 ),
                 "pandas": lambda f=frame: pandas_checks(f, suite),
@@ -103,7 +102,7 @@ def main() -> None:
 
     table = Table(title=f"gates on the penguins contract ({len(suite)} expectations), {os.cpu_count()} cores")
     for column in ("rows", "side", "median s", "min–max s", "rows/s", "× pandas"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     record: dict[str, dict] = {}
     for size, sides in results.items():
         floor = statistics.median(sides["pandas"])

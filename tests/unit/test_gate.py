@@ -36,6 +36,18 @@ def test_failing_gate_names_expectation_column_and_examples(tmp_path, gx_dir, pe
     assert "expect_column_values_to_not_be_null on 'species'" in message
     report = json.loads((tmp_path / "gates" / "raw.json").read_text())
     assert report["success"] is False and report["failed"] == 2
+    # GE's stored results keep every expectation of the suite; the failed ones carry the
+    # value counts only a second, detailed validation asks for, the passing ones are not re-run.
+    stored = json.loads((tmp_path / "gates" / "raw.ge.json").read_text())["table"]["results"]
+    suite = load_suite(gx_dir, "penguins_raw")
+    assert sorted(
+        (r["expectation_config"]["type"], r["expectation_config"]["kwargs"].get("column") or "") for r in stored
+    ) == sorted((e["type"], e["kwargs"].get("column") or "") for e in suite)
+    detailed = {
+        r["expectation_config"]["kwargs"].get("column") for r in stored if "partial_unexpected_counts" in r["result"]
+    }
+    assert detailed == {"island", "species"}
+    assert [r["success"] for r in stored].count(False) == 2
 
 
 def test_index_columns_identify_the_offending_rows(tmp_path, gx_dir):
