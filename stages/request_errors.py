@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -65,6 +66,11 @@ def summarise(errors: list[dict[str, Any]]) -> dict[str, Any]:
         listed.append(item)
     more = len(found) - len(listed)
     return {"detail": listed, **({"more_errors": more} if more else {})}
+
+
+def invalid(field: str, message: str) -> HTTPException:
+    """A 422 for a request that fits the schema but not the model, in the schema errors' shape."""
+    return HTTPException(status_code=422, detail=[{"field": field, "message": message}])
 
 
 async def answer(_request, exc: RequestValidationError) -> JSONResponse:

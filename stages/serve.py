@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from stages import __version__, releases, request_errors
+from stages import __version__, releases, request_errors, serve_docs
 from stages.bundle import Bundle, check_exists
 from stages.errors import MillraceError
 from stages.features import FeatureError
@@ -142,30 +142,31 @@ def create_app(
         """Liveness: the process answers. Whether the model is loaded is `/ready`."""
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get("/ready", responses=serve_docs.READY)
     def ready() -> JSONResponse:
         if model.bundle is None:
             detail = model.error or "loading"
             return JSONResponse({"ready": False, "detail": detail}, status_code=503, headers={"Retry-After": "1"})
         return JSONResponse({"ready": True, "version": model.bundle.version})
 
-    @app.get("/metrics", dependencies=[Depends(authorised)])
+    @app.get("/metrics", dependencies=[Depends(authorised)], responses=serve_docs.PROTECTED)
     def metrics() -> Response:
         if model.bundle is not None:
             telemetry.model.labels(model.bundle.version).set(1)
         return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/metadata", dependencies=[Depends(authorised)])
+    @app.get("/metadata", dependencies=[Depends(authorised)], responses=serve_docs.PROTECTED)
     def metadata() -> dict[str, Any]:
         manifest = model.current().manifest
         keys = ("version", "created_at", "family", "task", "kind", "target", "classes", "features", "inputs")
         return {k: manifest.get(k) for k in (*keys, "metrics", "data_sha256")}
 
-    @app.post("/predict", dependencies=[Depends(authorised)])
+    @app.post("/predict", dependencies=[Depends(authorised)], responses=serve_docs.PREDICT)
     async def predict(request: PredictRequest) -> dict[str, Any]:
         bundle = model.current()
         if len(request.records) > settings.max_batch:
-            raise HTTPException(422, f"at most {settings.max_batch} records per request, got {len(request.records)}")
+            message = f"at most {settings.max_batch} records per request, got {len(request.records)}"
+            raise request_errors.invalid("records", message)
         started = time.perf_counter()
         try:
             if bundle.plan.kind == "tabular" and len(request.records) <= INLINE_RECORDS:
@@ -173,7 +174,7 @@ def create_app(
             else:
                 predictions = await run_in_threadpool(bundle.predict, request.records)
         except FeatureError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
+            raise request_errors.invalid("records" if exc.row is None else f"records[{exc.row}]", str(exc)) from None
         telemetry.predictions.inc(len(predictions))
         if log is not None:
             log.record(bundle.version, request.records, predictions, time.perf_counter() - started)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from stages.http_ready import free_port, wait_until_answers
+from stages.serve_docs import Invalid, Predictions, Refused
 from tests.harness import set_param, tool_env
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,7 @@ def server(built_repo):
 def test_predict_single_and_batch(server):
     reply = httpx.post(f"{server}/predict", json={"records": [PENGUIN]})
     assert reply.status_code == 200
+    Predictions.model_validate(reply.json())  # the answer is what the OpenAPI document says
     prediction = reply.json()["predictions"][0]
     assert prediction["class"] == "Gentoo"
     assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-5
@@ -105,6 +107,26 @@ def test_malformed_requests_get_422_with_a_clear_message(server, body, says):
     reply = httpx.post(f"{server}/predict", content=content, headers={"content-type": "application/json"})
     assert reply.status_code == 422
     assert says in reply.text
+    # schema errors and values the model cannot use have one documented shape: problems naming the field
+    problems = Invalid.model_validate(reply.json()).detail
+    assert problems and all(p.field.startswith(("records", "rows")) for p in problems)
+
+
+def test_openapi_documents_the_answers_the_server_gives(server):
+    spec = httpx.get(f"{server}/openapi.json").json()
+    responses = spec["paths"]["/predict"]["post"]["responses"]
+    schema = {code: answer["content"]["application/json"]["schema"]["$ref"] for code, answer in responses.items()}
+    assert schema == {
+        "200": "#/components/schemas/Predictions",
+        "401": "#/components/schemas/Refused",
+        "413": "#/components/schemas/Refused",
+        "422": "#/components/schemas/Invalid",
+        "503": "#/components/schemas/Refused",
+    }
+    assert "HTTPValidationError" not in spec["components"]["schemas"]  # FastAPI's own 422, which we never send
+    assert set(spec["components"]["schemas"]["Problem"]["properties"]) == {"field", "message", "got"}
+    too_big = httpx.post(f"{server}/predict", content=b"x" * 1_000_001, headers={"content-type": "application/json"})
+    assert too_big.status_code == 413 and Refused.model_validate(too_big.json()).detail
 
 
 def test_invalid_json_is_422_not_500(server):
