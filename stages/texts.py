@@ -8,6 +8,8 @@ longest text, capped at `data.text.max_length` tokens.
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -97,6 +99,49 @@ class TextPlan:
     def from_json(cls, data: dict[str, Any], directory: Path) -> TextPlan:
         tokenizer = (directory / data["tokenizer"]).read_text(encoding="utf-8")
         return cls(column=data["column"], max_length=int(data["max_length"]), tokenizer_json=tokenizer)
+
+
+def charmap(tokenizer_json: str) -> dict[str, Any]:
+    """What the tokenizer's normaliser and pre-tokeniser do with every Unicode code point, asked of
+    `tokenizers` itself: the table `stages/edge_predict.py` tokenises with where only numpy is installed.
+
+    Characters it drops go in as ranges, those it changes (lowercase, accents stripped, whitespace
+    to a space, CJK ideographs spaced out when changed further) as a map; and which it treats as
+    punctuation or whitespace when splitting words. A few seconds; written once per text bundle.
+    """
+    from tokenizers import Tokenizer
+
+    from stages.edge_predict import CJK_BLOCKS
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
+    spaced = tokenizer_json and json.loads(tokenizer_json)["normalizer"].get("handle_chinese_chars", True)
+    mapped, dropped, punctuation, whitespace = {}, [], [], []
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:  # surrogates are not characters
+            continue
+        char = chr(code)
+        becomes = normalizer.normalize_str(char)
+        if becomes == "":
+            if dropped and dropped[-1][1] == code - 1:
+                dropped[-1][1] = code
+            else:
+                dropped.append([code, code])
+            continue
+        cjk = spaced and any(first <= code <= last for first, last in CJK_BLOCKS)
+        if becomes != (f" {char} " if cjk else char):
+            mapped[char] = becomes
+        words = [word for word, _ in pre_tokenizer.pre_tokenize_str(f"a{char}b")]
+        if words == ["a", char, "b"]:
+            punctuation.append(char)
+        elif words == ["a", "b"]:
+            whitespace.append(char)
+    return {
+        "mapped": mapped,
+        "dropped": dropped,
+        "punctuation": "".join(punctuation),
+        "whitespace": "".join(whitespace),
+    }
 
 
 def fit(column: str, max_length: int) -> TextPlan:

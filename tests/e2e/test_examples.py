@@ -68,6 +68,8 @@ def test_preset_runs_end_to_end_and_serves(preset, tmp_path):
         assert sum(a == b for a, b in zip(served, expected, strict=True)) >= 6  # a model that learned
     if manifest["kind"] == "image":
         the_edge_loader_agrees_on_decoded_pixels(repo, test, features["image_column"], tmp_path)
+    if manifest["kind"] == "text":
+        the_edge_loader_agrees_on_text(repo, test, features["text_column"], tmp_path)
 
 
 def the_edge_loader_agrees_on_decoded_pixels(repo, test, column, tmp_path):
@@ -95,3 +97,29 @@ def the_edge_loader_agrees_on_decoded_pixels(repo, test, column, tmp_path):
     model = runpy.run_path(str(edge / "predict.py"))["EdgeModel"](edge)
     with pytest.raises(ValueError, match=rf"'{column}' needs uint8 pixels of shape .*got float64"):
         model.predict([{column: np.asarray(pixels[0]) / 255.0}])  # scaled already: refused, not mispredicted
+
+
+def the_edge_loader_agrees_on_text(repo, test, column, tmp_path):
+    """A text bundle's edge loader tokenises by itself, with only numpy and onnxruntime importable (no
+    tokenizers), and predicts what the bundle does with the same graph, hostile text included."""
+    edge = shutil.copytree(repo / "models/deploy/edge", tmp_path / "device")
+    assert {"tokenizer.json", "charmap.json", "predict.py"} <= {p.name for p in edge.iterdir()}
+    texts = [*test[column], "ÉNORME déception!!! 😡 [MASK]\x00\u200b", "", "北京 " * 200]
+    records = [{column: text} for text in texts]
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_EDGE, json.dumps(["numpy", "onnxruntime"]), str(tmp_path / "records.json")],
+        cwd=edge,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    variant = "int8" if (edge / "model.int8.onnx").exists() else "fp32"
+    bundled = Bundle(repo / "models/deploy", variant).predict(records)
+    on_device = json.loads(result.stdout)
+    assert [p["class"] for p in on_device] == [p["class"] for p in bundled]
+    for device, bundle in zip(on_device, bundled, strict=True):
+        assert device["probabilities"] == pytest.approx(bundle["probabilities"], abs=1e-5)
+    model = runpy.run_path(str(edge / "predict.py"))["EdgeModel"](edge)
+    with pytest.raises(ValueError, match=rf"'{column}' needs text, got 3"):
+        model.predict([{column: 3}])
