@@ -4,8 +4,6 @@ import base64
 import json
 import runpy
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -16,7 +14,7 @@ from stages.images import open_image
 from stages.params import Serve
 from stages.serve import Bundle, create_app
 from tests.conftest import ROOT
-from tests.e2e.test_targets import RUN_EDGE
+from tests.e2e.test_targets import assert_same_predictions, predict_on_device
 from tests.harness import copy_project, sh
 
 pytestmark = pytest.mark.slow
@@ -79,21 +77,10 @@ def the_edge_loader_agrees_on_decoded_pixels(repo, test, column, tmp_path):
     plan = json.loads((edge / "preprocess.json").read_text())
     mode = "L" if plan["channels"] == 1 else "RGB"
     pixels = [np.asarray(open_image(value).convert(mode)).tolist() for value in test[column]]
-    (tmp_path / "records.json").write_text(json.dumps([{column: p} for p in pixels]))
-    allowed = json.dumps(["numpy", "onnxruntime"])
-    result = subprocess.run(
-        [sys.executable, "-c", RUN_EDGE, allowed, str(tmp_path / "records.json")],
-        cwd=edge,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    on_device = predict_on_device(edge, [{column: p} for p in pixels], tmp_path)
     variant = "int8" if (edge / "model.int8.onnx").exists() else "fp32"
     bundled = Bundle(repo / "models/deploy", variant).predict(_jsonable(test[[column]].to_dict("records")))
-    on_device = json.loads(result.stdout)
-    assert [p["class"] for p in on_device] == [p["class"] for p in bundled]
-    for device, bundle in zip(on_device, bundled, strict=True):
-        assert device["probabilities"] == pytest.approx(bundle["probabilities"], abs=1e-5)
+    assert_same_predictions(on_device, bundled, tolerance=1e-5)
     model = runpy.run_path(str(edge / "predict.py"))["EdgeModel"](edge)
     with pytest.raises(ValueError, match=rf"'{column}' needs uint8 pixels of shape .*got float64"):
         model.predict([{column: np.asarray(pixels[0]) / 255.0}])  # scaled already: refused, not mispredicted
@@ -106,20 +93,9 @@ def the_edge_loader_agrees_on_text(repo, test, column, tmp_path):
     assert {"tokenizer.json", "charmap.json", "predict.py"} <= {p.name for p in edge.iterdir()}
     texts = [*test[column], "ÉNORME déception!!! 😡 [MASK]\x00\u200b", "", "北京 " * 200]
     records = [{column: text} for text in texts]
-    (tmp_path / "records.json").write_text(json.dumps(records))
-    result = subprocess.run(
-        [sys.executable, "-c", RUN_EDGE, json.dumps(["numpy", "onnxruntime"]), str(tmp_path / "records.json")],
-        cwd=edge,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    on_device = predict_on_device(edge, records, tmp_path)
     variant = "int8" if (edge / "model.int8.onnx").exists() else "fp32"
-    bundled = Bundle(repo / "models/deploy", variant).predict(records)
-    on_device = json.loads(result.stdout)
-    assert [p["class"] for p in on_device] == [p["class"] for p in bundled]
-    for device, bundle in zip(on_device, bundled, strict=True):
-        assert device["probabilities"] == pytest.approx(bundle["probabilities"], abs=1e-5)
+    assert_same_predictions(on_device, Bundle(repo / "models/deploy", variant).predict(records), tolerance=1e-5)
     model = runpy.run_path(str(edge / "predict.py"))["EdgeModel"](edge)
     with pytest.raises(ValueError, match=rf"'{column}' needs text, got 3"):
         model.predict([{column: 3}])

@@ -51,12 +51,8 @@ RUN_EDGE = BLOCKER + (
 )
 
 
-def test_the_edge_loader_needs_only_numpy_and_onnxruntime_and_agrees_with_the_bundle(built_repo, tmp_path):
-    edge = shutil.copytree(built_repo / "models/deploy/edge", tmp_path / "device")
-    assert sorted(p.name for p in edge.iterdir()) == ["model.int8.onnx", "model.json", "predict.py", "preprocess.json"]
-    test = pd.read_parquet(built_repo / "data/label/test.parquet")
-    features = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
-    records = json.loads(test[features].head(20).to_json(orient="records"))
+def predict_on_device(edge, records, tmp_path) -> list[dict]:
+    """The edge folder's predict.py on `records`, run with nothing but numpy and onnxruntime importable."""
     (tmp_path / "records.json").write_text(json.dumps(records))
     result = subprocess.run(
         [sys.executable, "-c", RUN_EDGE, json.dumps(["numpy", "onnxruntime"]), str(tmp_path / "records.json")],
@@ -66,11 +62,23 @@ def test_the_edge_loader_needs_only_numpy_and_onnxruntime_and_agrees_with_the_bu
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    on_device = json.loads(result.stdout)
-    served = Bundle(built_repo / "models/deploy", "int8").predict(records)
+    return json.loads(result.stdout)
+
+
+def assert_same_predictions(on_device, served, tolerance=1e-6) -> None:
     assert [p["class"] for p in on_device] == [p["class"] for p in served]
     for device, server in zip(on_device, served, strict=True):
-        assert device["probabilities"] == pytest.approx(server["probabilities"], abs=1e-6)
+        assert device["probabilities"] == pytest.approx(server["probabilities"], abs=tolerance)
+
+
+def test_the_edge_loader_needs_only_numpy_and_onnxruntime_and_agrees_with_the_bundle(built_repo, tmp_path):
+    edge = shutil.copytree(built_repo / "models/deploy/edge", tmp_path / "device")
+    assert sorted(p.name for p in edge.iterdir()) == ["model.int8.onnx", "model.json", "predict.py", "preprocess.json"]
+    test = pd.read_parquet(built_repo / "data/label/test.parquet")
+    features = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
+    records = json.loads(test[features].head(20).to_json(orient="records"))
+    on_device = predict_on_device(edge, records, tmp_path)
+    assert_same_predictions(on_device, Bundle(built_repo / "models/deploy", "int8").predict(records))
     device_model = runpy.run_path(str(edge / "predict.py"))["EdgeModel"](edge)
     with pytest.raises(ValueError, match="'body_mass_g' needs a finite number"):  # not NaN probabilities
         device_model.predict([{**records[0], "body_mass_g": float("inf")}])
