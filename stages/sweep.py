@@ -1,10 +1,13 @@
 """sweep: every combination of `sweep.grid` as a queued DVC experiment, `sweep.jobs` running at once.
 
-`dvc exp run --queue -S key=v1,v2 …` queues the cartesian product (DVC's own sweep syntax) and
+Each point of the cartesian product is queued with `dvc exp run --queue -S key=value …` and
 `dvc queue start -j <jobs>` runs them, each in its own temporary copy of the workspace: the
-workspace is left alone and two experiments never share files. When all are done the experiments
-are ranked (`millrace compare`: best first, curves of the best against the baseline); a failed
-one is named with the end of its log and the command exits 1.
+workspace is left alone and two experiments never share files. DVC sometimes loses an experiment
+that its queue reports a success (two workers finishing at once: the ref of one never reaches the
+repository, treeverse/dvc#8014); each is checked against `dvc exp list` and a lost one is run again
+(`dvc exp run --temp`). When all are done the experiments are ranked (`millrace compare`: best first,
+curves of the best against the baseline); a failed one is named with the end of its log and the
+command exits 1.
 Run: `millrace sweep [--jobs N]` or `make sweep`.
 """
 
@@ -15,6 +18,7 @@ import copy
 import re
 import subprocess
 import time
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +43,9 @@ def _literal(value: Any) -> str:
     return str(value)
 
 
-def overrides(raw: dict[str, Any], grid: dict[str, list[Any]]) -> list[str]:
-    """`-S` arguments for the grid; every key must exist in params.yaml and every value pass its schema."""
+def overrides(raw: dict[str, Any], grid: dict[str, list[Any]]) -> list[list[str]]:
+    """`-S` arguments for each point of the grid; every key must exist in params.yaml and every value
+    pass its schema."""
     for key, values in grid.items():
         *parents, leaf = key.split(".")
         section = raw
@@ -55,7 +60,13 @@ def overrides(raw: dict[str, Any], grid: dict[str, list[Any]]) -> list[str]:
                 target = target[part]
             target[leaf] = value
             parse_params(changed, f"params.yaml with {key}={value!r} (sweep.grid)")
-    return [f"{key}={','.join(_literal(v) for v in values)}" for key, values in grid.items()]
+    keys = list(grid)
+    return [[f"{k}={_literal(v)}" for k, v in zip(keys, point, strict=True)] for point in product(*grid.values())]
+
+
+def describe(grid: dict[str, list[Any]]) -> str:
+    """train.lr=0.02,0.03 × train.max_epochs=3"""
+    return " × ".join(f"{key}={','.join(_literal(v) for v in values)}" for key, values in grid.items())
 
 
 def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -65,13 +76,36 @@ def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
-def queue(arguments: list[str]) -> list[str]:
-    """Queue the experiments; their names, as DVC gave them."""
-    said = _dvc("exp", "run", "--queue", *(f"-S{argument}" for argument in arguments)).stdout
-    names = re.findall(r"Queued experiment '([^']+)'", said)
-    if not names:
-        raise MillraceError(f"dvc queued no experiment: {said.strip()[-300:]}")
-    return names
+def queue(points: list[list[str]]) -> dict[str, list[str]]:
+    """Queue one experiment per point; each one's name, as DVC gave it, and its arguments."""
+    queued = {}
+    for arguments in points:
+        said = _dvc("exp", "run", "--queue", *(f"-S{argument}" for argument in arguments)).stdout
+        names = re.findall(r"Queued experiment '([^']+)'", said)
+        if len(names) != 1:
+            raise MillraceError(f"dvc queued {len(names)} experiments for {arguments}: {said.strip()[-300:]}")
+        queued[names[0]] = arguments
+    return queued
+
+
+def recorded() -> set[str]:
+    """The experiments DVC holds for the workspace's commit."""
+    return set(_dvc("exp", "list", "--name-only").stdout.split())
+
+
+def run_lost(queued: dict[str, list[str]], found: dict[str, str], console: Any) -> None:
+    """Run again, one at a time, each experiment the queue calls a success but DVC did not record."""
+    held = recorded()
+    for name in [n for n, status in found.items() if status == "Success" and n not in held]:
+        console.print(
+            f"[yellow]{name} finished but DVC did not record it (treeverse/dvc#8014: two queue workers "
+            f"finishing at once); running {' '.join(queued[name])} again[/]"
+        )
+        said = _dvc("exp", "run", "--temp", *(f"-S{argument}" for argument in queued[name])).stdout
+        again = re.findall(r"Ran experiment\(s\): (\S+)", said)
+        if not again or again[0] not in recorded():
+            raise MillraceError(f"experiment {' '.join(queued[name])} was lost by DVC twice: {said.strip()[-300:]}")
+        found[again[0]] = found.pop(name)
 
 
 def statuses(names: list[str]) -> tuple[dict[str, str], bool]:
@@ -115,13 +149,15 @@ def main(argv: list[str] | None = None) -> None:
     params = parse_params(raw)
     if not params.sweep.grid:
         raise MillraceError("sweep.grid is empty: declare the values to try, e.g. {train.lr: [0.003, 0.01]}")
-    arguments = overrides(raw, params.sweep.grid)
+    points = overrides(raw, params.sweep.grid)
     console = Console(soft_wrap=True)
-    names = queue(arguments)
+    queued = queue(points)
+    names = list(queued)
     jobs = args.jobs or params.sweep.jobs
-    console.print(f"queued {len(names)} experiments ({' × '.join(arguments)}); running {jobs} at a time")
+    console.print(f"queued {len(names)} experiments ({describe(params.sweep.grid)}); running {jobs} at a time")
     _dvc("queue", "start", "-j", str(jobs))
     found = wait(names, console)
+    run_lost(queued, found, console)
     failed = [name for name, status in found.items() if status == "Failed"]
     for name in failed:
         log = _dvc("queue", "logs", name, check=False)

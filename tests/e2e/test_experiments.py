@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.harness import sh
+from tests.harness import sh, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +55,24 @@ def test_a_sweep_queues_the_grid_runs_it_in_parallel_and_ranks_it(workspace):
     page = (workspace / "dvc_plots/compare/index.html").read_text()
     for text in ("Loss", "Confusion"):
         assert text in page
+
+
+def test_an_experiment_the_queue_calls_a_success_but_dvc_never_recorded_is_run_again(workspace, monkeypatch):
+    """The state DVC leaves when two queue workers finish at once (treeverse/dvc#8014, seen in CI): the
+    queue says Success, no experiment holds the name. The sweep runs that point again and records it."""
+    from rich.console import Console
+
+    from stages import sweep
+
+    monkeypatch.chdir(workspace)
+    for key, value in tool_env(workspace).items():
+        monkeypatch.setenv(key, value)
+    before = sweep.recorded()
+    found = {"lost-exp": "Success"}
+    sweep.run_lost({"lost-exp": ["train.lr=0.02", "train.max_epochs=3"]}, found, Console(soft_wrap=True))
+    (name,) = found
+    assert found[name] == "Success" and sweep.recorded() == before | {name}
+    (shown,) = experiments(json.loads(sh(workspace, "dvc", "exp", "show", "--json").stdout)).values()
+    train = shown["params"]["params.yaml"]["data"]["train"]
+    assert (train["lr"], train["max_epochs"]) == (0.02, 3)
+    assert sh(workspace, "git", "status", "--porcelain", "--untracked-files=no").stdout.strip() == ""  # left alone
