@@ -7,8 +7,9 @@
    p50/p99 latency, requests per second, errors; the floor is the same bundle called in-process
    for one record, so the table shows HTTP's share of each request.
 
-Needs a finished `dvc repro` (models/deploy, models/train, data/label). Clients run in this
-process on the same cores as the server, so the 32-client figures include their own overhead.
+Needs a finished `dvc repro` (models/deploy, models/train, data/label). The clients are a lean
+closed-loop generator in a process of its own (`bench/loadgen.py`, like wrk), sharing the cores with
+the server.
 `python -m bench.serving [--seconds S] [--repeats N]`; writes bench/results/serving.json.
 """
 
@@ -22,11 +23,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import yaml
@@ -102,36 +101,20 @@ def server(directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
 
 
 def load(url: str, records: list[dict], clients: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = [0]
-    stop = time.perf_counter() + seconds
-
-    def client(offset: int) -> None:
-        with httpx.Client(timeout=10) as http:
-            i = offset
-            while time.perf_counter() < stop:
-                started = time.perf_counter()
-                try:
-                    reply = http.post(f"{url}/predict", json={"records": [records[i % len(records)]]})
-                    ok = reply.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append(time.perf_counter() - started)
-                errors[0] += not ok
-                i += 1
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    """`clients` keep-alive connections sending one record per request in a closed loop, from a lean
+    generator in its own process (`bench/loadgen.py`)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as bodies:
+        json.dump([{"records": [record]} for record in records], bodies)
+        bodies.flush()
+        command = [sys.executable, "-m", "bench.loadgen", f"{url}/predict", str(clients), str(seconds), bodies.name]
+        said = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, timeout=seconds + 60)
+    result = json.loads(said.stdout)
+    latencies = np.array(result["latencies_ms"])
     return {
-        "p50_ms": float(np.percentile(latencies, 50) * 1000),
-        "p99_ms": float(np.percentile(latencies, 99) * 1000),
-        "requests_per_second": len(latencies) / elapsed,
-        "errors": errors[0],
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p99_ms": float(np.percentile(latencies, 99)),
+        "requests_per_second": len(latencies) / result["elapsed_s"],
+        "errors": result["errors"],
     }
 
 

@@ -40,3 +40,43 @@ def test_the_scaling_table_is_nearly_all_distinct_rows_that_pass_both_penguins_c
     assert len(table) == 5_000 and table.duplicated().mean() < 0.01
     assert pandas_checks(table, load_suite(ROOT / "gx", "penguins_raw"))
     assert pandas_checks(table.dropna(), load_suite(ROOT / "gx", "penguins_clean"))
+
+
+def test_the_load_generator_counts_every_answer_and_every_error():
+    """Against a keep-alive server that answers 200 to every third body and 422 to the rest: each answer read
+    whole (the next request goes out on the same connection), its status counted."""
+    import asyncio
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.loadgen import run
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body["n"])
+            answer = b'{"ok": true}' + b" " * body["n"]
+            self.send_response(200 if body["n"] % 3 == 0 else 422)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/predict"
+        result = asyncio.run(run(url, 3, 0.5, [{"n": n} for n in range(9)]))
+    finally:
+        server.shutdown()
+    answered = len(result["latencies_ms"])
+    assert answered == len(seen) and answered > 9
+    assert result["errors"] == sum(n % 3 != 0 for n in seen)
+    assert 0 < min(result["latencies_ms"]) and result["elapsed_s"] >= 0.5
