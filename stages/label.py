@@ -214,7 +214,8 @@ def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Pat
     if task != "classification":
         return {"review": "classification only", "active_learning": "classification only"}
     columns = params.data.features or [c for c in labelled.columns if c not in (params.data.target, "label")]
-    plan = plans.fit(pd.concat([labelled, pool]), columns, params.data)  # encodings only: no labels are used
+    # Encodings only (no labels are used), so the unlabelled pool counts too; no copy when there is none.
+    plan = plans.fit(pd.concat([labelled, pool]) if len(pool) else labelled, columns, params.data)
     classes = label_map(labelled[params.data.target])
     y = labelled[params.data.target].astype("str").map({c: i for i, c in enumerate(classes)}).to_numpy()
     x = baselines.inputs(plan, labelled)
@@ -270,8 +271,10 @@ def main() -> None:
     summary: dict[str, Any] = {"target": target, "task": task, "classes": classes}
     summary["rows"] = {name: len(f) for name, f in splits.items()}
     with atomic_dir(params.paths.label) as out:
-        for name, split_frame in splits.items():
-            write_parquet(out / f"{name}.parquet", split_frame.astype({"label": "int64" if classes else "float64"}))
+        for name in list(splits):  # each split is let go once written: curating needs the memory
+            write_parquet(
+                out / f"{name}.parquet", splits.pop(name).astype({"label": "int64" if classes else "float64"})
+            )
         write_json(out / "label_map.json", summary)
         report |= curate(labelled, ids[known], source[known], pool, ids[~known], task, params, out)
     report["unlabelled"] = len(pool)
