@@ -39,6 +39,32 @@ CJK_BLOCKS = (
 CHARMAP = "charmap.json"
 
 
+def check_runnable(spec):
+    """Refuse (ValueError) a tokenizer.json that WordPiece below cannot run exactly as `tokenizers` does."""
+    kinds = (
+        (spec.get("normalizer") or {}).get("type"),
+        (spec.get("pre_tokenizer") or {}).get("type"),
+        (spec.get("model") or {}).get("type"),
+        (spec.get("post_processor") or {}).get("type"),
+    )
+    if kinds != ("BertNormalizer", "BertPreTokenizer", "WordPiece", "TemplateProcessing"):
+        raise ValueError(f"only a BERT WordPiece tokenizer can be run without the tokenizers package, not {kinds}")
+    template = [next(iter(piece.values()))["id"] for piece in spec["post_processor"]["single"]]
+    if template != ["[CLS]", "A", "[SEP]"]:
+        raise ValueError(f"only the template [CLS] $A [SEP] is supported, not {template}")
+
+
+def spaces_ideographs(spec):
+    return spec["normalizer"].get("handle_chinese_chars", True)
+
+
+def unchanged_form(char, spaced):
+    """What the normaliser makes of a character it neither drops nor maps: a CJK ideograph becomes a word of
+    its own when `spaced`; anything else stays itself. `charmap.json` lists only the exceptions to this."""
+    code = ord(char)
+    return f" {char} " if spaced and any(first <= code <= last for first, last in CJK_BLOCKS) else char
+
+
 class WordPiece:
     """BERT's WordPiece tokeniser as `tokenizers` runs a tokenizer.json made of a BertNormalizer, a
     BertPreTokenizer, a WordPiece model and a "[CLS] $A [SEP]" template; any other kind is refused.
@@ -50,17 +76,7 @@ class WordPiece:
     special ones included, and padded to the longest in the batch."""
 
     def __init__(self, spec, charmap, max_length):
-        kinds = (
-            (spec.get("normalizer") or {}).get("type"),
-            (spec.get("pre_tokenizer") or {}).get("type"),
-            (spec.get("model") or {}).get("type"),
-            (spec.get("post_processor") or {}).get("type"),
-        )
-        if kinds != ("BertNormalizer", "BertPreTokenizer", "WordPiece", "TemplateProcessing"):
-            raise ValueError(f"only a BERT WordPiece tokenizer can be run without the tokenizers package, not {kinds}")
-        template = [next(iter(piece.values()))["id"] for piece in spec["post_processor"]["single"]]
-        if template != ["[CLS]", "A", "[SEP]"]:
-            raise ValueError(f"only the template [CLS] $A [SEP] is supported, not {template}")
+        check_runnable(spec)
         model = spec["model"]
         self.vocab = model["vocab"]
         self.unknown = self.vocab[model["unk_token"]]
@@ -68,7 +84,7 @@ class WordPiece:
         self.max_word = model.get("max_input_chars_per_word", 100)
         self.cls, self.sep, self.pad = self.vocab["[CLS]"], self.vocab["[SEP]"], self.vocab["[PAD]"]
         self.max_length = max_length
-        self.cjk = spec["normalizer"].get("handle_chinese_chars", True)
+        self.cjk = spaces_ideographs(spec)
         self.mapped = charmap["mapped"]
         self.dropped = sorted(charmap["dropped"])  # [first, last] code points, inclusive
         self.known = {}
@@ -91,7 +107,7 @@ class WordPiece:
         elif span >= 0 and self.dropped[span][0] <= code <= self.dropped[span][1]:
             becomes = ""
         else:
-            becomes = f" {c} " if self.cjk and any(a <= code <= b for a, b in CJK_BLOCKS) else c
+            becomes = unchanged_form(c, self.cjk)
         self.known[c] = becomes
         return becomes
 

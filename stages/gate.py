@@ -96,7 +96,6 @@ def _validate(context, gate: str, check: Check):
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
-    from great_expectations.validator.v1_validator import Validator
 
     asset = f"{gate}.{check.name}"
     try:
@@ -111,9 +110,7 @@ def _validate(context, gate: str, check: Check):
     # GE's Validator over the batch definition, as ValidationDefinition.run builds it: going through
     # `get_batch(...).validate` loads (and fingerprints: hashes every cell) the frame twice.
     batch_definition = _batch_definition(context, asset)
-    result = Validator(
-        batch_definition, {"result_format": "BASIC"}, {"dataframe": check.frame}
-    ).validate_expectation_suite(suite)
+    result = _run(batch_definition, check, suite, {"result_format": "BASIC"})
     if not result.success:
         result = _detail_failures(batch_definition, check, suite, result)
     key = ValidationResultIdentifier(
@@ -125,6 +122,12 @@ def _validate(context, gate: str, check: Check):
     return result, key
 
 
+def _run(batch_definition, check: Check, suite, result_format: dict[str, Any]):
+    from great_expectations.validator.v1_validator import Validator
+
+    return Validator(batch_definition, result_format, {"dataframe": check.frame}).validate_expectation_suite(suite)
+
+
 def _detail_failures(batch_definition, check: Check, suite, result):
     """Validate the failed expectations again with the detail a person needs to find the rows.
 
@@ -133,14 +136,13 @@ def _detail_failures(batch_definition, check: Check, suite, result):
     a third more at 1e6 rows, so only a failure pays for it.
     """
     import great_expectations as gx
-    from great_expectations.validator.v1_validator import Validator
 
     failed = [r.expectation_config for r in result.results if not r.success]
     result_format: dict[str, Any] = {"result_format": "SUMMARY"}
     if check.index_columns:
         result_format["unexpected_index_column_names"] = check.index_columns
     again = gx.ExpectationSuite(name=suite.name, expectations=[c.to_json_dict() for c in failed])
-    detailed = Validator(batch_definition, result_format, {"dataframe": check.frame}).validate_expectation_suite(again)
+    detailed = _run(batch_definition, check, again, result_format)
     by_config = {_config_key(r.expectation_config): r for r in detailed.results}
     result.results = [by_config.get(_config_key(r.expectation_config), r) for r in result.results]
     return result

@@ -86,13 +86,12 @@ def _write_edge(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     if manifest["kind"] == "text":
         plan = json.loads((out / "preprocess.json").read_text())
         spec = (out / plan["tokenizer"]).read_text(encoding="utf-8")
-        table = texts.charmap(spec)
-        try:
-            edge_predict.WordPiece(json.loads(spec), table, plan["max_length"])
+        try:  # before asking the library about every code point: a tokenizer of another kind may lack a normaliser
+            edge_predict.check_runnable(json.loads(spec))
         except ValueError as exc:
             return {"refused": str(exc)}
         files[out / plan["tokenizer"]] = plan["tokenizer"]
-        made[edge_predict.CHARMAP] = json.dumps(table, ensure_ascii=False)
+        made[edge_predict.CHARMAP] = json.dumps(texts.charmap(spec), ensure_ascii=False)
     edge = out / "edge"
     edge.mkdir()
     for source, name in files.items():

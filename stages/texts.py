@@ -111,11 +111,11 @@ def charmap(tokenizer_json: str) -> dict[str, Any]:
     """
     from tokenizers import Tokenizer
 
-    from stages.edge_predict import CJK_BLOCKS
+    from stages.edge_predict import spaces_ideographs, unchanged_form
 
     tokenizer = Tokenizer.from_str(tokenizer_json)
     normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
-    spaced = tokenizer_json and json.loads(tokenizer_json)["normalizer"].get("handle_chinese_chars", True)
+    spaced = spaces_ideographs(json.loads(tokenizer_json))
     mapped, dropped, punctuation, whitespace = {}, [], [], []
     for code in range(sys.maxunicode + 1):
         if 0xD800 <= code <= 0xDFFF:  # surrogates are not characters
@@ -128,8 +128,7 @@ def charmap(tokenizer_json: str) -> dict[str, Any]:
             else:
                 dropped.append([code, code])
             continue
-        cjk = spaced and any(first <= code <= last for first, last in CJK_BLOCKS)
-        if becomes != (f" {char} " if cjk else char):
+        if becomes != unchanged_form(char, spaced):
             mapped[char] = becomes
         words = [word for word, _ in pre_tokenizer.pre_tokenize_str(f"a{char}b")]
         if words == ["a", char, "b"]:

@@ -71,3 +71,11 @@ def test_a_tokenizer_of_another_kind_is_refused(tokenisers):
     spec["normalizer"] = {"type": "NFKC"}
     with pytest.raises(ValueError, match="only a BERT WordPiece tokenizer.*'NFKC'"):
         WordPiece(spec, {"mapped": {}, "dropped": [], "punctuation": "", "whitespace": " "}, 64)
+
+
+def test_a_tokenizer_without_a_normaliser_is_refused_before_the_library_is_asked_anything(tokenisers):
+    from stages.edge_predict import check_runnable
+
+    spec = json.loads(tokenisers[0].tokenizer_json) | {"normalizer": None}
+    with pytest.raises(ValueError, match="only a BERT WordPiece tokenizer.*None"):
+        check_runnable(spec)
