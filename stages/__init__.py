@@ -1,7 +1,28 @@
 """millrace stages: one module per pipeline stage, each a pure `run()` plus a thin CLI.
 
-`dvc.yaml` runs every stage as `python -m stages.<name>`; importing this package has no side
-effects and loads nothing heavy (no torch, Lightning, Great Expectations or Prefect).
+`dvc.yaml` runs every stage as `python -m stages.<name>`; importing this package loads nothing
+heavy (no torch, Lightning, Great Expectations or Prefect). With `MILLRACE_WARM=1` in the
+environment, `python -m stages.<name>` hands its work to a warm worker that has imported them
+already (stages/warm.py) and exits with the stage's status; nothing else happens on import.
 """
 
 __version__ = "0.1.0"
+
+
+def _hand_off_to_warm_worker() -> None:
+    """`python -m stages.<name>` with MILLRACE_WARM=1: run in the warm worker, if there is one."""
+    import os
+    import sys
+
+    # -X importtime and friends measure this process: it must do its own work.
+    if os.environ.get("MILLRACE_WARM") != "1" or sys.argv[:1] != ["-m"] or sys._xoptions or sys.flags.isolated:
+        return
+    argv = sys.orig_argv
+    module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+    if module.startswith("stages.") and module not in ("stages.warm", "stages.serve"):  # serve runs for hours
+        from stages.warm import hand_off
+
+        hand_off(module)  # exits with the stage's status, or returns to run here cold
+
+
+_hand_off_to_warm_worker()

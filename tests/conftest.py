@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Stages run cold unless a test asks for the warm worker (tests/unit/test_warm.py, tests/e2e/test_warm_pipeline.py).
+os.environ.pop("MILLRACE_WARM", None)
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs two workers on two cores: one torch thread each (inherited by every stage the
     # tests start), or the two workers' OpenMP pools spin against each other's.

@@ -1,0 +1,204 @@
+"""The warm worker (stages/warm.py): a stage run through it behaves as the same command run cold.
+
+Each test runs `python -m stages.probe …` in a workspace holding the project's `stages/__init__.py` and
+`stages/warm.py` beside a probe module, with its own temporary folder (so its own worker) and a cheap
+preload (`colorsys`, which nothing else imports: finding it loaded proves the worker ran the probe).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PROBE = """
+import json, os, signal, sys, time
+
+preloaded = "colorsys" in sys.modules
+mode, rest = sys.argv[1], sys.argv[2:]
+if mode == "report":
+    print(json.dumps({"pid": os.getpid(), "cwd": os.getcwd(), "argv": sys.argv[1:], "preloaded": preloaded,
+                      "var": os.environ.get("PROBE_VAR"), "main": __name__, "edited": EDITED}))
+elif mode == "echo":
+    print(sys.stdin.read().upper(), end="")
+    print("to stderr", file=sys.stderr)
+elif mode == "exit":
+    sys.exit(int(rest[0]))
+elif mode == "message":
+    sys.exit("bad input in params.yaml")
+elif mode == "raise":
+    raise ValueError("boom")
+elif mode == "die":
+    os.kill(os.getpid(), signal.SIGKILL)
+elif mode in ("wait", "term"):
+    if mode == "term":
+        signal.signal(signal.SIGTERM, lambda *_: (open(rest[1], "w").write("stopped cleanly"), sys.exit(7)))
+    open(rest[0], "w").write(str(os.getpid()))
+    time.sleep(60)
+"""
+
+
+def probe_source(edited: bool = False) -> str:
+    return f"EDITED = {edited}\n{PROBE}"
+
+
+@pytest.fixture(scope="module")
+def warm_env() -> Iterator[dict[str, str]]:
+    # A short folder of our own: the worker's socket path must fit a Unix socket's 108 bytes.
+    folder = tempfile.mkdtemp(prefix="mw", dir="/tmp")
+    env = {**os.environ, "MILLRACE_WARM": "1", "MILLRACE_WARM_PRELOAD": "colorsys", "TMPDIR": folder}
+    env.pop("PYTHONPATH", None)
+    yield env
+    subprocess.run([sys.executable, "-m", "stages.warm", "stop"], cwd=ROOT, env=env, capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, warm_env) -> Path:
+    """A workspace with the stages package's hand-off and a probe stage, and its worker started."""
+    root = tmp_path_factory.mktemp("warm")
+    (root / "stages").mkdir()
+    for name in ("__init__.py", "warm.py"):
+        shutil.copy(ROOT / "stages" / name, root / "stages" / name)
+    (root / "stages" / "probe.py").write_text(probe_source())
+    first = probe(root, warm_env, "report")
+    assert first.stdout_json["pid"] == first.pid  # no worker yet: ran cold, and started one
+    deadline = time.monotonic() + 60
+    while (ran := probe(root, warm_env, "report")).stdout_json["pid"] == ran.pid:
+        assert time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.2)
+    return root
+
+
+class Ran(subprocess.CompletedProcess):
+    pid: int
+
+    @property
+    def stdout_json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+def probe(root: Path, env: dict[str, str], *args: str, stdin: str = "", interpreter: tuple = ()) -> Ran:
+    process = subprocess.Popen(
+        [sys.executable, *interpreter, "-m", "stages.probe", *args],
+        cwd=root,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = process.communicate(stdin, timeout=120)
+    ran = Ran(process.args, process.returncode, out, err)
+    ran.pid = process.pid
+    return ran
+
+
+def start(root: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "stages.probe", *args], cwd=root, env=env)
+
+
+def wait_for(path: Path) -> str:
+    deadline = time.monotonic() + 30
+    while not (path.exists() and path.read_text()):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_the_stage_runs_in_the_worker_as_the_command(project, warm_env):
+    ran = probe(project, {**warm_env, "PROBE_VAR": "from the command"}, "report", "--flag", "x y")
+    report = ran.stdout_json
+    assert ran.returncode == 0
+    assert report["pid"] != ran.pid and report["preloaded"]  # forked from the worker, not this process
+    assert report["cwd"] == str(project)
+    assert report["argv"] == ["report", "--flag", "x y"]
+    assert report["var"] == "from the command"
+    assert report["main"] == "__main__"
+
+
+def test_stdin_stdout_and_stderr_are_the_commands(project, warm_env):
+    ran = probe(project, warm_env, "echo", stdin="hello\nworld\n")
+    assert ran.stdout == "HELLO\nWORLD\n"
+    assert ran.stderr == "to stderr\n"
+
+
+def test_exit_statuses_and_errors_come_back_as_a_cold_run_gives_them(project, warm_env):
+    assert probe(project, warm_env, "exit", "3").returncode == 3
+    message = probe(project, warm_env, "message")
+    assert (message.returncode, message.stderr) == (1, "bad input in params.yaml\n")
+    crash = probe(project, warm_env, "raise")
+    assert crash.returncode == 1
+    assert "Traceback" in crash.stderr and "ValueError: boom" in crash.stderr
+
+
+def test_a_stage_killed_by_a_signal_takes_its_command_with_it(project, warm_env):
+    assert probe(project, warm_env, "die").returncode == -signal.SIGKILL
+
+
+def test_sigterm_reaches_the_stage_and_the_command_waits_for_it(project, warm_env, tmp_path):
+    command = start(project, warm_env, "term", str(tmp_path / "pid"), str(tmp_path / "stopped"))
+    stage = int(wait_for(tmp_path / "pid"))
+    assert stage != command.pid
+    command.send_signal(signal.SIGTERM)
+    assert command.wait(timeout=30) == 7
+    assert (tmp_path / "stopped").read_text() == "stopped cleanly"
+
+
+def test_the_stage_dies_with_its_command(project, warm_env, tmp_path):
+    command = start(project, warm_env, "wait", str(tmp_path / "pid"))
+    stage = int(wait_for(tmp_path / "pid"))
+    command.kill()  # SIGKILL: nothing forwarded, the worker sees the command go
+    command.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while alive(stage):
+        assert time.monotonic() < deadline, "the stage outlived its command"
+        time.sleep(0.05)
+
+
+def test_an_edited_stage_runs_as_edited(project, warm_env):
+    (project / "stages" / "probe.py").write_text(probe_source(edited=True))
+    try:
+        report = probe(project, warm_env, "report").stdout_json
+        assert report["preloaded"] and report["edited"]
+    finally:
+        (project / "stages" / "probe.py").write_text(probe_source())
+
+
+def test_other_import_time_settings_get_a_worker_of_their_own(project, warm_env):
+    ran = probe(project, {**warm_env, "OMP_NUM_THREADS": "3"}, "report")
+    assert ran.stdout_json["pid"] == ran.pid  # none for these settings yet: cold
+
+
+def test_measuring_a_stage_runs_it_in_its_own_process(project, warm_env):
+    ran = probe(project, warm_env, "report", interpreter=("-X", "importtime"))
+    assert ran.stdout_json["pid"] == ran.pid and not ran.stdout_json["preloaded"]
+    assert "import time:" in ran.stderr
+
+
+def test_a_command_waits_for_a_worker_that_is_starting_instead_of_importing_all_itself(project, warm_env, tmp_path):
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(2)\n")
+    env = {**warm_env, "PYTHONPATH": str(tmp_path), "MILLRACE_WARM_PRELOAD": "colorsys,slow_to_import"}
+    first = probe(project, env, "report")  # starts the worker, which takes two seconds to preload
+    assert first.stdout_json["pid"] == first.pid
+    second = probe(project, env, "report")
+    assert second.stdout_json["pid"] != second.pid and second.stdout_json["preloaded"]
