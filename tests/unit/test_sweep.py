@@ -24,3 +24,14 @@ def test_a_key_not_in_params_or_a_value_its_schema_refuses_is_named():
         overrides(RAW, {"train.learning_rate": [0.1]})
     with pytest.raises(MillraceError, match="train.max_epochs=-1"):
         overrides(RAW, {"train.max_epochs": [-1]})
+
+
+def test_experiments_running_at_once_share_the_cores_unless_the_user_set_the_threads(monkeypatch):
+    from stages.sweep import worker_environment
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert worker_environment(jobs=2, cores=2)["OMP_NUM_THREADS"] == "1"
+    assert worker_environment(jobs=2, cores=16)["OMP_NUM_THREADS"] == "8"
+    assert worker_environment(jobs=4, cores=2)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_environment(jobs=2, cores=2)["OMP_NUM_THREADS"] == "3"
