@@ -38,7 +38,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 IDLE_SECONDS = float(os.environ.get("MILLRACE_WARM_IDLE", "120"))
 # What stages import at run time and is slow to import (MILLRACE_WARM_PRELOAD, comma-separated, replaces
@@ -94,14 +94,15 @@ def hand_off(module: str) -> None:
     if client is None:
         start_worker(path)
         return
+    replies = client.makefile("rb")  # the worker's lines: "pid N", then "exit STATUS"
     try:
-        stage = _send(client, module)
+        stage = _send(client, replies, module)
     except OSError:
         stage = None
     if stage is None:  # the worker went away before it started anything: nothing ran, run cold
         client.close()
         return
-    sys.exit(_wait(client, stage))
+    sys.exit(_wait(replies, stage))
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -130,7 +131,7 @@ def _starting(path: Path) -> bool:
         return True
 
 
-def _send(client: socket.socket, module: str) -> int | None:
+def _send(client: socket.socket, replies: BinaryIO, module: str) -> int | None:
     job = {
         "module": module,
         "args": sys.argv[1:],
@@ -141,7 +142,7 @@ def _send(client: socket.socket, module: str) -> int | None:
     }
     payload = json.dumps(job).encode()
     socket.send_fds(client, [HEADER.pack(len(payload)) + payload], _stdio())
-    reply = _read_line(client)
+    reply = replies.readline().decode().strip()
     return int(reply.removeprefix("pid ")) if reply.startswith("pid ") else None
 
 
@@ -157,7 +158,7 @@ def _stdio() -> list[int]:
     return fds
 
 
-def _wait(client: socket.socket, stage: int) -> int:
+def _wait(replies: BinaryIO, stage: int) -> int:
     def forward(signum: int, _frame: object) -> None:
         try:
             os.killpg(stage, signum)
@@ -166,7 +167,7 @@ def _wait(client: socket.socket, stage: int) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, forward)
-    reply = _read_line(client)
+    reply = replies.readline().decode().strip()  # "" if the worker went away
     if not reply.startswith("exit "):
         print("error: the warm worker running this stage was lost (see MILLRACE_WARM in README)", file=sys.stderr)
         return 1
@@ -180,19 +181,6 @@ def _die_of(signum: int) -> None:
     if signum not in (signal.SIGKILL, signal.SIGSTOP):  # those two have no handler to reset
         signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
-
-
-def _read_line(sock: socket.socket) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        try:
-            chunk = sock.recv(64)
-        except InterruptedError:
-            continue
-        if not chunk:
-            return ""
-        data += chunk
-    return data.decode().strip()
 
 
 def worker_key() -> str:

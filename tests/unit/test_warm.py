@@ -202,3 +202,23 @@ def test_a_command_waits_for_a_worker_that_is_starting_instead_of_importing_all_
     assert first.stdout_json["pid"] == first.pid
     second = probe(project, env, "report")
     assert second.stdout_json["pid"] != second.pid and second.stdout_json["preloaded"]
+
+
+def test_the_command_reads_the_stage_pid_and_status_even_when_they_arrive_together():
+    """A stage that ends at once: the worker's two lines reach the command in one read (CI caught this)."""
+    import socket
+
+    from stages import warm
+
+    command, worker = socket.socketpair()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        worker.sendall(b"pid 4242\nexit 3\n")
+        replies = command.makefile("rb")
+        assert warm._send(command, replies, "stages.probe") == 4242
+        assert warm._wait(replies, 4242) == 3
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        command.close()
+        worker.close()
