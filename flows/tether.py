@@ -9,12 +9,13 @@ leads the group: it runs the command and, the moment the flow (PID) is gone, kil
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
 import sys
 from typing import Any
+
+from stages.warm import signal_on_parent_death
 
 POLL_SECONDS = 0.2  # where the operating system cannot say at once that the flow is gone
 
@@ -48,7 +49,7 @@ def run(parent: int, command: list[str]) -> int:
     # command running without its tether (a loaded machine hit that).
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGUSR1, orphaned)
-    _signal_on_parent_death(signal.SIGUSR1)
+    signal_on_parent_death(signal.SIGUSR1)
     if os.getppid() != parent:  # gone before the signal was asked for
         return 1
     child = subprocess.Popen(command)
@@ -59,14 +60,6 @@ def run(parent: int, command: list[str]) -> int:
         except subprocess.TimeoutExpired:
             if os.getppid() != parent:  # handed to init or a subreaper: the flow is gone
                 orphaned()
-
-
-def _signal_on_parent_death(signum: int) -> None:
-    """Linux signals this process the moment the thread that started it ends (a flow's thread waits for its
-    stages and its server for as long as the flow runs, so that is when the flow ends); elsewhere the poll."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def main(argv: list[str]) -> int:

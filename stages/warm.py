@@ -11,11 +11,12 @@ SIGINT/SIGTERM/SIGHUP to the stage's process group and exits with the stage's st
 the same signal). If the command itself is killed outright, the stage is killed with it.
 
 The first command that finds no worker starts one in the background and runs cold itself; later
-ones use it. A worker is specific to this interpreter, its installed packages and the environment
-variables read at import time (thread counts, CUDA, allocator): anything else makes a different
-worker. Stage code is never imported by the worker, only by each forked stage process, from the
-command's own directory, so edits take effect at once. A worker exits after IDLE_SECONDS without
-work. This file runs inside the worker as a standalone module: it imports nothing from `stages`.
+ones wait for it while it preloads, then use it. A worker is specific to this interpreter, its
+installed packages and the environment variables read at import time (thread counts, CUDA,
+allocator): anything else makes a different worker. Stage code is never imported by the worker,
+only by each forked stage process, from the command's own directory, so edits take effect at once.
+A worker exits after IDLE_SECONDS without work. This file runs inside the worker as a standalone
+module: it imports nothing from `stages`.
 """
 
 from __future__ import annotations
@@ -58,14 +59,25 @@ DEFAULT_PRELOAD = (
     "lightning",
 )  # not onnxruntime: its exit handlers wait forever for its threads in a forked process
 # Environment variables that a library reads while it is imported: a worker is made for one set of them.
-IMPORT_TIME_ENV = ("OMP_", "MKL_", "OPENBLAS_", "KMP_", "CUDA_", "NVIDIA_", "PYTORCH_", "TORCH_", "LD_", "MALLOC_")
+IMPORT_TIME_ENV = (
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "KMP_",
+    "CUDA_",
+    "NVIDIA_",
+    "PYTORCH_",
+    "TORCH_",
+    "LD_",
+    "MALLOC_",
+    "ARROW_",
+)
 IMPORT_TIME_ENV_NAMES = (
     "MILLRACE_WARM_PRELOAD",
     "GX_ANALYTICS_ENABLED",
     "DO_NOT_TRACK",
     "PYTHONHASHSEED",
     "PYTHONWARNINGS",
-    "ARROW_",
 )
 HEADER = struct.Struct("!I")
 STARTING_WAIT_SECONDS = 30.0  # preloading takes ~6 s here, alone on the machine
@@ -338,7 +350,7 @@ def _supervise(connection: socket.socket) -> int | Job:
     if stage == 0:
         connection.close()
         os.setpgid(0, 0)
-        _die_with_parent()
+        signal_on_parent_death(signal.SIGKILL)
         return Job(**job) if _adopt(fds) else os._exit(1)
     os.setpgid(stage, stage)  # as well as in the child: whichever runs first
     for fd in fds:
@@ -386,14 +398,16 @@ def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
     return json.loads(payload), fds
 
 
-def _die_with_parent() -> None:
-    """SIGKILL this process when its supervisor dies (Linux); the supervisor outlives the stage otherwise."""
-    import ctypes
+def signal_on_parent_death(signum: int) -> None:
+    """Linux sends this process SIGNUM the moment the thread that started it ends; elsewhere nothing does.
 
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    (The stage process here, with SIGKILL when its supervisor dies; flows/tether.py too.)
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def _adopt(fds: list[int]) -> bool:
