@@ -4,7 +4,8 @@ Each size is a CSV of penguins resampled with replacement, the measurements jitt
 distinct and cleaning keeps them; the two penguins without measurements stay alike) and clipped to
 each species' observed range (so the committed contracts pass). The stages run as the pipeline
 runs them, `python -m stages.<name>` in a temporary copy of the project, each in its own process;
-wall time and peak RSS come from `wait4`. The floor is the same work done the most direct way:
+wall time and peak RSS come from `wait4` in a small launcher process (not this one, whose own
+peak a forked child would inherit). The floor is the same work done the most direct way:
 one process of pandas that reads the CSV, drops duplicates, fills the gaps, splits stratified and
 writes the Parquet splits (no gates, no reports). Sides alternate, sizes repeat. Reports, per size,
 time and peak RSS of both sides, the table's in-memory size, the log-log slope of time against
@@ -18,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -69,17 +68,34 @@ def synthetic_penguins(rows: int, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+# Linux carries a process's peak RSS across exec, so a child forked from this process (which holds
+# the synthetic tables) would report at least this process's peak. A small launcher, itself a
+# fresh process, forks and execs the command, and reports its wall time and peak RSS (KiB).
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{time.perf_counter() - start} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+"""
+
+
 def measured(cwd: Path, *argv: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process; fails loudly if the child does."""
-    start = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=cwd, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed in {cwd}:\n{output.decode(errors='replace')[-3000:]}")
-    return elapsed, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+    """Wall seconds and peak RSS (bytes) of one command; fails loudly if the command does."""
+    with tempfile.NamedTemporaryFile("r") as figures:
+        launcher = [sys.executable, "-S", "-c", LAUNCHER, figures.name, *argv]
+        child = subprocess.run(launcher, cwd=cwd, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if child.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed in {cwd}:\n{child.stdout.decode(errors='replace')[-3000:]}")
+        seconds, peak_kib = figures.read().split()
+    return float(seconds), int(peak_kib) * 1024  # ru_maxrss is in KiB on Linux
 
 
 def use_source(project: Path, csv: Path) -> None:
@@ -182,10 +198,17 @@ def main() -> None:
     console = Console()
     console.print(table)
     stages = Table(title=f"millrace by stage at {sizes[-1]:,} rows")
-    for column in ("stage", "seconds", "peak RSS MB"):
+    for column in ("stage", "seconds", "peak RSS MB", "RSS added / data added"):
         stages.add_column(column, justify="right")
     for name, stage in rows[-1]["millrace"]["stages"].items():
-        stages.add_row(name, f"{stage['seconds_median']:.2f}", f"{stage['peak_rss_bytes'] / 1e6:.0f}")
+        added = "—"
+        if len(rows) > 1:  # between the two largest sizes: what the rows cost, imports taken out
+            small = rows[-2]["millrace"]["stages"][name]["peak_rss_bytes"]
+            stage["rss_added_over_data_added_two_largest"] = (stage["peak_rss_bytes"] - small) / (
+                rows[-1]["data_bytes"] - rows[-2]["data_bytes"]
+            )
+            added = f"{stage['rss_added_over_data_added_two_largest']:.1f}×"
+        stages.add_row(name, f"{stage['seconds_median']:.2f}", f"{stage['peak_rss_bytes'] / 1e6:.0f}", added)
     console.print(stages)
     for side, s in summary.items():
         line = f"{side}: log-log slope {s['slope_all_sizes']:.2f} over all sizes; peak RSS "

@@ -80,3 +80,20 @@ def test_the_load_generator_counts_every_answer_and_every_error():
     assert answered == len(seen) and answered > 9
     assert result["errors"] == sum(n % 3 != 0 for n in seen)
     assert 0 < min(result["latencies_ms"]) and result["elapsed_s"] >= 0.5
+
+
+def test_the_scaling_bench_measures_its_commands_peak_not_its_own(tmp_path):
+    """A child forked from the bench would report the bench's own peak (Linux keeps it across exec)."""
+    import sys
+
+    import pytest
+
+    from bench.scaling import measured
+
+    held = b"x" * (300 << 20)  # the bench holding its synthetic tables
+    _, small = measured(tmp_path, sys.executable, "-c", "pass")
+    _, large = measured(tmp_path, sys.executable, "-c", "x = b'y' * (200 << 20)")
+    assert small < 100 << 20 and large > 200 << 20
+    with pytest.raises(SystemExit, match="failed"):
+        measured(tmp_path, sys.executable, "-c", "import sys; print('bad'); sys.exit(3)")
+    del held
