@@ -3,10 +3,17 @@
 `dvc.yaml` runs every stage as `python -m stages.<name>`; importing this package loads nothing
 heavy (no torch, Lightning, Great Expectations or Prefect). With `MILLRACE_WARM=1` in the
 environment, `python -m stages.<name>` hands its work to a warm worker that has imported them
-already (stages/warm.py) and exits with the stage's status; nothing else happens on import.
+already (stages/warm.py) and exits with the stage's status. Importing it also puts Arrow on the
+system allocator (stages/memory.py).
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# Arrow on the system allocator, which gives freed memory back (stages/memory.py); read by Arrow at
+# its first allocation, so it is set here, before any stage imports pandas.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 def _hand_off_to_warm_worker() -> None:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 
 from stages.errors import TRANSIENT_EXIT, MillraceError
+from stages.memory import return_freed_memory
 
 FULL_DISK = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
@@ -53,8 +54,10 @@ def run_stage(main: Callable[[], object]) -> None:
         _fail(f"out of disk space{where} ({reason}); outputs are written atomically: the previous ones are intact")
 
 
-def stage_main(main: Callable[[], object], doc: str | None) -> None:
-    """`python -m stages.<name>`: `--help` says what the stage reads and writes; no other arguments."""
+def stage_main(main: Callable[[], object], doc: str | None, *, release_freed_memory: bool = False) -> None:
+    """`python -m stages.<name>`: `--help` says what the stage reads and writes; no other arguments.
+
+    `release_freed_memory`: blocks the stage frees go back to the system at once (stages/memory.py)."""
     spec = getattr(sys.modules["__main__"], "__spec__", None)
     prog = f"python -m {spec.name.removesuffix('.__main__')}" if spec else None
     formatter = argparse.RawDescriptionHelpFormatter
@@ -62,6 +65,8 @@ def stage_main(main: Callable[[], object], doc: str | None) -> None:
         prog=prog, description=doc, formatter_class=formatter, epilog="Settings: params.yaml"
     )
     parser.parse_args()
+    if release_freed_memory:
+        return_freed_memory()
     run_stage(main)
 
 

@@ -100,7 +100,13 @@ def encode(frame: pd.DataFrame, plan: FeaturePlan) -> np.ndarray:
     absent = [c for c in plan.columns if c not in frame.columns]
     if absent:
         raise FeatureError(f"missing features: {absent}")
-    return _encode({c: frame[c].to_numpy() for c in plan.columns}, len(frame), plan)
+    # Text columns stay Series: their codes are looked up in one pass, without a Python string per cell.
+    columns = {c: frame[c] if _is_text(frame[c]) else frame[c].to_numpy() for c in plan.columns}
+    return _encode(columns, len(frame), plan)
+
+
+def _is_text(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype)
 
 
 def encode_records(records: Sequence[Mapping[str, Any]], plan: FeaturePlan) -> np.ndarray:
@@ -124,7 +130,7 @@ def _numbers(values: np.ndarray) -> np.ndarray:
         return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _encode(columns: dict[str, np.ndarray], rows: int, plan: FeaturePlan) -> np.ndarray:
+def _encode(columns: dict[str, np.ndarray | pd.Series], rows: int, plan: FeaturePlan) -> np.ndarray:
     out = np.zeros((rows, plan.width), dtype=np.float32)
     at = 0
     for column, (mean, std) in plan.numeric.items():
@@ -132,23 +138,36 @@ def _encode(columns: dict[str, np.ndarray], rows: int, plan: FeaturePlan) -> np.
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise FeatureError(f"feature {column!r} needs a number, got {_show(columns[column][row])} (row {row})", row)
+            raise FeatureError(
+                f"feature {column!r} needs a number, got {_show(_at(columns[column], row))} (row {row})", row
+            )
         out[:, at] = (values - mean) / std
         at += 1
     for column, vocabulary in plan.categorical.items():
         values = columns[column]
         index = plan.vocabulary_index[column]
-        codes = np.fromiter((index.get(str(v), -1) for v in values), dtype=np.int64, count=rows)
-        missing = pd.isna(values)
+        codes = _category_codes(values, vocabulary, index)
+        missing = np.asarray(pd.isna(values))
         codes[missing] = -1
         if (codes < 0).any():
             row = int(np.flatnonzero(codes < 0)[0])
             if missing[row]:
                 raise FeatureError(f"feature {column!r} is missing (row {row}); allowed: {vocabulary}", row=row)
             raise FeatureError(
-                f"feature {column!r} has unknown category {_show(values[row])} (row {row}); allowed: {vocabulary}",
+                f"feature {column!r} has unknown category {_show(_at(values, row))} (row {row}); allowed: {vocabulary}",
                 row=row,
             )
         out[np.arange(rows), at + codes] = 1.0
         at += len(vocabulary)
     return out
+
+
+def _category_codes(values: np.ndarray | pd.Series, vocabulary: list[str], index: dict[str, int]) -> np.ndarray:
+    """Each value's position in the vocabulary (of its text), -1 where it has none."""
+    if isinstance(values, pd.Series):  # text already: no conversion, one vectorised lookup
+        return pd.Index(vocabulary, dtype=values.dtype).get_indexer(values).astype(np.int64, copy=False)
+    return np.fromiter((index.get(str(v), -1) for v in values), dtype=np.int64, count=len(values))
+
+
+def _at(values: np.ndarray | pd.Series, row: int) -> Any:
+    return values.iloc[row] if isinstance(values, pd.Series) else values[row]

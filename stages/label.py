@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from stages import annotations, weak
 from stages.errors import MillraceError
 from stages.gate import Check, expectation, run_gate
+from stages.identity import row_hash_ids
 from stages.io import atomic_dir, write_json, write_parquet
 from stages.params import Data, Label, Params, Split, load_params
 
@@ -93,7 +94,8 @@ def run(
     frame = frame.assign(_stratum=_strata(frame["label"], task))
     # Identical rows form one group, so a duplicate can never land in two splits.
     group = pd.util.hash_pandas_object(frame.drop(columns=["label", "_stratum"]), index=False)
-    groups = frame.assign(_group=group.values).drop_duplicates("_group").set_index("_group")
+    strata = frame["_stratum"].set_axis(pd.Index(group.to_numpy(), name="_group"))
+    groups = strata[~strata.index.duplicated()].to_frame()  # the stratum alone: a copy of every column is not needed
     chosen = _split_groups(groups, split, seed)
     keys = frame.assign(_group=group.values)
     splits = {}
@@ -116,7 +118,7 @@ def class_balance(splits: dict[str, pd.DataFrame], classes: list[str]) -> pd.Dat
 def leakage(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per evaluation split, its rows whose inputs (every column but the label) are also a training row's."""
     inputs = [c for c in splits["train"].columns if c != "label"]
-    seen = set(pd.util.hash_pandas_object(splits["train"][inputs], index=False))
+    seen = pd.util.hash_pandas_object(splits["train"][inputs], index=False).to_numpy()
     rows = []
     for name in ("val", "test"):
         hashes = pd.util.hash_pandas_object(splits[name][inputs], index=False)
@@ -127,7 +129,8 @@ def leakage(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def labels_checks(
     splits: dict[str, pd.DataFrame], classes: list[str], min_share: float, task: str = "classification"
 ) -> list[Check]:
-    labelled = pd.concat([f.assign(split=n) for n, f in splits.items()], ignore_index=True)
+    # The row expectations read only the label: a copy of every column would double the stage's memory.
+    labelled = pd.concat([f[["label"]].assign(split=n) for n, f in splits.items()], ignore_index=True)
     every_row = [expectation("expect_column_values_to_not_be_null", column="label")]
     # A model scored on rows it trained on looks better than it is: no evaluation row may repeat a training row.
     no_leak = expectation("expect_column_values_to_be_between", column="rows_also_in_train", max_value=0)
@@ -157,16 +160,20 @@ def row_ids(frame: pd.DataFrame, target: str, key: str | None) -> pd.Series:
         if key not in frame.columns:
             raise MillraceError(f"label.key {key!r} is not a column; columns: {list(frame.columns)}")
         return frame[key].astype("str")
-    hashed = pd.util.hash_pandas_object(frame.drop(columns=[target]), index=False)
-    return hashed.map(lambda h: f"{h:016x}").set_axis(frame.index)
+    return row_hash_ids(frame.drop(columns=[target]))
 
 
 def assign_labels(frame: pd.DataFrame, target: str, params: Label, text_column: str | None):
     """The target filled from annotations, then rules; each row's label source; and the report."""
     ids = row_ids(frame, target, params.key)
-    given = frame[target].astype("object").where(frame[target].notna(), None)
-    source = pd.Series(np.where(given.notna(), "column", None), index=frame.index, dtype="object")
+    known = frame[target].notna()
+    source = pd.Series(np.full(len(frame), None, dtype=object), index=frame.index)
+    source[known] = "column"  # one shared string (np.where would make a string object per row)
     report: dict[str, Any] = {}
+    if not (params.annotations or params.rules):
+        report["sources"] = _source_counts(source)
+        return frame, source, ids, report
+    given = frame[target].astype("object").where(known, None)  # values of any type, and None
     if params.annotations:
         read = pd.concat([annotations.read(spec, i) for i, spec in enumerate(params.annotations)], ignore_index=True)
         winners, ties = annotations.resolve(read)
@@ -197,13 +204,15 @@ def assign_labels(frame: pd.DataFrame, target: str, params: Label, text_column: 
         }
         given = given.where(~fills, combined)
         source = source.where(~fills, "rule")
-    report["sources"] = {k: int(v) for k, v in source.fillna("unlabelled").value_counts().items()}
-    if not (params.annotations or params.rules):
-        return frame, source, ids, report
+    report["sources"] = _source_counts(source)
     filled = given.infer_objects()  # numbers stay numbers (regression, numeric classes); the rest is text
     if filled.dtype == object:
         filled = filled.astype("str").where(filled.notna())
     return frame.assign(**{target: filled}), source, ids, report
+
+
+def _source_counts(source: pd.Series) -> dict[str, int]:
+    return {k: int(v) for k, v in source.fillna("unlabelled").value_counts().items()}
 
 
 def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Path) -> dict[str, Any]:
@@ -224,8 +233,8 @@ def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Pat
         flagged, how = curation.suspects(x, y, classes, plan.kind, review.folds, params.seed, review.fit_rows)
         flagged = flagged.head(review.max_rows)
         positions = flagged.pop("position").to_numpy().astype(int)
-        flagged.insert(0, "row_id", ids.to_numpy()[positions])
-        flagged.insert(1, "label_source", source.to_numpy()[positions])
+        flagged.insert(0, "row_id", ids.iloc[positions].to_numpy())
+        flagged.insert(1, "label_source", source.iloc[positions].to_numpy())
         flagged["row"] = _display(labelled.iloc[positions].drop(columns=[params.data.target]), plan).to_numpy()
         flagged.to_csv(out / "label_review.csv", index=False)
         report["review"] = {"method": how, "flagged": len(flagged)}
@@ -233,7 +242,7 @@ def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Pat
         chosen, scores, probabilities, model_classes = curation.most_informative(
             x, y, baselines.inputs(plan, pool), plan.kind, active.strategy, active.batch, params.seed
         )
-        picked = pool.iloc[chosen].drop(columns=[params.data.target]).assign(row_id=pool_ids.to_numpy()[chosen])
+        picked = pool.iloc[chosen].drop(columns=[params.data.target]).assign(row_id=pool_ids.iloc[chosen].to_numpy())
         display = _display(picked, plan)
         tasks = curation.label_studio_tasks(picked, display, probabilities, classes, model_classes)
         suggested = [classes[int(model_classes[i])] for i in probabilities.argmax(axis=1)]
@@ -260,7 +269,7 @@ def main() -> None:
     text_column = _text_column(frame, params.data)
     frame, source, ids, report = assign_labels(frame, target, params.label, text_column)
     known = frame[target].notna()
-    labelled, pool = frame[known], frame[~known]
+    labelled, pool = (frame, frame.iloc[:0]) if known.all() else (frame[known], frame[~known])
     splits, classes, task = run(labelled, target, params.label.split, params.seed, params.data.task)
     run_gate(
         "labels",
@@ -308,4 +317,4 @@ def _print_rules(rules: dict[str, Any] | None) -> None:
 if __name__ == "__main__":
     from stages.cli import stage_main
 
-    stage_main(main, __doc__)
+    stage_main(main, __doc__, release_freed_memory=True)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from stages.errors import MillraceError
+from stages.identity import row_hash_ids
 
 VERDICTS = ("ok", "wrong", "unsure")
 VERDICTS_FILE = "review_verdicts.csv"  # under paths.reports, committed to git; a dependency of evaluate
@@ -35,8 +36,7 @@ THUMBNAIL = 96
 
 def sample_ids(test: pd.DataFrame) -> pd.Series:
     """A test row's identity across runs: a hash of its inputs (not of its label or position)."""
-    hashed = pd.util.hash_pandas_object(test.drop(columns=["label"], errors="ignore"), index=False)
-    return pd.Series([f"{h:016x}" for h in hashed], index=test.index)
+    return row_hash_ids(test.drop(columns=["label"], errors="ignore"))
 
 
 def choose(

@@ -44,3 +44,18 @@ def test_bad_records_are_explained(through):
     for infinite in (float("inf"), -float("inf")):  # standardised, it would make every output NaN
         with pytest.raises(FeatureError, match="'x' needs a number, got -?inf"):
             encode(pd.DataFrame({"x": [infinite], "c": ["a"]}))
+
+
+def test_text_columns_encode_alike_whatever_their_dtype_and_errors_name_the_position():
+    plan = fit(pd.DataFrame({"c": ["b", "a", "c"]}), ["c"])
+    index = [10, 20, 30, 40]  # not positions: the row named in an error is the position
+    as_text = pd.DataFrame({"c": pd.Series(["c", "a", "b", "a"], index=index, dtype="str")})
+    as_objects = as_text.astype({"c": object})
+    assert isinstance(as_text["c"].dtype, pd.StringDtype) and as_objects["c"].dtype == object
+    np.testing.assert_array_equal(encode(as_text, plan), encode(as_objects, plan))
+    np.testing.assert_array_equal(encode(as_text, plan).argmax(1), [2, 0, 1, 0])
+    for dtype in ("str", object):
+        with pytest.raises(FeatureError, match="unknown category 'z' \\(row 2\\)"):
+            encode(pd.DataFrame({"c": pd.Series(["a", "b", "z"], index=[5, 6, 7], dtype=dtype)}), plan)
+        with pytest.raises(FeatureError, match="'c' is missing \\(row 1\\)"):
+            encode(pd.DataFrame({"c": pd.Series(["a", None, "b"], index=[5, 6, 7], dtype=dtype)}), plan)
