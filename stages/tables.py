@@ -108,8 +108,10 @@ def _delimited(path: Path, delimiter: str, encoding: str, where: str) -> TableRe
     except pa.ArrowInvalid as exc:
         message = "the file is empty" if "Empty CSV file" in str(exc) else f"cannot parse: {exc}"
         raise MillraceError(f"{where}: {message}") from None
-    frame = table.to_pandas()
-    binary = [c for c in frame.columns if pa.types.is_binary(table.schema.field(c).type)]
+    binary = [field.name for field in table.schema if pa.types.is_binary(field.type)]
+    # Each column's Arrow buffers are let go as soon as it is converted: no second copy of the table.
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
     if binary:  # pyarrow keeps undecodable text as bytes; the encoding check should have caught it
         raise MillraceError(f"{where}: columns {binary} hold bytes that are not {encoding} text")
     return TableRead(frame, encoding, bad)
