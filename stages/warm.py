@@ -43,7 +43,9 @@ from typing import BinaryIO, NoReturn
 
 IDLE_SECONDS = float(os.environ.get("MILLRACE_WARM_IDLE", "120"))
 # What stages import at run time and is slow to import (MILLRACE_WARM_PRELOAD, comma-separated, replaces
-# it); one that is not installed is skipped.
+# it); one that is not installed is skipped. Order matters: torch and scikit-learn each bring a libgomp,
+# and with scikit-learn's linear models imported before torch, scikit-learn's OpenMP loops (gradient
+# boosting in evaluate's baselines) ran 10x slower on two threads (0.08 s -> 1.0 s on iris).
 DEFAULT_PRELOAD = (
     "numpy",
     "pandas",
@@ -52,11 +54,11 @@ DEFAULT_PRELOAD = (
     "pydantic",
     "rich.console",
     "great_expectations",
-    "sklearn.model_selection",
-    "sklearn.linear_model",
     "torch",
     "torchmetrics",
     "lightning",
+    "sklearn.model_selection",
+    "sklearn.linear_model",
 )  # not onnxruntime: its exit handlers wait forever for its threads in a forked process
 # Environment variables that a library reads while it is imported: a worker is made for one set of them.
 IMPORT_TIME_ENV = (

@@ -222,3 +222,12 @@ def test_the_command_reads_the_stage_pid_and_status_even_when_they_arrive_togeth
             signal.signal(signum, handler)
         command.close()
         worker.close()
+
+
+def test_the_worker_preloads_torch_before_scikit_learn():
+    """Each brings its own libgomp; scikit-learn's linear models imported first made its OpenMP loops
+    (evaluate's gradient-boosting baseline) ten times slower on two threads in every warm stage."""
+    from stages.warm import DEFAULT_PRELOAD
+
+    torch_at = DEFAULT_PRELOAD.index("torch")
+    assert all(torch_at < at for at, name in enumerate(DEFAULT_PRELOAD) if name.startswith("sklearn"))
