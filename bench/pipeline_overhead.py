@@ -37,8 +37,15 @@ RESULTS = ROOT / "bench" / "results"
 STAGES = ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"]
 MODULES = {"train": "stages.train.__main__"}
 
+# Imports already paid: the libraries the warm worker preloads, in its order, before any `main()`
+# (stages import some of them inside `main()`). Until 2026-11-24 the floor paid those imports in the
+# stage that first needed them (GE in acquire, torch in select), and imported scikit-learn's linear
+# models before torch, which made evaluate's gradient boosting ~1 s slower (two libgomp copies).
 IN_PROCESS = """
 import importlib, json, sys, time
+from stages.warm import DEFAULT_PRELOAD
+for library in DEFAULT_PRELOAD:
+    importlib.import_module(library)
 names = sys.argv[1].split(",")
 modules = {n: importlib.import_module(m) for n, m in json.loads(sys.argv[2]).items()}
 timings = {}
