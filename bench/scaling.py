@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from functools import reduce
+from operator import getitem
 from pathlib import Path
 
 import numpy as np
@@ -115,12 +117,12 @@ def floor_side(csv: Path, out: Path) -> tuple[float, int, dict]:
     return *measured(out, sys.executable, "-c", FLOOR, str(csv), str(out)), {}
 
 
-def marginal(rows: list[dict], side: str, key: str, per: str = "rows") -> float | None:
-    """The growth of `key` between the two largest sizes over the growth of `per`."""
+def marginal(rows: list[dict], *path: str, per: str = "rows") -> float | None:
+    """The growth of the figure at `path` in a size's row between the two largest sizes, over the growth of `per`."""
     if len(rows) < 2:
         return None
     small, large = rows[-2], rows[-1]
-    return (large[side][key] - small[side][key]) / (large[per] - small[per])
+    return (reduce(getitem, path, large) - reduce(getitem, path, small)) / (large[per] - small[per])
 
 
 def slope(sizes: list[int], seconds: list[float]) -> float:
@@ -201,13 +203,10 @@ def main() -> None:
     for column in ("stage", "seconds", "peak RSS MB", "RSS added / data added"):
         stages.add_column(column, justify="right")
     for name, stage in rows[-1]["millrace"]["stages"].items():
-        added = "—"
-        if len(rows) > 1:  # between the two largest sizes: what the rows cost, imports taken out
-            small = rows[-2]["millrace"]["stages"][name]["peak_rss_bytes"]
-            stage["rss_added_over_data_added_two_largest"] = (stage["peak_rss_bytes"] - small) / (
-                rows[-1]["data_bytes"] - rows[-2]["data_bytes"]
-            )
-            added = f"{stage['rss_added_over_data_added_two_largest']:.1f}×"
+        # Between the two largest sizes: what the rows cost this stage, imports taken out.
+        peak = marginal(rows, "millrace", "stages", name, "peak_rss_bytes", per="data_bytes")
+        stage["rss_added_over_data_added_two_largest"] = peak
+        added = "—" if peak is None else f"{peak:.1f}×"
         stages.add_row(name, f"{stage['seconds_median']:.2f}", f"{stage['peak_rss_bytes'] / 1e6:.0f}", added)
     console.print(stages)
     for side, s in summary.items():

@@ -1,17 +1,18 @@
 """Give freed memory back to the system, so a stage's peak is what it holds, not what it once held.
 
-Two allocators keep what a stage frees. Arrow's default one (mimalloc) keeps freed pages for
-Arrow alone: `stages/__init__.py` puts every stage's Arrow on the system allocator
+Two allocators keep what a stage frees. Arrow's default one (mimalloc) keeps freed pages for Arrow
+alone: `stages/__init__.py` puts every stage's Arrow on the system allocator
 (ARROW_DEFAULT_MEMORY_POOL, read at Arrow's first allocation, so it is set before pandas is
 imported). glibc serves a block from its heap once it is below the mmap threshold, and raises that
-threshold to the size of every large block freed (up to 32 MiB): after the first column-sized
-array is freed, the next ones come from the heap, and a heap freed in the middle stays in the
-process. `label` (the table, its splits and the review's features at once) fixes the threshold at
-1 MiB: its peak at 1e6 rows (82 MB in memory) 720 → 600–615 MB, level with acquire's and clean's,
-for ~0.25 s of its ~8 s (every large block is mapped afresh). acquire and clean would save 50–60 MB
-for 0.15–0.45 s, which would not lower the pipeline's peak (label's). Not for training: with a fixed threshold
-every batch's activations are mapped afresh, and a CPU epoch took 1.06× (4 MiB) to 1.5× (128 KiB)
-as long. Above 32 MiB glibc maps every block anyway: at 1e8 rows only the Arrow setting matters.
+threshold to the size of every large block freed (up to 32 MiB): after the first column-sized array
+is freed, the next ones come from the heap, and a heap freed in the middle stays in the process.
+
+`label` (the table, its splits and the review's features at once) fixes the threshold at 1 MiB: its
+peak at 1e6 rows (82 MB in memory) 720 → 600–615 MB, level with acquire's and clean's, for ~0.25 s
+of its ~8 s (every large block is mapped afresh). acquire and clean would save 50–60 MB for
+0.15–0.45 s without lowering the pipeline's peak. Never in training: with a fixed threshold every
+batch's activations are mapped afresh (a CPU epoch 1.06× as long at 4 MiB, 1.5× at 128 KiB).
+Above 32 MiB glibc maps every block anyway: at 1e8 rows only the Arrow setting matters.
 """
 
 from __future__ import annotations
