@@ -202,15 +202,14 @@ def run(
 
     `params` is the whole stages.params.Params; only seed, data, model and train are read.
     """
-    from dvclive.lightning import DVCLiveLogger
-
     from stages import trained
     from stages.train.callbacks import GradualUnfreeze
+    from stages.train.logger import Logger
     from stages.train.resume import resume_point
 
     setup = build(label_dir, selection, params)
     ckpt_path = resume_point(checkpoints, fingerprint(label_dir, selection, params), params.train.resume)
-    logger = DVCLiveLogger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
+    logger = Logger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
     gradual = setup.meta["model"]["strategy"] == "gradual_unfreeze"
     extra = [GradualUnfreeze(params.train.unfreeze_every)] if gradual else []
     fitter, checkpoint = trainer(params.train, checkpoints, logger, [*extra, *callbacks])

@@ -1,5 +1,6 @@
 """Smoke test of the real Lightning training on a tiny split, and its determinism on CPU."""
 
+import inspect
 import json
 
 import numpy as np
@@ -35,7 +36,11 @@ def _train(label_dir, out_root):
     return out, live, meta
 
 
-def test_training_saves_a_loadable_model_and_curves(label_dir, tmp_path):
+def test_training_saves_a_loadable_model_and_curves(label_dir, tmp_path, monkeypatch):
+    def no_stack(*_args, **_kwargs):
+        raise AssertionError("inspect.stack() reads every frame's source: ~50 ms a call in a warm stage")
+
+    monkeypatch.setattr(inspect, "stack", no_stack)
     out, live, meta = _train(label_dir, tmp_path / "a")
     assert meta["epochs_run"] == 3 and meta["classes"] == ["n", "y"]
     model = trained.load(out)
@@ -233,3 +238,17 @@ def test_schedulers_from_params_change_the_learning_rate(label_dir, tmp_path, sc
     assert type(config.scheduler).__name__ == expected
     if scheduler == "cosine":
         assert fitter.optimizers[0].param_groups[0]["lr"] < params.train.lr
+
+
+@pytest.mark.parametrize(
+    "caller", ["update_train_step_metrics", "update_train_epoch_metrics", "log_eval_end_metrics", "on_fit_end"]
+)
+def test_the_logger_syncs_where_dvclive_does(caller):
+    from dvclive.lightning import _should_sync
+
+    from stages.train.logger import called_from_sync_point
+
+    namespace = {}
+    exec(f"def {caller}(ask):\n    return ask()", namespace)  # a function of that name on the stack
+    assert namespace[caller](called_from_sync_point) == namespace[caller](_should_sync)
+    assert namespace[caller](called_from_sync_point) == (caller != "on_fit_end")
