@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NoReturn
@@ -51,7 +52,10 @@ DEFAULT_PRELOAD = (
     "pandas",
     "pyarrow.parquet",
     "yaml",
-    "pydantic",
+    "pydantic.main",  # `pydantic` alone defers these to the first model class: ~20 ms of every stage
+    "pydantic.types",
+    "pydantic.fields",
+    "pydantic.json_schema",
     "rich.console",
     "great_expectations",
     "torch",
@@ -59,6 +63,7 @@ DEFAULT_PRELOAD = (
     "lightning",
     "sklearn.model_selection",
     "sklearn.linear_model",
+    "tabulate",  # torch._dynamo's exit handler imports it in every process, at its exit
 )  # not onnxruntime: its exit handlers wait forever for its threads in a forked process
 # Environment variables that a library reads while it is imported: a worker is made for one set of them.
 IMPORT_TIME_ENV = (
@@ -271,6 +276,7 @@ def main(argv: list[str]) -> int | object:
             __import__(name)
         except Exception as exc:  # an optional extra that is absent or broken: stages import it themselves
             print(f"warm worker: not preloading {name}: {exc}", file=sys.stderr)
+    _keep_preloaded_finalizers_from_stages()
     # The collector would walk (and so copy, page by page) the whole preloaded heap in every forked stage.
     gc.freeze()
     torch = sys.modules.get("torch")
@@ -306,6 +312,17 @@ def main(argv: list[str]) -> int | object:
         if os.getpid() == worker:
             path.unlink(missing_ok=True)
     return 0
+
+
+def _keep_preloaded_finalizers_from_stages() -> None:
+    """What the preloaded libraries made is the worker's: a forked stage's exit must not tear it down.
+
+    Objects with a `weakref.finalize` run it at interpreter exit, and a forked stage inherits them all:
+    torch's 174 operator libraries unregistered themselves at every stage's exit (~20 ms, copying the
+    pages they touch). The stage's own finalizers, made after the fork, still run at its exit.
+    """
+    for info in weakref.finalize._registry.values():  # noqa: SLF001 (finalize keeps no public list)
+        info.atexit = False
 
 
 def _log(message: str) -> None:

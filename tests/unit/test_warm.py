@@ -41,11 +41,29 @@ elif mode == "raise":
     raise ValueError("boom")
 elif mode == "die":
     os.kill(os.getpid(), signal.SIGKILL)
+elif mode == "finalizers":
+    import atexit, weakref
+    atexit.register(lambda: open(rest[0], "a").write("stage atexit\\n"))
+    held = type("Held", (), {})()
+    weakref.finalize(held, lambda: open(rest[0], "a").write("stage finalizer\\n"))
 elif mode in ("wait", "term"):
     if mode == "term":
         signal.signal(signal.SIGTERM, lambda *_: (open(rest[1], "w").write("stopped cleanly"), sys.exit(7)))
     open(rest[0], "w").write(str(os.getpid()))
     time.sleep(60)
+"""
+
+
+# Preloaded by the worker: an object whose finalizer would run at the exit of every stage forked from it.
+PRELOADED_WITH_A_FINALIZER = """
+import os, weakref
+
+class Held:
+    pass
+
+held = Held()
+weakref.finalize(held, lambda: os.environ.get("PROBE_FINALIZED") and open(os.environ["PROBE_FINALIZED"], "a").write(
+    f"preloaded finalizer in {os.getpid()}\\n"))
 """
 
 
@@ -57,7 +75,7 @@ def probe_source(edited: bool = False) -> str:
 def warm_env() -> Iterator[dict[str, str]]:
     # A short folder of our own: the worker's socket path must fit a Unix socket's 108 bytes.
     folder = tempfile.mkdtemp(prefix="mw", dir="/tmp")
-    env = {**os.environ, "MILLRACE_WARM": "1", "MILLRACE_WARM_PRELOAD": "colorsys", "TMPDIR": folder}
+    env = {**os.environ, "MILLRACE_WARM": "1", "MILLRACE_WARM_PRELOAD": "colorsys,probe_preload", "TMPDIR": folder}
     env.pop("PYTHONPATH", None)
     yield env
     subprocess.run([sys.executable, "-m", "stages.warm", "stop"], cwd=ROOT, env=env, capture_output=True)
@@ -72,6 +90,7 @@ def project(tmp_path_factory, warm_env) -> Path:
     for name in ("__init__.py", "warm.py"):
         shutil.copy(ROOT / "stages" / name, root / "stages" / name)
     (root / "stages" / "probe.py").write_text(probe_source())
+    (root / "probe_preload.py").write_text(PRELOADED_WITH_A_FINALIZER)
     first = probe(root, warm_env, "report")
     assert first.stdout_json["pid"] == first.pid  # no worker yet: ran cold, and started one
     deadline = time.monotonic() + 60
@@ -173,6 +192,13 @@ def test_the_stage_dies_with_its_command(project, warm_env, tmp_path):
     while alive(stage):
         assert time.monotonic() < deadline, "the stage outlived its command"
         time.sleep(0.05)
+
+
+def test_a_stage_runs_its_own_exit_handlers_and_not_the_preloaded_libraries_finalizers(project, warm_env, tmp_path):
+    marks = tmp_path / "marks"
+    ran = probe(project, {**warm_env, "PROBE_FINALIZED": str(marks)}, "finalizers", str(marks))
+    assert ran.returncode == 0, ran.stderr
+    assert sorted(marks.read_text().splitlines()) == ["stage atexit", "stage finalizer"]
 
 
 def test_an_edited_stage_runs_as_edited(project, warm_env):
