@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -94,3 +95,24 @@ def test_a_warning_is_recorded_and_shown_but_does_not_stop(tmp_path, gx_dir, cap
     with pytest.raises(GateFailed) as err:
         run_gate("raw", [Check("table", frame, [soft, hard])], gx_dir=gx_dir, reports_dir=tmp_path / "r")
     assert "'b'" in str(err.value) and "'a'" not in str(err.value)  # the message lists what stopped it
+
+
+def test_data_docs_compile_the_templates_once_and_then_load_them(tmp_path, gx_dir, penguins, monkeypatch):
+    import jinja2
+
+    from stages import data_docs
+
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setattr(data_docs, "bytecode_cache", lambda: jinja2.FileSystemBytecodeCache(str(tmp_path / "cache")))
+    suite = load_suite(gx_dir, "penguins_raw")
+    first = run_gate("raw", [Check("table", penguins, suite)], gx_dir=gx_dir, reports_dir=tmp_path / "a")
+    assert list((tmp_path / "cache").iterdir())  # the templates, compiled
+
+    def no_compiling(*_args, **_kwargs):
+        raise AssertionError("a template was compiled again")
+
+    monkeypatch.setattr(jinja2.Environment, "compile", no_compiling)
+    second = run_gate("raw", [Check("table", penguins, suite)], gx_dir=gx_dir, reports_dir=tmp_path / "b")
+    index = Path(second["data_docs"])
+    assert first["data_docs"] == second["data_docs"] and index.is_file()
+    assert len(list(index.parent.glob("validations/**/*.html"))) == 2  # both runs' results, rendered
