@@ -97,3 +97,20 @@ def test_the_scaling_bench_measures_its_commands_peak_not_its_own(tmp_path):
     with pytest.raises(SystemExit, match="failed"):
         measured(tmp_path, sys.executable, "-c", "import sys; print('bad'); sys.exit(3)")
     del held
+
+
+def test_the_orchestration_cpu_counts_the_command_and_what_it_waits_for_not_what_it_leaves_running(tmp_path):
+    """With the warm worker up, the stages run in processes nobody here waits for: only dvc and the
+    stage commands may count."""
+    import sys
+
+    from bench.pipeline_overhead import timed_cpu
+
+    spin = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
+    _, waited = timed_cpu(
+        tmp_path, sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])"
+    )
+    _, left = timed_cpu(
+        tmp_path, sys.executable, "-c", f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {spin!r}])"
+    )
+    assert waited >= 0.4 and left < 0.3
