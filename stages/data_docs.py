@@ -19,17 +19,17 @@ def bytecode_cache() -> BytecodeCache:
     return FileSystemBytecodeCache(pattern="millrace-gx-%s.cache")
 
 
-class CachedPageView(DefaultJinjaPageView):
+class _BytecodeCached:
+    """Mixed in before one of GE's Jinja views: its environment loads compiled templates from the cache."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.env.bytecode_cache = bytecode_cache()
+
+
+class CachedPageView(_BytecodeCached, DefaultJinjaPageView):
     """A Data Docs page (a suite, a validation result), as GE renders it."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = bytecode_cache()
 
-
-class CachedIndexPageView(DefaultJinjaIndexPageView):
+class CachedIndexPageView(_BytecodeCached, DefaultJinjaIndexPageView):
     """The Data Docs index page, as GE renders it."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = bytecode_cache()
