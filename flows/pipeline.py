@@ -20,6 +20,7 @@ server unless PREFECT_API_URL is set).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import subprocess
 import sys
@@ -100,11 +101,13 @@ def pipeline(
             settings = load_params(root / "params.yaml").flows
             # One `dvc status` instead of a `dvc repro` process per up-to-date stage; a stage runs when
             # it was stale, is forced, or an earlier stage of this run changed its recorded outputs.
-            stale, upstream_changed = stale_stages(root), False
+            stale, upstream_changed = stale_stages(root, logger), False
             for stage in names:
                 forced = refresh_data and stage == names[0]
                 needed = stale is None or forced or upstream_changed or stage in stale
-                before = recorded_outputs(root, stage)
+                # Once an earlier stage changed its outputs every later stage runs: no need to compare.
+                check_outputs = needed and not upstream_changed
+                before = recorded_outputs(root, stage) if check_outputs else None
                 options = stage_options(stage, settings.retries, settings.retry_backoff_seconds)
                 run_stage.with_options(**options)(
                     stage,
@@ -113,7 +116,7 @@ def pipeline(
                     timeout_seconds=settings.stage_timeout_seconds,
                     up_to_date=not needed,
                 )
-                upstream_changed = upstream_changed or (needed and recorded_outputs(root, stage) != before)
+                upstream_changed = upstream_changed or (check_outputs and recorded_outputs(root, stage) != before)
         experiment = None
         if save and until is None:
             if (root / ".git").exists():
@@ -140,6 +143,11 @@ def main(argv: list[str] | None = None) -> None:
         pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)
     except Exception as exc:  # Prefect has logged it with its traceback; the shell gets the message
         sys.exit(f"error: {exc}")
+    finally:
+        # The interpreter's last garbage collection would walk every object Prefect and DVC made (~0.2 s
+        # of every run). Nothing waits on it: Prefect drains its log and event queues, and the temporary
+        # server is stopped, in exit handlers that still run; objects are freed as the modules go.
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def test_each_stage_is_a_task_and_the_run_is_a_dvc_experiment(workspace):
     result = sh(workspace, "python", "-m", "flows.pipeline", "-S", "deploy.parity_tolerance=0.0002")
     log = result.stdout + result.stderr
     assert stages_run(log) == ["deploy"]  # DVC still decides: only what the override touches reruns
+    assert log.count("didn't change, skipping (dvc status)") == 6  # the others were not handed to DVC
     artifacts, tasks, (run_name,) = prefect_db(workspace)
     assert set(tasks) == STAGES and {state for state, _ in tasks.values()} == {"COMPLETED"}
 

@@ -3,6 +3,8 @@ failures are retried, stopping a stage's whole process group, overrides, schedul
 
 from __future__ import annotations
 
+import json
+import logging
 import signal
 import subprocess
 import sys
@@ -18,12 +20,13 @@ from flows.deployments import deployment_specs
 from flows.lock import PipelineBusy, ensure_free, workspace_lock
 from flows.overrides import RECORD, apply_overrides, overridden, restore_after_killed_run
 from flows.pipeline import stages_to_run
-from flows.stage_task import StageFailed, TransientStageFailure, _failure, retry_if_transient
+from flows.stage_task import StageFailed, TransientStageFailure, _failure, retry_if_transient, stale_stages
 from stages.cli import run_stage
 from stages.download import DownloadError
 from stages.errors import TRANSIENT_EXIT
 from stages.params import Flows, ParamsError, parse_params
 from tests.conftest import ROOT
+from tests.harness import sh
 
 HOLD = "import sys, time; from pathlib import Path; from flows.lock import workspace_lock\n" + (
     "with workspace_lock(Path(sys.argv[1]), 'flow run \"nightly\"'):\n    print('held', flush=True); time.sleep(60)"
@@ -220,3 +223,34 @@ def test_the_tether_passes_the_exit_status_on():
     for script, status in (("exit 3", 3), ("kill -9 $$", 128 + signal.SIGKILL)):
         process = tether.start(["bash", "-c", script], cwd=ROOT)
         assert process.wait(timeout=30) == status
+
+
+TWO_STAGES = """stages:
+  first:
+    cmd: cp a.txt b.txt
+    deps: [a.txt]
+    outs: [b.txt]
+  second:
+    cmd: cp c.txt d.txt
+    deps: [c.txt]
+    outs: [d.txt]
+"""
+
+
+def test_the_flow_reads_the_same_stale_stages_as_dvc_status(tmp_path, caplog):
+    for name in ("a.txt", "c.txt"):
+        (tmp_path / name).write_text("1\n")
+    (tmp_path / "dvc.yaml").write_text(TWO_STAGES)
+    sh(tmp_path, "git", "init", "-q")
+    sh(tmp_path, "dvc", "init", "-q")
+    sh(tmp_path, "dvc", "repro", "-q")
+    logger = logging.getLogger("test-flow")  # this test runs from another folder than the project's
+    assert stale_stages(tmp_path, logger) == set()
+    (tmp_path / "c.txt").write_text("2\n")
+    assert stale_stages(tmp_path, logger) == {"second"}
+    assert stale_stages(tmp_path, logger) == set(json.loads(sh(tmp_path, "dvc", "status", "--json").stdout))
+
+    (tmp_path / "dvc.yaml").write_text("stages: [not, a, mapping]\n")
+    with caplog.at_level(logging.WARNING, logger="test-flow"):
+        assert stale_stages(tmp_path, logger) is None  # cannot tell: every stage goes to dvc repro
+    assert "dvc status failed" in caplog.text and "dvc.yaml" in caplog.text
