@@ -43,10 +43,11 @@ MODULES = {"train": "stages.train.__main__"}
 # stage that first needed them (GE in acquire, torch in select), and imported scikit-learn's linear
 # models before torch, which made evaluate's gradient boosting ~1 s slower (two libgomp copies).
 IN_PROCESS = """
-import importlib, json, sys, time
+import gc, importlib, json, sys, time
 from stages.warm import DEFAULT_PRELOAD
 for library in DEFAULT_PRELOAD:
     importlib.import_module(library)
+gc.freeze()  # as the worker does: otherwise the collector walks the imported heap again and again
 names = sys.argv[1].split(",")
 modules = {n: importlib.import_module(m) for n, m in json.loads(sys.argv[2]).items()}
 timings = {}
