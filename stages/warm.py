@@ -64,6 +64,10 @@ DEFAULT_PRELOAD = (
     "sklearn.model_selection",
     "sklearn.linear_model",
     "tabulate",  # torch._dynamo's exit handler imports it in every process, at its exit
+    # deploy's ONNX export (torch.export, onnxscript's torch ops): ~0.4 s of every deploy, on first use
+    "torch.export._trace",
+    "onnxscript.function_libs.torch_lib.ops",
+    "torch.onnx._internal.exporter._core",
 )  # not onnxruntime: its exit handlers wait forever for its threads in a forked process
 # Environment variables that a library reads while it is imported: a worker is made for one set of them.
 IMPORT_TIME_ENV = (
