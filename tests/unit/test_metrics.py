@@ -7,7 +7,7 @@ import pytest
 from stages import baselines
 from stages.evaluate import delivery
 from stages.features import fit
-from stages.metrics import bootstrap, calibration_points, roc_points, slices
+from stages.metrics import bootstrap, calibration_points, quick, roc_points, slices
 from stages.params import Evaluate
 
 
@@ -22,6 +22,34 @@ def test_bootstrap_interval_brackets_the_metric_and_is_seeded():
     assert first["accuracy"]["low"] < accuracy < first["accuracy"]["high"]
     assert first["accuracy"]["high"] - first["accuracy"]["low"] < 0.15
     assert bootstrap("classification", actual, predicted, 0, seed=1) == {}
+
+
+def draw_by_draw(task, actual, predicted, resamples, seed):
+    """The intervals as `quick` scores each draw, one call per draw (how bootstrap computed them until 2026-11-24)."""
+    rng = np.random.default_rng(seed)
+    draws = [
+        quick(task, actual[rows], predicted[rows])
+        for rows in (rng.integers(0, len(actual), len(actual)) for _ in range(resamples))
+    ]
+    return {
+        name: {"low": float(np.nanpercentile(v, 2.5)), "high": float(np.nanpercentile(v, 97.5)), "level": 0.95}
+        for name, v in ((name, [d[name] for d in draws]) for name in draws[0])
+    } | {"resamples": resamples}
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice")
+@pytest.mark.parametrize("rows", [1, 7, 60])
+def test_bootstrap_draws_score_as_quick_scores_each_draw(rows, monkeypatch):
+    rng = np.random.default_rng(rows)
+    labels = np.array(["Adelie", "Chinstrap", "Gentoo", "rare"])
+    actual = labels[rng.choice(4, rows, p=[0.45, 0.3, 0.2, 0.05])]  # "rare" is absent from many draws
+    predicted = np.where(rng.random(rows) < 0.7, actual, labels[rng.integers(0, 3, rows)])
+    values = np.round(rng.normal(size=rows) * 3)  # ties, and draws of one repeated value (R² undefined)
+    estimates = values + rng.normal(size=rows)
+    monkeypatch.setattr("stages.metrics.BOOTSTRAP_BLOCK_CELLS", rows * 16)  # several blocks of draws
+    for task, a, p in (("classification", actual, predicted), ("regression", values, estimates)):
+        # repr: equal to the last digit, and NaN where the draw-by-draw scores give NaN
+        assert repr(bootstrap(task, a, p, 50, seed=3)) == repr(draw_by_draw(task, a, p, 50, seed=3))
 
 
 def test_slices_name_the_worst_judged_slice_and_bin_numbers():
