@@ -1,5 +1,6 @@
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -116,3 +117,22 @@ def test_data_docs_compile_the_templates_once_and_then_load_them(tmp_path, gx_di
     index = Path(second["data_docs"])
     assert first["data_docs"] == second["data_docs"] and index.is_file()
     assert len(list(index.parent.glob("validations/**/*.html"))) == 2  # both runs' results, rendered
+
+
+def test_the_store_keeps_the_newest_results_of_each_gate_and_data_docs_follow(tmp_path, gx_dir, penguins, monkeypatch):
+    from stages import gate
+
+    monkeypatch.setattr(gate, "STORED_RESULTS_KEPT", 2)
+    suite = load_suite(gx_dir, "penguins_raw")
+    other = [expectation("expect_column_to_exist", column="island")]
+    for _ in range(4):
+        summary = run_gate("raw", [Check("table", penguins, suite)], gx_dir=gx_dir, reports_dir=tmp_path / "r")
+    run_gate("clean", [Check("table", penguins, other)], gx_dir=gx_dir, reports_dir=tmp_path / "r")
+
+    stored = (gx_dir / "uncommitted" / "validations").rglob("*.json")  # <gate>/<frame>/<run name>/<time>/…
+    assert Counter(path.relative_to(gx_dir / "uncommitted" / "validations").parts[0] for path in stored) == {
+        "raw": 2,
+        "clean": 1,
+    }
+    pages = list(Path(summary["data_docs"]).parent.glob("validations/**/*.html"))
+    assert len(pages) == 3  # the pages of the dropped results are gone with them
