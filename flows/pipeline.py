@@ -99,7 +99,7 @@ def pipeline(
             if overrides:
                 logger.info("params.yaml with %s", ", ".join(overrides))
             settings = load_params(root / "params.yaml").flows
-            # One `dvc status` instead of a `dvc repro` process per up-to-date stage; a stage runs when
+            # DVC's status once instead of a `dvc repro` process per up-to-date stage; a stage runs when
             # it was stale, is forced, or an earlier stage of this run changed its recorded outputs.
             stale, upstream_changed = stale_stages(root, logger), False
             for stage in names:
