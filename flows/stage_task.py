@@ -128,7 +128,7 @@ def stale_stages(repo: Path, logger: logging.Logger | logging.LoggerAdapter) -> 
     None when it cannot tell (said on `logger`), and then every stage is handed to `dvc repro`.
 
     DVC's own status, in this process: the flow has already imported most of what DVC needs, so this
-    costs ~0.25 s where a `dvc status` process costs ~0.45 s (interpreter, imports) on every run.
+    costs ~0.37 s where a `dvc status` process cost ~0.53 s (interpreter, imports) on every run.
     """
     from dvc.repo import Repo
 
