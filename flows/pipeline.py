@@ -20,7 +20,6 @@ server unless PREFECT_API_URL is set).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from flows.ephemeral import use_temporary_server
 from flows.lock import ensure_free, workspace_lock
 from flows.overrides import overridden, restore_after_killed_run
 from flows.stage_task import QUIET_ENV, quiet_environment, recorded_outputs, run_stage, stage_options, stale_stages
+from stages.cli import skip_final_collection
 from stages.dvc_command import dvc_executable
 from stages.params import load_params
 
@@ -144,10 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # Prefect has logged it with its traceback; the shell gets the message
         sys.exit(f"error: {exc}")
     finally:
-        # The interpreter's last garbage collection would walk every object Prefect and DVC made (~0.2 s
-        # of every run). Nothing waits on it: Prefect drains its log and event queues, and the temporary
-        # server is stopped, in exit handlers that still run; objects are freed as the modules go.
-        gc.freeze()
+        skip_final_collection()  # the temporary server is still stopped, by an exit handler
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import logging
 import os
 import sys
@@ -36,6 +37,14 @@ def _fail(message: str, status: int = 1) -> None:
     sys.exit(status)
 
 
+def skip_final_collection() -> None:
+    """Let the interpreter exit without its last garbage collection, which walks every object the process
+    made: 1.1 s at the exit of a cold train, 0.7 s of a cold evaluate (torch, Lightning, GE), 0.2 s of a
+    flow. Nothing waits on it: exit handlers still run (Prefect sends its last logs) and modules are still
+    torn down. A stage forked by the warm worker ends with `os._exit` and never ran it either."""
+    gc.freeze()
+
+
 def run_stage(main: Callable[[], object]) -> None:
     """Call a stage's `main()`; a user's mistake or a full disk exits 1 with a message and no traceback.
 
@@ -52,6 +61,8 @@ def run_stage(main: Callable[[], object]) -> None:
         where = f" writing {exc.filename}" if exc.filename else ""
         reason = exc.strerror or str(exc)
         _fail(f"out of disk space{where} ({reason}); outputs are written atomically: the previous ones are intact")
+    finally:
+        skip_final_collection()
 
 
 def stage_main(main: Callable[[], object], doc: str | None, *, release_freed_memory: bool = False) -> None:
