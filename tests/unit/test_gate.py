@@ -26,6 +26,16 @@ def test_passing_gate_writes_its_report(tmp_path, gx_dir, penguins):
     assert (tmp_path / "r" / "gates" / "raw.ge.json").exists()
 
 
+def test_a_gate_leaves_fingerprinting_its_data_to_dvc(tmp_path, gx_dir, penguins):
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    threshold = pandas_execution_engine.HASH_THRESHOLD
+    run_gate("raw", [Check("table", penguins, [])], gx_dir=gx_dir, reports_dir=tmp_path)
+    markers = json.loads((tmp_path / "gates" / "raw.ge.json").read_text())["table"]["meta"]["batch_markers"]
+    assert "ge_load_time" in markers and "pandas_data_fingerprint" not in markers
+    assert pandas_execution_engine.HASH_THRESHOLD == threshold > 0  # GE's own setting, for anyone else
+
+
 def test_failing_gate_names_expectation_column_and_examples(tmp_path, gx_dir, penguins):
     bad = penguins.copy()
     bad.loc[:9, "island"] = "Atlantis"
