@@ -165,8 +165,24 @@ def _encode(columns: dict[str, np.ndarray | pd.Series], rows: int, plan: Feature
 def _category_codes(values: np.ndarray | pd.Series, vocabulary: list[str], index: dict[str, int]) -> np.ndarray:
     """Each value's position in the vocabulary (of its text), -1 where it has none."""
     if isinstance(values, pd.Series):  # text already: no conversion, one vectorised lookup
-        return pd.Index(vocabulary, dtype=values.dtype).get_indexer(values).astype(np.int64, copy=False)
+        return text_positions(values, vocabulary)
     return np.fromiter((index.get(str(v), -1) for v in values), dtype=np.int64, count=len(values))
+
+
+def text_positions(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
+    """Each value of a text Series its position in `vocabulary`, -1 where it is missing or not there.
+
+    Arrow-backed text is looked up in Arrow: a pandas Index lookup first makes a Python string of every
+    value (~70 MB and 0.3 s at 1e6 rows).
+    """
+    if getattr(values.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        array = pa.array(values)
+        found = pc.index_in(array, value_set=pa.array(vocabulary, type=array.type))
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+    return pd.Index(vocabulary, dtype=values.dtype).get_indexer(values).astype(np.int64, copy=False)
 
 
 def _at(values: np.ndarray | pd.Series, row: int) -> Any:

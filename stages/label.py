@@ -25,6 +25,7 @@ from sklearn.model_selection import train_test_split
 
 from stages import annotations, weak
 from stages.errors import MillraceError
+from stages.features import text_positions
 from stages.gate import Check, expectation, run_gate
 from stages.identity import row_hash_ids
 from stages.io import atomic_dir, write_json, write_parquet
@@ -58,6 +59,11 @@ def label_map(target: pd.Series) -> list[str]:
     return sorted(values.astype("str").unique())
 
 
+def class_ids(target: pd.Series, classes: list[str]) -> np.ndarray:
+    """Each value's class id (its index in `classes`, compared as text); -1 where missing or no class."""
+    return text_positions(target.astype("str"), classes)
+
+
 def _split_groups(groups: pd.DataFrame, split: Split, seed: int) -> dict[str, pd.Index]:
     strata = groups["_stratum"]
     try:
@@ -89,8 +95,8 @@ def run(
         frame = frame.assign(label=frame[target].astype("float64"))
     else:
         classes = label_map(frame[target])
-        ids = {name: i for i, name in enumerate(classes)}
-        frame = frame.assign(label=frame[target].astype("str").map(ids).astype("Int64"))
+        ids = class_ids(frame[target], classes)
+        frame = frame.assign(label=pd.Series(ids, index=frame.index, dtype="Int64").mask(ids < 0))
     frame = frame.assign(_stratum=_strata(frame["label"], task))
     # Identical rows form one group, so a duplicate can never land in two splits.
     group = pd.util.hash_pandas_object(frame.drop(columns=["label", "_stratum"]), index=False)
@@ -226,7 +232,7 @@ def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Pat
     # Encodings only (no labels are used), so the unlabelled pool counts too; no copy when there is none.
     plan = plans.fit(pd.concat([labelled, pool]) if len(pool) else labelled, columns, params.data)
     classes = label_map(labelled[params.data.target])
-    y = labelled[params.data.target].astype("str").map({c: i for i, c in enumerate(classes)}).to_numpy()
+    y = class_ids(labelled[params.data.target], classes)
     x = baselines.inputs(plan, labelled)
     report: dict[str, Any] = {}
     if review.enabled:

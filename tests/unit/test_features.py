@@ -59,3 +59,24 @@ def test_text_columns_encode_alike_whatever_their_dtype_and_errors_name_the_posi
             encode(pd.DataFrame({"c": pd.Series(["a", "b", "z"], index=[5, 6, 7], dtype=dtype)}), plan)
         with pytest.raises(FeatureError, match="'c' is missing \\(row 1\\)"):
             encode(pd.DataFrame({"c": pd.Series(["a", None, "b"], index=[5, 6, 7], dtype=dtype)}), plan)
+
+
+@pytest.mark.parametrize(
+    "storage",
+    ["pyarrow", "python", "pyarrow-chunked"],
+)
+def test_text_positions_agree_with_a_plain_lookup_whatever_the_storage(storage):
+    import pyarrow as pa
+
+    from stages.features import text_positions
+
+    values = ["b", None, "a", "zz", "b", "a"]
+    if storage == "pyarrow-chunked":  # how a frame read from Parquet in row groups holds its text
+        series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([values[:3], values[3:]], pa.large_string())))
+    else:
+        series = pd.Series(values, dtype=pd.StringDtype(storage))
+    assert series.dtype.storage == storage.removesuffix("-chunked")
+    vocabulary = ["a", "b", "c"]
+    expected = [vocabulary.index(v) if v in vocabulary else -1 for v in values]
+    positions = text_positions(series, vocabulary)
+    assert positions.dtype == np.int64 and positions.tolist() == expected == [1, -1, 0, -1, 1, 0]
