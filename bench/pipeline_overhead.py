@@ -71,6 +71,7 @@ def environment(warm: bool = False) -> dict[str, str]:
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",  # DVC ignores DO_NOT_TRACK; the empty DAG's fresh `dvc init` reports usage
         "PYTHONPATH": "",
         "MILLRACE_WARM": "1" if warm else "0",
         "TMPDIR": WARM_TMP,

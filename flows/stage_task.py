@@ -27,7 +27,12 @@ from flows import tether
 from stages.dvc_command import dvc_executable
 from stages.errors import TRANSIENT_EXIT
 
-QUIET_ENV = {"GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+QUIET_ENV = {
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",  # DVC ignores DO_NOT_TRACK
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
 GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
 CORRUPT_RWLOCK_HINT = (
     "DVC's lock file .dvc/tmp/rwlock is corrupt (a crash while DVC wrote it): when no dvc process is running "

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")  # DVC ignores DO_NOT_TRACK
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Stages run cold unless a test asks for the warm worker (tests/unit/test_warm.py, tests/e2e/test_warm_pipeline.py).
 os.environ.pop("MILLRACE_WARM", None)

@@ -24,6 +24,7 @@ def tool_env(home: Path) -> dict[str, str]:
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",  # DVC ignores DO_NOT_TRACK; a fresh `dvc init` reports usage
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_HOME": str(home / ".prefect"),
         "GIT_AUTHOR_NAME": "millrace tests",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -20,13 +21,13 @@ from flows.deployments import deployment_specs
 from flows.lock import PipelineBusy, ensure_free, workspace_lock
 from flows.overrides import RECORD, apply_overrides, overridden, restore_after_killed_run
 from flows.pipeline import stages_to_run
-from flows.stage_task import StageFailed, TransientStageFailure, _failure, retry_if_transient, stale_stages
+from flows.stage_task import QUIET_ENV, StageFailed, TransientStageFailure, _failure, retry_if_transient, stale_stages
 from stages.cli import run_stage
 from stages.download import DownloadError
 from stages.errors import TRANSIENT_EXIT
 from stages.params import Flows, ParamsError, parse_params
 from tests.conftest import ROOT
-from tests.harness import sh
+from tests.harness import sh, tool_env
 
 HOLD = "import sys, time; from pathlib import Path; from flows.lock import workspace_lock\n" + (
     "with workspace_lock(Path(sys.argv[1]), 'flow run \"nightly\"'):\n    print('held', flush=True); time.sleep(60)"
@@ -283,3 +284,28 @@ def test_a_stage_exits_without_the_interpreters_last_garbage_collection(outcome)
     )
     assert ran.stdout.splitlines() == ["exit handler ran"]
     assert ran.returncode == (0 if outcome == "ok" else 1)
+
+
+def _env_of_make(env: dict[str, str]) -> dict[str, str]:
+    listed = subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", "env-of-make: ; @env", "env-of-make"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(line.split("=", 1) for line in listed.splitlines() if "=" in line)
+
+
+@pytest.mark.parametrize("launcher", ["flow", "make"])
+def test_dvc_sends_no_usage_report_even_from_a_freshly_initialised_repo(tmp_path, launcher):
+    # DVC ignores DO_NOT_TRACK; a repo `dvc init` just made has analytics on, and every command would
+    # spawn a process to post a report. What the flow and the Makefile hand DVC must switch it off.
+    path = tool_env(tmp_path)["PATH"]  # the project's dvc first
+    untracked = {k: v for k, v in os.environ.items() if k not in ("DVC_NO_ANALYTICS", "DO_NOT_TRACK")} | {"PATH": path}
+    env = {**untracked, **QUIET_ENV} if launcher == "flow" else {**untracked, **_env_of_make(untracked), "PATH": path}
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
+    status = subprocess.run(["dvc", "status", "-v"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert "Analytics is disabled" in status.stdout + status.stderr
