@@ -173,12 +173,13 @@ def main() -> None:
     summary = {}
     for side in ("millrace", "floor"):
         seconds = [r[side]["seconds_median"] for r in rows]
+        per_row = marginal(rows, side, "seconds_median")  # None for one size: slopes need two
         summary[side] = {
-            "slope_all_sizes": slope(sizes, seconds),
+            "slope_all_sizes": slope(sizes, seconds) if len(sizes) > 1 else None,
             "slope_two_largest": slope(sizes[-2:], seconds[-2:]) if len(sizes) > 1 else None,
             "peak_rss_over_data_at_largest": rows[-1][side]["peak_rss_bytes"] / rows[-1]["data_bytes"],
             # What the rows add, start-up and imports taken out: per-row time, and memory per byte of data.
-            "microseconds_per_row_two_largest": marginal(rows, side, "seconds_median") * 1e6,
+            "microseconds_per_row_two_largest": None if per_row is None else per_row * 1e6,
             "rss_added_over_data_added_two_largest": marginal(rows, side, "peak_rss_bytes", per="data_bytes"),
         }
 
@@ -210,10 +211,10 @@ def main() -> None:
         stages.add_row(name, f"{stage['seconds_median']:.2f}", f"{stage['peak_rss_bytes'] / 1e6:.0f}", added)
     console.print(stages)
     for side, s in summary.items():
-        line = f"{side}: log-log slope {s['slope_all_sizes']:.2f} over all sizes; peak RSS "
-        line += f"{s['peak_rss_over_data_at_largest']:.1f}× the data at {sizes[-1]:,} rows"
+        line = f"{side}: peak RSS {s['peak_rss_over_data_at_largest']:.1f}× the data at {sizes[-1]:,} rows"
         if len(sizes) > 1:
             line += (
+                f"; log-log slope {s['slope_all_sizes']:.2f} over all sizes"
                 f"; between the two largest: slope {s['slope_two_largest']:.2f}, "
                 f"{s['microseconds_per_row_two_largest']:.1f} µs a row, "
                 f"RSS grows {s['rss_added_over_data_added_two_largest']:.1f}× the data it gains"
