@@ -28,7 +28,7 @@ from stages.io import write_json
 log = logging.getLogger(__name__)
 
 EXAMPLES = 5
-STORED_RESULTS_KEPT = 20  # per gate and frame, in gx/uncommitted/validations (see _keep_newest_results)
+STORED_RESULTS_KEPT = 5  # per gate and frame, in gx/uncommitted/validations (see _keep_newest_results)
 
 # Keep GE quiet and offline wherever a gate runs, whoever calls it.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -149,8 +149,9 @@ def _keep_newest_results(store, asset: str) -> None:
     """Drop all but the newest STORED_RESULTS_KEPT results of `asset` from GE's local store (gx/uncommitted).
 
     GE's Data Docs index reads every stored result on every build, so a gate got slower, and the folder
-    bigger, with every run. Each run's full result also stays in reports/gates/<gate>.ge.json, which DVC
-    records with the run; the Data Docs pages of dropped results go at the next build.
+    bigger, with every run: after 21 runs of the pipeline's six frames a gate took ~178 ms keeping 20 each,
+    ~100 ms keeping 5 (~70 ms with none). Each run's full result also stays in reports/gates/<gate>.ge.json,
+    which DVC records with the run; the Data Docs pages of dropped results go at the next build.
     """
     keys = [key for key in store.list_keys() if key.expectation_suite_identifier.name == asset]
     for key in sorted(keys, key=lambda k: k.run_id.run_time, reverse=True)[STORED_RESULTS_KEPT:]:
