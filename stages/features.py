@@ -170,7 +170,7 @@ def _category_codes(values: np.ndarray | pd.Series, vocabulary: list[str], index
 
 
 def text_positions(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
-    """Each value of a text Series its position in `vocabulary`, -1 where it is missing or not there.
+    """The position in `vocabulary` of each value of a text Series; -1 where it is missing or not there.
 
     Arrow-backed text is looked up in Arrow: a pandas Index lookup first makes a Python string of every
     value (~70 MB and 0.3 s at 1e6 rows).
