@@ -11,7 +11,7 @@ SIGINT/SIGTERM/SIGHUP to the stage's process group and exits with the stage's st
 the same signal). If the command itself is killed outright, the stage is killed with it.
 
 The first command that finds no worker starts one in the background and runs cold itself; later
-ones wait for it while it preloads, then use it. A worker is specific to this interpreter, its
+ones use it even while it preloads, waiting only for the import under way. A worker is specific to this interpreter, its
 installed packages and the environment variables read at import time (thread counts, CUDA,
 allocator): anything else makes a different worker. Stage code is never imported by the worker,
 only by each forked stage process, from the command's own directory, so edits take effect at once.
@@ -267,7 +267,13 @@ def start_worker(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int | object:
-    """The worker: preload, listen, fork a supervised process per job; exit when idle."""
+    """The worker: preload, listen, fork a supervised process per job; exit when idle.
+
+    It serves while it preloads: between two imports it takes the commands waiting, so a command waits
+    for the import under way, not for the whole list (~5 s), and a stage forked early imports what is not
+    loaded yet itself, as a cold one does. (The first module comes before listening: a fork with nothing
+    loaded would gain nothing.)
+    """
     path, sys.path[:] = Path(argv[0]), [p for p in argv[2:] if p]
     lock = os.fdopen(int(argv[1]), "a+")  # locked by the command that started this worker; held for life
     lock.truncate(0)
@@ -275,19 +281,9 @@ def main(argv: list[str]) -> int | object:
     lock.flush()
     preload = os.environ.get("MILLRACE_WARM_PRELOAD")
     preload = tuple(filter(None, preload.split(","))) if preload is not None else DEFAULT_PRELOAD
-    for name in preload:
-        try:
-            __import__(name)
-        except Exception as exc:  # an optional extra that is absent or broken: stages import it themselves
-            print(f"warm worker: not preloading {name}: {exc}", file=sys.stderr)
-    _keep_preloaded_finalizers_from_stages()
-    # The collector would walk (and so copy, page by page) the whole preloaded heap in every forked stage.
-    gc.freeze()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_initialized():  # a forked process could not use the GPU
-        print("warm worker: CUDA was initialised while preloading; not serving", file=sys.stderr)
+    pending = list(preload)
+    if not _preload_next(pending, preload):
         return 1
-    _log(f"ready: preloaded {sorted(set(preload) & set(sys.modules))}")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     path.unlink(missing_ok=True)  # a dead worker's socket
     listener.bind(str(path))
@@ -296,10 +292,12 @@ def main(argv: list[str]) -> int | object:
     children: set[int] = set()
     last_work = time.monotonic()
     try:
-        while children or time.monotonic() - last_work < IDLE_SECONDS:
-            ready, _, _ = select.select([listener], [], [], 1.0)
+        while children or pending or time.monotonic() - last_work < IDLE_SECONDS:
+            ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
             children -= _reaped(children)
             if not ready:
+                if pending and not _preload_next(pending, preload):
+                    return 1
                 continue
             connection, _ = listener.accept()
             last_work = time.monotonic()
@@ -316,6 +314,26 @@ def main(argv: list[str]) -> int | object:
         if os.getpid() == worker:
             path.unlink(missing_ok=True)
     return 0
+
+
+def _preload_next(pending: list[str], preload: tuple[str, ...]) -> bool:
+    """Import the next module to preload and make it the worker's; False if that initialised CUDA."""
+    if pending:
+        name = pending.pop(0)
+        try:
+            __import__(name)
+        except Exception as exc:  # an optional extra that is absent or broken: stages import it themselves
+            print(f"warm worker: not preloading {name}: {exc}", file=sys.stderr)
+        _keep_preloaded_finalizers_from_stages()
+        # The collector would walk (and so copy, page by page) the whole preloaded heap in every forked stage.
+        gc.freeze()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():  # a process forked from now on could not use the GPU
+        print("warm worker: CUDA was initialised while preloading; not serving", file=sys.stderr)
+        return False
+    if not pending:
+        _log(f"ready: preloaded {sorted(set(preload) & set(sys.modules))}")
+    return True
 
 
 def _keep_preloaded_finalizers_from_stages() -> None:

@@ -46,6 +46,8 @@ elif mode == "finalizers":
     atexit.register(lambda: open(rest[0], "a").write("stage atexit\\n"))
     held = type("Held", (), {})()
     weakref.finalize(held, lambda: open(rest[0], "a").write("stage finalizer\\n"))
+elif mode == "loaded":
+    print(json.dumps({"pid": os.getpid(), "loaded": [name for name in rest if name in sys.modules]}))
 elif mode in ("wait", "term"):
     if mode == "term":
         signal.signal(signal.SIGTERM, lambda *_: (open(rest[1], "w").write("stopped cleanly"), sys.exit(7)))
@@ -228,6 +230,26 @@ def test_a_command_waits_for_a_worker_that_is_starting_instead_of_importing_all_
     assert first.stdout_json["pid"] == first.pid
     second = probe(project, env, "report")
     assert second.stdout_json["pid"] != second.pid and second.stdout_json["preloaded"]
+
+
+def test_a_command_is_served_while_the_worker_is_still_preloading(project, warm_env, tmp_path):
+    for name in ("slow_first", "slow_second"):
+        (tmp_path / f"{name}.py").write_text("import time\ntime.sleep(4)\n")
+    preload = "colorsys,slow_first,slow_second"
+    env = {**warm_env, "PYTHONPATH": str(tmp_path), "MILLRACE_WARM_PRELOAD": preload}
+    modules = preload.split(",")
+    first = probe(project, env, "loaded", *modules)  # starts the worker, which takes eight seconds to preload
+    assert first.stdout_json["pid"] == first.pid
+    second = probe(project, env, "loaded", *modules)  # waits for the import under way, not for all of them
+    assert second.stdout_json["pid"] != second.pid
+    assert "colorsys" in second.stdout_json["loaded"] and "slow_second" not in second.stdout_json["loaded"]
+    logs = Path(env["TMPDIR"], f"millrace-warm-{os.getuid()}")
+    deadline = time.monotonic() + 60
+    while not any(f"ready: preloaded {sorted(modules)}" in log.read_text() for log in logs.glob("*.log")):
+        assert time.monotonic() < deadline, "the worker never finished preloading"
+        time.sleep(0.2)
+    third = probe(project, env, "loaded", *modules)
+    assert third.stdout_json["pid"] != third.pid and third.stdout_json["loaded"] == modules
 
 
 def test_the_command_reads_the_stage_pid_and_status_even_when_they_arrive_together():
