@@ -11,9 +11,9 @@ SIGINT/SIGTERM/SIGHUP to the stage's process group and exits with the stage's st
 the same signal). If the command itself is killed outright, the stage is killed with it.
 
 The first command that finds no worker starts one in the background and runs cold itself; later
-ones use it even while it preloads, waiting only for the import under way. A worker is specific to this interpreter, its
-installed packages and the environment variables read at import time (thread counts, CUDA,
-allocator): anything else makes a different worker. Stage code is never imported by the worker,
+ones use it even while it preloads, waiting only for the import under way. A worker is specific to
+this interpreter, its installed packages and the environment variables read at import time (thread
+counts, CUDA, allocator): anything else makes a different worker. Stage code is never imported by the worker,
 only by each forked stage process, from the command's own directory, so edits take effect at once.
 A worker exits after IDLE_SECONDS without work. This file runs inside the worker as a standalone
 module: it imports nothing from `stages`.
