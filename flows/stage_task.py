@@ -135,11 +135,13 @@ def stale_stages(repo: Path, logger: logging.Logger | logging.LoggerAdapter) -> 
     DVC's own status, in this process: the flow has already imported most of what DVC needs, so this
     costs ~0.37 s where a `dvc status` process cost ~0.53 s (interpreter, imports) on every run.
     """
-    from dvc.repo import Repo
+    from dvc.repo import Repo, lock_repo
 
     pipeline_file = str(repo.resolve() / "dvc.yaml")
     try:
-        with Repo(str(repo)) as dvc:
+        # Held around both calls: `status` alone takes and releases the lock, and dropping the lock drops
+        # the stage index it built (~40 ms to build again for the stage names).
+        with Repo(str(repo)) as dvc, lock_repo(dvc):
             changed = dvc.status()  # keyed by DVC's address for a stage, which is relative to the cwd
             return {s.name for s in dvc.index.stages if s.addressing in changed and s.path == pipeline_file}
     except Exception as exc:  # any failure here is DVC's to report, from `dvc repro`
