@@ -11,6 +11,7 @@ Run: `python -m flows.monitor` (an ephemeral Prefect server unless PREFECT_API_U
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import deployment
 
 from flows import notify
@@ -51,32 +52,34 @@ def check_drift(repo: str) -> int:
     return result.returncode
 
 
-def start_retraining(root: Path, reason: str) -> str:
+async def start_retraining(root: Path, reason: str) -> str:
     """The retraining deployment when this run has one (without waiting for it), else the flow here."""
     if deployment.get_id():
-        from prefect.deployments import run_deployment
+        from prefect.deployments.flow_runs import arun_deployment
 
-        started = run_deployment(RETRAIN_DEPLOYMENT, parameters={"repo": str(root), "reason": reason}, timeout=0)
+        parameters = {"repo": str(root), "reason": reason}
+        started = await arun_deployment(RETRAIN_DEPLOYMENT, parameters=parameters, timeout=0)
         return f"retraining run {started.name!r} of {RETRAIN_DEPLOYMENT} started"
-    retrain(repo=str(root), reason=reason)
+    await retrain(repo=str(root), reason=reason)
     return "retrained in this run"
 
 
+# Async as flows.pipeline is, for the same reason (Prefect does not wait on an async run's heartbeat).
 @flow(name="millrace-drift", log_prints=True, on_failure=[notify.on_failure])
-def monitor(repo: str = ".") -> dict[str, Any]:
+async def monitor(repo: str = ".") -> dict[str, Any]:
     root = Path(repo).resolve()
     params = load_params(root / "params.yaml")
     reports = root / params.paths.reports
     status = check_drift(str(root))
     report = json.loads((reports / "drift.json").read_text())
-    create_markdown_artifact(
+    await acreate_markdown_artifact(
         key="millrace-drift", markdown=(reports / "drift.md").read_text(), description="drift check"
     )
     if status == DRIFTED:
         drifted = ", ".join(report["drifted_features"])
         then = ""
         if params.flows.retrain_on_drift:
-            then = "; " + start_retraining(root, f"drift in {drifted}")
+            then = "; " + await start_retraining(root, f"drift in {drifted}")
         raise RuntimeError(f"drift in {drifted}: see reports/drift.md{then}")
     return report
 
@@ -84,4 +87,4 @@ def monitor(repo: str = ".") -> dict[str, Any]:
 if __name__ == "__main__":
     quiet_environment()
     use_temporary_server()
-    monitor()
+    asyncio.run(monitor())

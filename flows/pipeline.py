@@ -20,6 +20,7 @@ server unless PREFECT_API_URL is set).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run
 
 from flows import artifacts, notify
@@ -67,16 +68,21 @@ def save_experiment(root: Path, name: str) -> None:
         raise RuntimeError(f"the run finished but `dvc exp save` failed: {result.stderr.strip()[-500:]}")
 
 
-def publish(root: Path, experiment: str | None) -> None:
+async def publish(root: Path, experiment: str | None) -> None:
     markdown = artifacts.summary_markdown(root, experiment)
-    create_markdown_artifact(key="millrace-run", markdown=markdown, description="metrics, gates, delivery decision")
+    await acreate_markdown_artifact(
+        key="millrace-run", markdown=markdown, description="metrics, gates, delivery decision"
+    )
     if experiment:
         rows = artifacts.experiment_rows(root)
-        create_table_artifact(key="millrace-experiments", table=rows, description="experiments, best first")
+        await acreate_table_artifact(key="millrace-experiments", table=rows, description="experiments, best first")
 
 
+# Async only for what Prefect does around the run: at the end of a sync flow run Prefect waits for its
+# heartbeat thread to wake from a one-second sleep (up to 1 s of every run); an async one it does not wait
+# for. The body is the same blocking code, and the tasks run one at a time as in a sync flow.
 @flow(name="millrace-pipeline", log_prints=True, on_failure=[notify.on_failure])
-def pipeline(
+async def pipeline(
     repo: str = ".",
     overrides: list[str] | None = None,
     until: str | None = None,
@@ -125,7 +131,7 @@ def pipeline(
                 logger.info("saved as DVC experiment %r (dvc exp show, millrace compare)", experiment)
             else:
                 logger.warning("not saved as a DVC experiment: %s is not a git repository", root)
-    publish(root, experiment)
+    await publish(root, experiment)
     return {"experiment": experiment, "stages": names, "evaluation": artifacts.evaluation(root)}
 
 
@@ -140,7 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     use_temporary_server()  # unless PREFECT_API_URL is set
     try:
         ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock
-        pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)
+        asyncio.run(
+            pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)
+        )
     except Exception as exc:  # Prefect has logged it with its traceback; the shell gets the message
         sys.exit(f"error: {exc}")
     finally:

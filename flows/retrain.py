@@ -10,6 +10,7 @@ Run: `python -m flows.retrain` (an ephemeral Prefect server unless PREFECT_API_U
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -21,13 +22,14 @@ from flows.stage_task import quiet_environment
 DEPLOYMENT = "millrace-retrain/nightly"  # flow name / deployment name, as flows/deployments.py registers it
 
 
+# Async as flows.pipeline is, for the same reason (Prefect does not wait on an async run's heartbeat).
 @flow(name="millrace-retrain", log_prints=True)
-def retrain(repo: str = ".", overrides: list[str] | None = None, reason: str = "scheduled") -> dict[str, Any]:
+async def retrain(repo: str = ".", overrides: list[str] | None = None, reason: str = "scheduled") -> dict[str, Any]:
     get_run_logger().info("retraining (%s): fresh data, then whatever it changes", reason)
-    return pipeline(repo=repo, overrides=overrides, refresh_data=True)
+    return await pipeline(repo=repo, overrides=overrides, refresh_data=True)
 
 
 if __name__ == "__main__":
     quiet_environment()
     use_temporary_server()
-    retrain(reason="started by hand")
+    asyncio.run(retrain(reason="started by hand"))

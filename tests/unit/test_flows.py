@@ -186,6 +186,14 @@ def test_schedules_come_from_params_and_a_wrong_one_is_named():
     assert Flows().retries == 3
 
 
+def test_every_deployed_flow_is_async_so_its_run_does_not_wait_on_the_heartbeat_thread():
+    # Prefect ends a sync flow run by joining its heartbeat thread, which sleeps a second at a time: up
+    # to 1 s of every run (0.45 s of a no-op pipeline run, bench/orchestration.py). An async run it does not join.
+    from flows.deployments import DEPLOYMENTS, _flow
+
+    assert [entrypoint for entrypoint, _, _ in DEPLOYMENTS if not _flow(entrypoint).isasync] == []
+
+
 def test_the_webhook_names_a_refused_deployment_apart_from_a_failure(tmp_path, monkeypatch):
     run = SimpleNamespace(name="nightly-otter", id="5d0c")
     refused = notify.payload("millrace-retrain", run, "stage 'deploy' failed: refusing to deploy: worse", tmp_path)
