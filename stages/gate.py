@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 EXAMPLES = 5
 STORED_RESULTS_KEPT = 5  # per gate and frame, in gx/uncommitted/validations (see _keep_newest_results)
+# From this many cells, GE's copies of a frame cost more than a Validator of one column (~6 ms; see _run):
+# about even at 2e5 rows of penguins' 8 columns, 6 ms lost at 1e4 rows, 30 ms gained at 1e6.
+NARROW_FROM_CELLS = 1_000_000
 
 # Keep GE quiet and offline wherever a gate runs, whoever calls it.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -159,11 +162,89 @@ def _keep_newest_results(store, asset: str) -> None:
 
 
 def _run(batch_definition, check: Check, suite, result_format: dict[str, Any]):
-    from great_expectations.validator.v1_validator import Validator
+    """GE's Validator over the check's frame; a column-map expectation on a column with nulls sees that column only.
 
+    GE checks a column-map expectation (in a set, between, matching a regex...) on the rows where its column
+    is not null, and finds them by filtering the whole frame: every column of it is copied, twice per such
+    expectation (for the condition, then for the offending values), whatever the expectation looks at. Those
+    expectations are validated on a frame of their column (and the check's index columns) instead, one
+    Validator per column: the same values, rows and index, without copying the rest. The results come back
+    as one, in the suite's order, with GE's statistics recomputed. A frame under NARROW_FROM_CELLS is
+    validated whole: copying it costs less than another Validator.
+    """
+    import great_expectations as gx
+    from great_expectations.validator.v1_validator import Validator
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+    configs = suite.expectation_configurations
+    groups = _by_frame(check, configs)
     with _without_batch_fingerprint():
-        validator = Validator(batch_definition, result_format, {"dataframe": check.frame})
-        return validator.validate_expectation_suite(suite)
+        result = Validator(batch_definition, result_format, {"dataframe": check.frame}).validate_expectation_suite(
+            suite if len(groups) == 1 else _suite(gx, suite.name, groups[None])
+        )
+        for column, group in groups.items():
+            if column is not None:
+                index = [name for name in check.index_columns if name in check.frame.columns and name != column]
+                frame = check.frame[[column, *dict.fromkeys(index)]]
+                validator = Validator(batch_definition, result_format, {"dataframe": frame})
+                result.results += validator.validate_expectation_suite(_suite(gx, suite.name, group)).results
+    if len(groups) > 1:
+        position: dict[str, int] = {}
+        for rank, config in enumerate(configs):
+            position.setdefault(_config_key(config), rank)
+        result.results.sort(key=lambda r: position.get(_config_key(r.expectation_config), len(configs)))
+        statistics = calc_validation_statistics(result.results)
+        result.success = statistics.success
+        result.statistics = {
+            "evaluated_expectations": statistics.evaluated_expectations,
+            "successful_expectations": statistics.successful_expectations,
+            "unsuccessful_expectations": statistics.unsuccessful_expectations,
+            "success_percent": statistics.success_percent,
+        }
+    return result
+
+
+def _by_frame(check: Check, configs: list) -> dict[str | None, list]:
+    """The configurations to validate on the whole frame (key None) and, by column, those to validate on one column."""
+    if check.frame.size < NARROW_FROM_CELLS:
+        return {None: list(configs)}
+
+    def on_its_column(config) -> str | None:
+        column = config.kwargs.get("column")
+        if not isinstance(column, str) or column not in check.frame.columns or config.kwargs.get("row_condition"):
+            return None  # a row condition may name other columns
+        return column if _filters_nulls(config.type) else None
+
+    columns = [on_its_column(config) for config in configs]
+    with_nulls = {column for column in set(columns) - {None} if check.frame[column].isna().any()}
+    groups: dict[str | None, list] = {None: []}
+    for config, column in zip(configs, columns, strict=True):
+        groups.setdefault(column if column in with_nulls else None, []).append(config)
+    return groups
+
+
+def _filters_nulls(expectation_type: str) -> bool:
+    """Whether GE validates this column-map expectation on the rows where its column is not null.
+
+    That is its metric's own switch (`filter_column_isnull`): on for most, off for the null checks themselves.
+    """
+    from great_expectations.exceptions import MetricProviderError
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.expectation import ColumnMapExpectation
+    from great_expectations.expectations.registry import get_expectation_impl, get_metric_provider
+
+    kind = get_expectation_impl(expectation_type)
+    if not issubclass(kind, ColumnMapExpectation) or not getattr(kind, "map_metric", None):
+        return False
+    try:
+        metric, _ = get_metric_provider(f"{kind.map_metric}.condition", PandasExecutionEngine())
+    except MetricProviderError:  # GE reports the missing implementation when it validates
+        return False
+    return bool(getattr(metric, "filter_column_isnull", True))
+
+
+def _suite(gx, name: str, configs: list):
+    return gx.ExpectationSuite(name=name, expectations=[config.to_json_dict() for config in configs])
 
 
 def _detail_failures(batch_definition, check: Check, suite, result):
@@ -179,15 +260,16 @@ def _detail_failures(batch_definition, check: Check, suite, result):
     result_format: dict[str, Any] = {"result_format": "SUMMARY"}
     if check.index_columns:
         result_format["unexpected_index_column_names"] = check.index_columns
-    again = gx.ExpectationSuite(name=suite.name, expectations=[c.to_json_dict() for c in failed])
-    detailed = _run(batch_definition, check, again, result_format)
+    detailed = _run(batch_definition, check, _suite(gx, suite.name, failed), result_format)
     by_config = {_config_key(r.expectation_config): r for r in detailed.results}
     result.results = [by_config.get(_config_key(r.expectation_config), r) for r in result.results]
     return result
 
 
 def _config_key(config) -> str:
-    return json.dumps({"type": config.type, "kwargs": config.kwargs}, sort_keys=True, default=str)
+    """An expectation's identity in a suite and in its results (where GE adds the batch's id to the kwargs)."""
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return json.dumps({"type": config.type, "kwargs": kwargs}, sort_keys=True, default=str)
 
 
 def _failure(check: Check, res) -> dict[str, Any]:

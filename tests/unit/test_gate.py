@@ -62,6 +62,53 @@ def test_failing_gate_names_expectation_column_and_examples(tmp_path, gx_dir, pe
     assert [r["success"] for r in stored].count(False) == 2
 
 
+def test_a_column_with_nulls_is_checked_alone_with_the_results_ge_gives_on_the_whole_frame(gx_dir, monkeypatch):
+    import great_expectations as gx
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.validator.v1_validator import Validator
+
+    from stages import gate
+
+    colours = ["red", None, "blue", "green", None, "red", "mauve", "blue"]
+    frame = pd.DataFrame({"id": range(8), "colour": colours, "size": [1.0, 2, None, 4, 5, 6, 70, 8]})
+    frame["note"] = ["a", None, None, "b", "c", "d", "e", "f"]
+    frame["unchecked"] = frame["size"] * 2  # a column no expectation names: GE copied it for each of them
+    suite = [
+        expectation("expect_table_row_count_to_be_between", min_value=1),
+        expectation("expect_column_values_to_be_in_set", column="colour", value_set=["red", "blue", "green"]),
+        expectation("expect_column_values_to_not_be_null", column="note", mostly=0.5),  # GE filters no rows here
+        expectation("expect_column_values_to_be_between", column="size", min_value=0, max_value=10),
+        expectation("expect_column_values_to_be_in_set", column="id", value_set=list(range(8))),  # no nulls
+    ]
+    result_format = {"result_format": "SUMMARY", "unexpected_index_column_names": ["id"]}
+    definition = gate._batch_definition(gate._context(gx_dir), "raw.table")
+    whole = Validator(definition, result_format, {"dataframe": frame}).validate_expectation_suite(
+        gx.ExpectationSuite(name="raw.table", expectations=suite)
+    )
+
+    widths = []
+    get_domain_records = PandasExecutionEngine.get_domain_records
+
+    def recording(self, domain_kwargs):
+        records = get_domain_records(self, domain_kwargs)
+        widths.append((domain_kwargs.get("column"), records.shape[1]))
+        return records
+
+    monkeypatch.setattr(PandasExecutionEngine, "get_domain_records", recording)
+    check = Check("table", frame, suite, ["id"])
+    gate._run(definition, check, gx.ExpectationSuite(name="raw.table", expectations=suite), result_format)
+    assert {width for _, width in widths} == {5}  # a frame this small costs less to copy than another Validator
+    widths.clear()
+    monkeypatch.setattr(gate, "NARROW_FROM_CELLS", frame.size)
+    ours = gate._run(definition, check, gx.ExpectationSuite(name="raw.table", expectations=suite), result_format)
+
+    assert [r.to_json_dict() for r in ours.results] == [r.to_json_dict() for r in whole.results]
+    assert (ours.success, ours.statistics) == (whole.success, whole.statistics) == (False, ours.statistics)
+    assert ours.statistics["unsuccessful_expectations"] == 2  # mauve; 70
+    assert {width for column, width in widths if column in ("colour", "size")} == {2}  # the column and id
+    assert {width for column, width in widths if column in ("id", "note")} == {5}  # the whole frame, as before
+
+
 def test_index_columns_identify_the_offending_rows(tmp_path, gx_dir):
     balance = pd.DataFrame({"split": ["train", "test"], "class": ["a", "b"], "rows": [5, 0]})
     check = Check(
