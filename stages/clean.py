@@ -304,13 +304,15 @@ def main() -> None:
     params = load_params()
     raw = pd.read_parquet(Path(params.paths.acquire) / "raw.parquet")
     frame, report, quarantine = run(raw, params.data.target, params.clean)
-    report["rows_removed_share"] = float(np.round(1 - len(frame) / max(len(raw), 1), 4))
+    raw_rows = len(raw)
+    del raw  # the gate imports GE with the data in memory: the raw table need not be (~65 MB less at 1e6 rows)
+    report["rows_removed_share"] = float(np.round(1 - len(frame) / max(raw_rows, 1), 4))
     gate = params.gates.clean
     suite = load_suite(params.paths.gx, gate.suite) if gate.suite else []
     write_json(Path(params.paths.reports) / "clean.json", report)
     run_gate(
         "clean",
-        clean_checks(frame, params.data.target, gate, suite, removed_by_step(quarantine, len(raw))),
+        clean_checks(frame, params.data.target, gate, suite, removed_by_step(quarantine, raw_rows)),
         gx_dir=params.paths.gx,
         reports_dir=params.paths.reports,
     )
