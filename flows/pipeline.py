@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refresh-data", action="store_true", help="run acquire even if DVC sees no change")
     parser.add_argument("--no-save", dest="save", action="store_false", help="do not save the run as a DVC experiment")
     args = parser.parse_args(argv)
+    gc.freeze()  # what Prefect's import made lives to the end: the collector need not walk it during the run
     quiet_environment()
     use_temporary_server()  # unless PREFECT_API_URL is set
     try:
