@@ -33,6 +33,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from flows import QUIET_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 STAGES = ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"]
@@ -69,9 +71,7 @@ def environment(warm: bool = False) -> dict[str, str]:
     return {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "GX_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "DVC_NO_ANALYTICS": "1",  # DVC ignores DO_NOT_TRACK; the empty DAG's fresh `dvc init` reports usage
+        **QUIET_ENV,  # DVC's own switch among them: the empty DAG's fresh `dvc init` would report usage
         "PYTHONPATH": "",
         "MILLRACE_WARM": "1" if warm else "0",
         "TMPDIR": WARM_TMP,

@@ -1,1 +1,27 @@
-"""Prefect flows around the DVC pipeline: they schedule and observe; DVC decides what to run."""
+"""Prefect flows around the DVC pipeline: they schedule and observe; DVC decides what to run.
+
+Importing any of them first turns usage reporting off (Prefect's, DVC's, Great Expectations'), unless the
+user has set otherwise: Prefect 3.8 reports usage from `import prefect` and from defining a flow
+(its `first_sdk_import` and `first_flow_defined` events, from a terminal, when DO_NOT_TRACK is unset),
+which is before any flow's own code could run.
+"""
+
+from __future__ import annotations
+
+import os
+
+QUIET_ENV = {
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",  # DVC ignores DO_NOT_TRACK
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+def quiet_environment() -> None:
+    """Usage reporting off for this process and what it starts, unless the user set otherwise."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+quiet_environment()

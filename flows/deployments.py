@@ -29,7 +29,6 @@ from typing import Any
 
 from flows import tether
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
-from flows.stage_task import quiet_environment
 from stages.http_ready import wait_until_answers
 from stages.params import Flows, Schedule, load_params
 
@@ -154,7 +153,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start-server", action="store_true", help="start a local Prefect server for this command")
     parser.add_argument("--port", type=int, default=4200, help="the local server's port (with --start-server)")
     args = parser.parse_args(argv)
-    quiet_environment()
     root = Path.cwd().resolve()
     settings = load_params(root / "params.yaml").flows
     command = {"serve": serve, "register": register, "worker": worker}[args.how]

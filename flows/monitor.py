@@ -23,11 +23,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import deployment
 
-from flows import notify
+from flows import QUIET_ENV, notify
 from flows.ephemeral import use_temporary_server
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.retrain import retrain
-from flows.stage_task import QUIET_ENV, quiet_environment
 from stages.params import load_params
 
 DRIFTED = 3  # stages.drift's exit status with --fail-on-drift
@@ -85,6 +84,5 @@ async def monitor(repo: str = ".") -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    quiet_environment()
     use_temporary_server()
     asyncio.run(monitor())

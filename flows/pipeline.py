@@ -33,11 +33,11 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run
 
-from flows import artifacts, notify
+from flows import QUIET_ENV, artifacts, notify
 from flows.ephemeral import use_temporary_server
 from flows.lock import ensure_free, workspace_lock
 from flows.overrides import overridden, restore_after_killed_run
-from flows.stage_task import QUIET_ENV, quiet_environment, recorded_outputs, run_stage, stage_options, stale_stages
+from flows.stage_task import recorded_outputs, run_stage, stage_options, stale_stages
 from stages.cli import skip_final_collection
 from stages.dvc_command import dvc_executable
 from stages.params import load_params
@@ -144,7 +144,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-save", dest="save", action="store_false", help="do not save the run as a DVC experiment")
     args = parser.parse_args(argv)
     gc.freeze()  # what Prefect's import made lives to the end: the collector need not walk it during the run
-    quiet_environment()
     use_temporary_server()  # unless PREFECT_API_URL is set
     try:
         ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock

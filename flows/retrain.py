@@ -17,7 +17,6 @@ from prefect import flow, get_run_logger
 
 from flows.ephemeral import use_temporary_server
 from flows.pipeline import pipeline
-from flows.stage_task import quiet_environment
 
 DEPLOYMENT = "millrace-retrain/nightly"  # flow name / deployment name, as flows/deployments.py registers it
 
@@ -30,6 +29,5 @@ async def retrain(repo: str = ".", overrides: list[str] | None = None, reason: s
 
 
 if __name__ == "__main__":
-    quiet_environment()
     use_temporary_server()
     asyncio.run(retrain(reason="started by hand"))

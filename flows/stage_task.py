@@ -23,27 +23,15 @@ import yaml
 from prefect import get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from flows import tether
+from flows import QUIET_ENV, tether
 from stages.dvc_command import dvc_executable
 from stages.errors import TRANSIENT_EXIT
 
-QUIET_ENV = {
-    "GX_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "DVC_NO_ANALYTICS": "1",  # DVC ignores DO_NOT_TRACK
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}
 GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
 CORRUPT_RWLOCK_HINT = (
     "DVC's lock file .dvc/tmp/rwlock is corrupt (a crash while DVC wrote it): when no dvc process is running "
     "(`pgrep -af dvc`), delete it and run again; DVC writes a fresh one"
 )
-
-
-def quiet_environment() -> None:
-    """Analytics off for this process and what it starts, unless the user set otherwise."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
 
 
 class StageFailed(RuntimeError):

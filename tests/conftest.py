@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
+from flows import quiet_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")  # DVC ignores DO_NOT_TRACK
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+quiet_environment()  # as importing `flows` does: usage reporting off, for the tests and what they start
 # Stages run cold unless a test asks for the warm worker (tests/unit/test_warm.py, tests/e2e/test_warm_pipeline.py).
 os.environ.pop("MILLRACE_WARM", None)
 if os.environ.get("PYTEST_XDIST_WORKER"):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from flows import QUIET_ENV
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -22,10 +23,7 @@ def tool_env(home: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "GX_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "DVC_NO_ANALYTICS": "1",  # DVC ignores DO_NOT_TRACK; a fresh `dvc init` reports usage
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **QUIET_ENV,
         "PREFECT_HOME": str(home / ".prefect"),
         "GIT_AUTHOR_NAME": "millrace tests",
         "GIT_AUTHOR_EMAIL": "tests@millrace.invalid",

@@ -16,12 +16,12 @@ from types import SimpleNamespace
 import pytest
 from prefect.states import Failed
 
-from flows import notify, tether
+from flows import QUIET_ENV, notify, tether
 from flows.deployments import deployment_specs
 from flows.lock import PipelineBusy, ensure_free, workspace_lock
 from flows.overrides import RECORD, apply_overrides, overridden, restore_after_killed_run
 from flows.pipeline import stages_to_run
-from flows.stage_task import QUIET_ENV, StageFailed, TransientStageFailure, _failure, retry_if_transient, stale_stages
+from flows.stage_task import StageFailed, TransientStageFailure, _failure, retry_if_transient, stale_stages
 from stages.cli import run_stage
 from stages.download import DownloadError
 from stages.errors import TRANSIENT_EXIT
@@ -184,6 +184,35 @@ def test_schedules_come_from_params_and_a_wrong_one_is_named():
     with pytest.raises(ParamsError, match=r"needs five fields"):
         parse_params({"flows": {"retrain": {"cron": "@nightly"}}})
     assert Flows().retries == 3
+
+
+def test_a_flow_run_from_a_terminal_sends_prefect_no_usage_report(tmp_path):
+    # Prefect 3.8 reports usage from a terminal when DO_NOT_TRACK is unset: at `import prefect` and when a
+    # flow is defined, before any of the flow's own code runs. Importing `flows` must have turned it off.
+    import pty
+
+    from prefect._internal.analytics.ci_detection import CI_ENV_VARS  # a CI variable turns it off too
+
+    env = {k: v for k, v in tool_env(tmp_path).items() if k not in QUIET_ENV and k not in CI_ENV_VARS}
+    env["PYTHONPATH"] = str(ROOT)
+    pid, terminal = pty.fork()
+    if pid == 0:  # a terminal session, as a user's
+        probe = "import threading, flows.pipeline; print(sorted(t.name for t in threading.enumerate()))"
+        os.execve(sys.executable, [sys.executable, "-c", probe], env)
+    said = b""
+    while chunk := _read_or_nothing(terminal):
+        said += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, said.decode(errors="replace")
+    assert b"usage data" not in said  # Prefect's first-run telemetry notice
+    assert b"MainThread" in said and b"prefect-analytics" not in said  # the thread that sends its events
+
+
+def _read_or_nothing(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # the terminal closed with the child
+        return b""
 
 
 def test_every_deployed_flow_is_async_so_its_run_does_not_wait_on_the_heartbeat_thread():
