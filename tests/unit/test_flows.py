@@ -215,6 +215,66 @@ def _read_or_nothing(fd: int) -> bytes:
         return b""
 
 
+def test_a_flow_run_by_hand_knows_itself_while_python_m_imports_its_package(monkeypatch):
+    import flows
+
+    monkeypatch.setattr(sys, "argv", ["-m"])  # what runpy shows while it imports the module's packages
+    monkeypatch.setattr(sys, "orig_argv", ["python", "-X", "importtime", "-m", "flows.pipeline", "-S", "a=-m"])
+    assert flows.module_run_by_python_m() == "flows.pipeline"
+    monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "flows.retrain", "--help"])
+    assert flows.module_run_by_python_m() is None  # nothing to run, no server to start
+    monkeypatch.setattr(sys, "argv", ["-c"])
+    assert flows.module_run_by_python_m() is None
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "configured"),
+    [
+        ("home/profiles.toml", '[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n', True),
+        ("prefect.toml", '[api]\nurl = "http://127.0.0.1:4200/api"\n', True),
+        (".env", "PREFECT_API_URL=http://127.0.0.1:4200/api\n", True),
+        ("home/profiles.toml", '[profiles.local]\nPREFECT_LOGGING_LEVEL = "INFO"\n', False),
+    ],
+)
+def test_a_server_is_started_early_only_where_no_settings_name_one(tmp_path, monkeypatch, where, text, configured):
+    from flows.ephemeral import server_may_be_configured
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILES_PATH", raising=False)
+    assert not server_may_be_configured()
+    (tmp_path / where).parent.mkdir(exist_ok=True)
+    (tmp_path / where).write_text(text)
+    assert server_may_be_configured() is configured
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert server_may_be_configured()
+
+
+EARLY = """
+import os, sys
+import flows.ephemeral as ephemeral
+ephemeral.start_early()
+assert "prefect" not in sys.modules and ephemeral._early is not None
+server, url = ephemeral._early
+if sys.argv[1] == "configured":  # what a settings source names only Prefect can tell, once imported
+    os.environ["PREFECT_API_URL"] = "http://127.0.0.1:9/api"
+    assert ephemeral.use_temporary_server() is None and server.poll() is not None
+else:
+    assert ephemeral.use_temporary_server() == url and server.poll() is None
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("settings", ["none", "configured"])
+def test_a_server_started_early_is_the_one_used_or_stopped(tmp_path, settings):
+    env = {**tool_env(tmp_path), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", EARLY, settings], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
 def test_every_deployed_flow_is_async_so_its_run_does_not_wait_on_the_heartbeat_thread():
     # Prefect ends a sync flow run by joining its heartbeat thread, which sleeps a second at a time: up
     # to 1 s of every run (0.45 s of a no-op pipeline run, bench/orchestration.py). An async run it does not join.
