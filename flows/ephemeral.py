@@ -34,9 +34,20 @@ def start_early() -> None:
     all, `use_temporary_server` stops it. On two cores this takes ~0.6 s off an ad hoc run (4.0 -> 3.5 s).
     """
     global _early
-    if _early is None and not server_may_be_configured():
+    if _early is None and not server_may_be_configured() and not _workspace_busy():
         _early = _start(free_port())
         atexit.register(tether.stop, _early[0], 10)  # registered before Prefect's handlers: runs after them
+
+
+def _workspace_busy() -> bool:
+    """A run that will be refused in a moment (flows/lock.py) starts no server beside the run that holds it."""
+    from flows.lock import PipelineBusy, ensure_free
+
+    try:
+        ensure_free(Path.cwd())
+    except PipelineBusy:
+        return True
+    return False
 
 
 def server_may_be_configured() -> bool:

@@ -253,7 +253,15 @@ def test_a_server_is_started_early_only_where_no_settings_name_one(tmp_path, mon
 
 EARLY = """
 import os, sys
+from pathlib import Path
 import flows.ephemeral as ephemeral
+from flows.lock import workspace_lock
+if sys.argv[1] == "busy":  # another run holds the workspace: this one is about to be refused
+    with workspace_lock(Path.cwd(), "the other run"):
+        ephemeral.start_early()
+    assert ephemeral._early is None
+    print("ok")
+    sys.exit()
 ephemeral.start_early()
 assert "prefect" not in sys.modules and ephemeral._early is not None
 server, url = ephemeral._early
@@ -266,8 +274,8 @@ print("ok")
 """
 
 
-@pytest.mark.parametrize("settings", ["none", "configured"])
-def test_a_server_started_early_is_the_one_used_or_stopped(tmp_path, settings):
+@pytest.mark.parametrize("settings", ["none", "configured", "busy"])
+def test_an_early_server_is_the_one_used_or_is_stopped_and_a_refused_run_starts_none(tmp_path, settings):
     env = {**tool_env(tmp_path), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-c", EARLY, settings], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
