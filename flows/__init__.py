@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
+from stages import module_run_by_python_m
+
 QUIET_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
@@ -32,18 +34,15 @@ quiet_environment()
 FLOWS_RUN_BY_HAND = ("flows.pipeline", "flows.retrain", "flows.monitor")
 
 
-def module_run_by_python_m() -> str | None:
-    """The module `python -m` is about to run, while it imports the module's packages; else None.
-
-    Until runpy has found the module, sys.argv[0] is "-m"; the interpreter's -m comes before any argument.
-    """
-    if sys.argv[:1] != ["-m"] or "-m" not in sys.orig_argv:
-        return None
-    module, *arguments = sys.orig_argv[sys.orig_argv.index("-m") + 1 :] or [None]
-    return None if {"-h", "--help"} & set(arguments) else module
+def flow_run_by_hand() -> bool:
+    """Whether `python -m` is about to run one of the flows (and not just for its --help)."""
+    if module_run_by_python_m() not in FLOWS_RUN_BY_HAND:
+        return False
+    arguments = sys.orig_argv[sys.orig_argv.index("-m") + 2 :]
+    return not {"-h", "--help"} & set(arguments)
 
 
-if module_run_by_python_m() in FLOWS_RUN_BY_HAND:
+if flow_run_by_hand():
     from flows.ephemeral import start_early
 
     start_early()

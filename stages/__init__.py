@@ -16,16 +16,27 @@ __version__ = "0.1.0"
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
+def module_run_by_python_m() -> str | None:
+    """The module `python -m` is about to run, while it imports that module's packages; else None.
+
+    Until runpy has found the module, sys.argv[0] is "-m"; the interpreter's -m comes before any argument.
+    """
+    import sys
+
+    if sys.argv[:1] != ["-m"] or "-m" not in sys.orig_argv[:-1]:
+        return None
+    return sys.orig_argv[sys.orig_argv.index("-m") + 1]
+
+
 def _hand_off_to_warm_worker() -> None:
     """`python -m stages.<name>` with MILLRACE_WARM=1: run in the warm worker, if there is one."""
     import os
     import sys
 
     # -X importtime and friends measure this process: it must do its own work.
-    if os.environ.get("MILLRACE_WARM") != "1" or sys.argv[:1] != ["-m"] or sys._xoptions or sys.flags.isolated:
+    if os.environ.get("MILLRACE_WARM") != "1" or sys._xoptions or sys.flags.isolated:
         return
-    argv = sys.orig_argv
-    module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+    module = module_run_by_python_m() or ""
     if module.startswith("stages.") and module not in ("stages.warm", "stages.serve"):  # serve runs for hours
         from stages.warm import hand_off
 

@@ -220,11 +220,14 @@ def test_a_flow_run_by_hand_knows_itself_while_python_m_imports_its_package(monk
 
     monkeypatch.setattr(sys, "argv", ["-m"])  # what runpy shows while it imports the module's packages
     monkeypatch.setattr(sys, "orig_argv", ["python", "-X", "importtime", "-m", "flows.pipeline", "-S", "a=-m"])
-    assert flows.module_run_by_python_m() == "flows.pipeline"
+    assert flows.flow_run_by_hand()
     monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "flows.retrain", "--help"])
-    assert flows.module_run_by_python_m() is None  # nothing to run, no server to start
+    assert not flows.flow_run_by_hand()  # nothing to run, no server to start
+    monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "flows.deployments", "serve"])
+    assert not flows.flow_run_by_hand()  # it starts its own server, or uses PREFECT_API_URL's
     monkeypatch.setattr(sys, "argv", ["-c"])
-    assert flows.module_run_by_python_m() is None
+    monkeypatch.setattr(sys, "orig_argv", ["python", "-c", "import flows.pipeline"])
+    assert not flows.flow_run_by_hand()
 
 
 @pytest.mark.parametrize(
