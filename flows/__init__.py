@@ -11,7 +11,10 @@ imports Prefect, so that the two overlap (flows/ephemeral.py).
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from stages import module_run_by_python_m
 
@@ -30,6 +33,24 @@ def quiet_environment() -> None:
 
 
 quiet_environment()
+
+
+def run_by_hand(flow_run: Coroutine[Any, Any, Any]) -> Any:
+    """Run an async flow from the command line; Ctrl-C stops it at once, as it stops a sync program.
+
+    `asyncio.run`'s own SIGINT handler only cancels the flow's task at its next `await`, and a flow's body
+    blocks for a whole stage: Ctrl-C did nothing until the stage had ended. asyncio leaves any handler but
+    Python's default in place, and this one raises KeyboardInterrupt wherever the body is, as the default does.
+    """
+    import asyncio
+
+    signal.signal(signal.SIGINT, _interrupt)
+    return asyncio.run(flow_run)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
 
 FLOWS_RUN_BY_HAND = ("flows.pipeline", "flows.retrain", "flows.monitor")
 

@@ -11,7 +11,6 @@ Run: `python -m flows.monitor` (an ephemeral Prefect server unless PREFECT_API_U
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import deployment
 
-from flows import QUIET_ENV, notify
+from flows import QUIET_ENV, notify, run_by_hand
 from flows.ephemeral import use_temporary_server
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.retrain import retrain
@@ -85,4 +84,4 @@ async def monitor(repo: str = ".") -> dict[str, Any]:
 
 if __name__ == "__main__":
     use_temporary_server()
-    asyncio.run(monitor())
+    run_by_hand(monitor())

@@ -20,7 +20,6 @@ server unless PREFECT_API_URL is set).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import os
 import subprocess
@@ -33,7 +32,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run
 
-from flows import QUIET_ENV, artifacts, notify
+from flows import QUIET_ENV, artifacts, notify, run_by_hand
 from flows.ephemeral import use_temporary_server
 from flows.lock import ensure_free, workspace_lock
 from flows.overrides import overridden, restore_after_killed_run
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     use_temporary_server()  # unless PREFECT_API_URL is set
     try:
         ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock
-        asyncio.run(
+        run_by_hand(
             pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)
         )
     except Exception as exc:  # Prefect has logged it with its traceback; the shell gets the message

@@ -10,11 +10,11 @@ Run: `python -m flows.retrain` (an ephemeral Prefect server unless PREFECT_API_U
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows import run_by_hand
 from flows.ephemeral import use_temporary_server
 from flows.pipeline import pipeline
 
@@ -30,4 +30,4 @@ async def retrain(repo: str = ".", overrides: list[str] | None = None, reason: s
 
 if __name__ == "__main__":
     use_temporary_server()
-    asyncio.run(retrain(reason="started by hand"))
+    run_by_hand(retrain(reason="started by hand"))

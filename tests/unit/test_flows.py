@@ -286,6 +286,32 @@ def test_an_early_server_is_the_one_used_or_is_stopped_and_a_refused_run_starts_
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
+BLOCKING_FLOW = """
+import time
+from flows import run_by_hand
+
+async def body():
+    print("running", flush=True)
+    time.sleep(300)  # as a flow's body does while a stage runs: no await for as long as the stage takes
+
+run_by_hand(body())
+"""
+
+
+def test_ctrl_c_stops_a_flow_run_by_hand_while_its_body_blocks(tmp_path):
+    env = {**tool_env(tmp_path), "PYTHONPATH": str(ROOT)}
+    run = subprocess.Popen(
+        [sys.executable, "-c", BLOCKING_FLOW], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert run.stdout.readline().strip() == "running"
+    run.send_signal(signal.SIGINT)
+    try:
+        _, said = run.communicate(timeout=60)  # asyncio.run's own handler would wait the 300 s out
+    finally:
+        run.kill()
+    assert run.returncode != 0 and said.rstrip().endswith("KeyboardInterrupt")
+
+
 def test_every_deployed_flow_is_async_so_its_run_does_not_wait_on_the_heartbeat_thread():
     # Prefect ends a sync flow run by joining its heartbeat thread, which sleeps a second at a time: up
     # to 1 s of every run (0.45 s of a no-op pipeline run, bench/orchestration.py). An async run it does not join.
