@@ -17,7 +17,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
 # `make run` and `make flow` hand each stage to a warm worker that has imported the heavy libraries once
-# (stages/warm.py; a full run ~20.4 s -> ~7.7 s, ~4.9 s while the worker is up). MILLRACE_WARM=0 runs them cold.
+# (stages/warm.py; a full run ~18.5 s -> ~7.2 s, ~4.3 s while the worker is up). MILLRACE_WARM=0 runs them cold.
 run flow: export MILLRACE_WARM ?= 1
 
 .PHONY: run test test-fast install lint flow serve serve-flows plots bench suggest-expectations compare sweep

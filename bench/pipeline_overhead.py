@@ -9,9 +9,12 @@
    Both 2 and 3 also with MILLRACE_WARM=1 (stages/warm.py): each stage forked from a worker that has
    imported the libraries once — started by the run itself (no worker before it), and already running.
 4. Import time of each stage module in a fresh interpreter (what each `python -m stages.<name>` pays).
+5. Steady state: the warm full run and the no-op again after `--steady-runs` more runs in the same workspace,
+   against the fresh copy's: what a workspace accumulates (GE's stored results, Data Docs, releases, logs)
+   must not make every run slower.
 
 Runs in temporary copies of the project; measurements alternate between the sides and repeat.
-`python -m bench.pipeline_overhead [--repeats N]`; writes bench/results/pipeline_overhead.json.
+`python -m bench.pipeline_overhead [--repeats N] [--steady-runs N]`; writes bench/results/pipeline_overhead.json.
 """
 
 from __future__ import annotations
@@ -156,7 +159,7 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def measure(repeats: int) -> dict:
+def measure(repeats: int, steady_runs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         repo = project_copy(Path(tmp) / "real")
         floor = empty_dag(Path(tmp) / "empty")
@@ -185,6 +188,14 @@ def measure(repeats: int) -> dict:
                 (repo / "params.yaml").write_text(params.replace("  lr: 0.01\n", f"  lr: {lr:.3f}\n"))
                 times.append(timed(repo, "dvc", "repro", warm=warm))
             rerun_work.append(sum(in_process(repo, ["train", "evaluate", "deploy"]).values()))
+        (repo / "params.yaml").write_text(params)
+
+        # What a workspace accumulates run after run (GE's stored results and Data Docs, releases, logs) must not
+        # make each run slower: the same warm run again after `steady_runs` more in this workspace.
+        for _ in range(steady_runs):
+            sh(repo, "dvc", "repro", "--force", warm=True)
+        steady = [timed(repo, "dvc", "repro", "--force", warm=True) for _ in range(repeats)]
+        steady_noop = [timed(repo, "dvc", "repro") for _ in range(repeats)]
         stop_warm_workers(repo)
 
         per_stage = in_process(repo, STAGES)
@@ -206,6 +217,11 @@ def measure(repeats: int) -> dict:
         "lr_change_ratio": statistics.median(rerun) / statistics.median(rerun_work),
         "lr_change_warm_rerun_s": summary(rerun_warm),
         "lr_change_warm_ratio": statistics.median(rerun_warm) / statistics.median(rerun_work),
+        "steady_more_runs": steady_runs,
+        "steady_full_warm_worker_running_s": summary(steady),
+        "steady_over_fresh_warm_ratio": statistics.median(steady) / statistics.median(warm_running),
+        "steady_noop_repro_s": summary(steady_noop),
+        "steady_over_fresh_noop_ratio": statistics.median(steady_noop) / statistics.median(noop["real"]),
         "stage_work_s": per_stage,
         "stage_import_s": imports,
     }
@@ -214,8 +230,9 @@ def measure(repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steady-runs", type=int, default=15, help="warm runs in the workspace before the last row")
     args = parser.parse_args()
-    results = measure(args.repeats)
+    results = measure(args.repeats, args.steady_runs)
 
     table = Table(title=f"pipeline overhead, {os.cpu_count()} cores, median of {args.repeats}")
     for column in ("what", "millrace s", "floor s", "ratio", "goal"):
@@ -237,6 +254,12 @@ def main() -> None:
         spread = f"{ours['median']:.2f} ({ours['min']:.2f}–{ours['max']:.2f})"
         table.add_row(what, spread, f"{floor['median']:.2f}", f"{ratio:.2f}×", goal)
     Console().print(table)
+    steady, steady_noop = results["steady_full_warm_worker_running_s"], results["steady_noop_repro_s"]
+    print(
+        f"after {results['steady_more_runs']} more runs in the workspace: full, warm, worker running "
+        f"{steady['median']:.2f} s ({results['steady_over_fresh_warm_ratio']:.2f}x the fresh copy's), "
+        f"no-op {steady_noop['median']:.2f} s ({results['steady_over_fresh_noop_ratio']:.2f}x)"
+    )
     cpu = results["full_warm_worker_running_dvc_and_commands_cpu_s"]["median"]
     work = results["full_in_process_work_s"]["median"]
     print(
