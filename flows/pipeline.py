@@ -143,9 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-save", dest="save", action="store_false", help="do not save the run as a DVC experiment")
     args = parser.parse_args(argv)
     gc.freeze()  # what Prefect's import made lives to the end: the collector need not walk it during the run
-    use_temporary_server()  # unless PREFECT_API_URL is set
     try:
-        ensure_free(Path.cwd())  # say so before starting Prefect; the flow itself holds the lock
+        ensure_free(Path.cwd())  # say so before starting Prefect's server; the flow itself holds the lock
+        use_temporary_server()  # unless PREFECT_API_URL is set
         run_by_hand(
             pipeline(overrides=args.overrides, until=args.until, refresh_data=args.refresh_data, save=args.save)
         )
