@@ -312,6 +312,27 @@ def test_ctrl_c_stops_a_flow_run_by_hand_while_its_body_blocks(tmp_path):
     assert run.returncode != 0 and said.rstrip().endswith("KeyboardInterrupt")
 
 
+def test_drift_in_a_deployment_run_starts_the_retraining_deployment_without_waiting(tmp_path, monkeypatch):
+    import asyncio
+
+    from prefect.deployments import flow_runs
+
+    from flows import monitor
+
+    started = []
+
+    async def run_deployment(name, **options):  # Prefect's, which needs a server: what it is asked to do
+        started.append((name, options))
+        return SimpleNamespace(name="brave-otter")
+
+    monkeypatch.setattr(monitor.deployment, "get_id", lambda: "5d0c")
+    monkeypatch.setattr(flow_runs, "arun_deployment", run_deployment)
+    said = asyncio.run(monitor.start_retraining(tmp_path, "drift in body_mass_g"))
+    assert said == "retraining run 'brave-otter' of millrace-retrain/nightly started"
+    parameters = {"repo": str(tmp_path), "reason": "drift in body_mass_g"}
+    assert started == [("millrace-retrain/nightly", {"parameters": parameters, "timeout": 0})]
+
+
 def test_every_deployed_flow_is_async_so_its_run_does_not_wait_on_the_heartbeat_thread():
     # Prefect ends a sync flow run by joining its heartbeat thread, which sleeps a second at a time: up
     # to 1 s of every run (0.45 s of a no-op pipeline run, bench/orchestration.py). An async run it does not join.
