@@ -4,8 +4,9 @@
    do (all up to date), and a deploy-only rerun (`deploy.parity_tolerance` changed) — with Prefect
    ephemeral (a server started per run, the default) and with a running local server (PREFECT_API_URL).
 2. Experiments: `dvc exp run -S train.lr=…` against setting the same value and `dvc repro` (train →
-   evaluate → deploy rerun both ways); a 4-point sweep queued with 2 workers (`millrace sweep`)
-   against the same 4 experiments run one after another.
+   evaluate → deploy rerun both ways); a 4-point sweep queued with 2 workers (`millrace sweep`), cold
+   and warm as `make sweep` runs it (MILLRACE_WARM=1, no worker before it), against 4 experiments run
+   one after another.
 
 Runs in a temporary copy of the project; the sides alternate and repeat.
 `python -m bench.orchestration [--repeats N]`; writes bench/results/orchestration.json.
@@ -26,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.pipeline_overhead import RESULTS, environment, project_copy, sh, summary, timed
+from bench.pipeline_overhead import RESULTS, environment, project_copy, sh, stop_warm_workers, summary, timed
 from stages.http_ready import wait_until_answers
 
 SWEEP = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [5, 6]}"
@@ -83,7 +84,13 @@ def prefect_side_by_side(repo: Path, repeats: int, port: int) -> dict:
 
 
 def experiments_side_by_side(repo: Path, repeats: int) -> dict:
-    sides: dict[str, list[float]] = {"exp_run": [], "repro": [], "sweep_2_workers": [], "sequential_4": []}
+    sides: dict[str, list[float]] = {
+        "exp_run": [],
+        "repro": [],
+        "sweep_2_workers": [],
+        "sweep_2_workers_warm": [],
+        "sequential_4": [],
+    }
     original = (repo / "params.yaml").read_text()
     for i in range(repeats):
         lr = f"0.0{15 + i}"
@@ -97,6 +104,12 @@ def experiments_side_by_side(repo: Path, repeats: int) -> dict:
         grid = SWEEP.replace("0.02", f"0.02{i}").replace("0.03", f"0.03{i}")
         set_param(repo, r"^  grid: .*$", grid)
         sides["sweep_2_workers"].append(timed(repo, "millrace", "sweep", "--jobs", "2"))
+        # As `make sweep` runs it: each stage in a warm worker, started by the sweep (none before it). Other values,
+        # or DVC's run cache would restore the stages instead of running them.
+        set_param(repo, r"^  grid: .*$", grid.replace("0.02", "0.06").replace("0.03", "0.07"))
+        stop_warm_workers(repo)
+        sides["sweep_2_workers_warm"].append(timed(repo, "millrace", "sweep", "--jobs", "2", warm=True))
+        stop_warm_workers(repo)
         start = time.perf_counter()
         for lr in (f"0.04{i}", f"0.05{i}"):
             for epochs in (5, 6):
@@ -139,6 +152,7 @@ def main() -> None:
         ("deploy rerun: flow, running server", "deploy_server", "deploy_dvc", "≤ 1.2×"),
         ("train.lr change: dvc exp run", "exp_run", "repro", ""),
         ("4-point sweep, 2 workers", "sweep_2_workers", "sequential_4", "< 1×"),
+        ("4-point sweep, 2 workers, warm (make sweep)", "sweep_2_workers_warm", "sequential_4", ""),
     ]
     table = Table(title=f"orchestration, {os.cpu_count()} cores, median of {args.repeats} (seconds)")
     for column in ("what", "millrace s", "floor", "floor s", "ratio", "goal"):

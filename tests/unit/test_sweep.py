@@ -35,3 +35,16 @@ def test_experiments_running_at_once_share_the_cores_unless_the_user_set_the_thr
     assert worker_environment(jobs=4, cores=2)["OMP_NUM_THREADS"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert worker_environment(jobs=2, cores=2)["OMP_NUM_THREADS"] == "3"
+
+
+@pytest.mark.parametrize("target", ["run", "flow", "sweep"])
+def test_make_hands_the_stages_of_runs_flows_and_sweeps_to_the_warm_worker(target):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "MILLRACE_WARM"}
+    # -p prints make's database, target-specific variables included; -n runs no recipe
+    database = subprocess.run(
+        ["make", "-pn", "--no-print-directory", target], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f"{target}: MILLRACE_WARM = 1" in database.splitlines()
