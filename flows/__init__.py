@@ -57,10 +57,8 @@ FLOWS_RUN_BY_HAND = ("flows.pipeline", "flows.retrain", "flows.monitor")
 
 def flow_run_by_hand() -> bool:
     """Whether `python -m` is about to run one of the flows (and not just for its --help)."""
-    if module_run_by_python_m() not in FLOWS_RUN_BY_HAND:
-        return False
-    arguments = sys.orig_argv[sys.orig_argv.index("-m") + 2 :]
-    return not {"-h", "--help"} & set(arguments)
+    # sys.argv is ["-m", *the module's arguments] until runpy has found the module
+    return module_run_by_python_m() in FLOWS_RUN_BY_HAND and not {"-h", "--help"} & set(sys.argv[1:])
 
 
 if flow_run_by_hand():

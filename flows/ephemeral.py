@@ -36,7 +36,6 @@ def start_early() -> None:
     global _early
     if _early is None and not server_may_be_configured() and not _workspace_busy():
         _early = _start(free_port())
-        atexit.register(tether.stop, _early[0], 10)  # registered before Prefect's handlers: runs after them
 
 
 def _workspace_busy() -> bool:
@@ -82,8 +81,6 @@ def use_temporary_server() -> str | None:
     failures = []
     for _ in range(ATTEMPTS):
         server, url = early or _start(free_port())
-        if early is None:
-            atexit.register(tether.stop, server, 10)  # registered before Prefect's handlers: runs after them
         early = None
         failure = _wait_until_healthy(server, url)
         if failure is None:
@@ -99,7 +96,9 @@ def _start(port: int) -> tuple[subprocess.Popen, str]:
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
     # As Prefect's own launcher: no UI, and the server knows it is a temporary one.
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-    return tether.start(command, env=env), f"http://127.0.0.1:{port}/api"
+    server = tether.start(command, env=env)
+    atexit.register(tether.stop, server, 10)  # registered before Prefect's handlers: runs after them
+    return server, f"http://127.0.0.1:{port}/api"
 
 
 def _wait_until_healthy(server: subprocess.Popen, url: str) -> str | None:

@@ -218,11 +218,13 @@ def _read_or_nothing(fd: int) -> bytes:
 def test_a_flow_run_by_hand_knows_itself_while_python_m_imports_its_package(monkeypatch):
     import flows
 
-    monkeypatch.setattr(sys, "argv", ["-m"])  # what runpy shows while it imports the module's packages
+    monkeypatch.setattr(sys, "argv", ["-m", "-S", "a=-m"])  # what runpy shows while it imports the packages
     monkeypatch.setattr(sys, "orig_argv", ["python", "-X", "importtime", "-m", "flows.pipeline", "-S", "a=-m"])
     assert flows.flow_run_by_hand()
+    monkeypatch.setattr(sys, "argv", ["-m", "--help"])
     monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "flows.retrain", "--help"])
     assert not flows.flow_run_by_hand()  # nothing to run, no server to start
+    monkeypatch.setattr(sys, "argv", ["-m", "serve"])
     monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "flows.deployments", "serve"])
     assert not flows.flow_run_by_hand()  # it starts its own server, or uses PREFECT_API_URL's
     monkeypatch.setattr(sys, "argv", ["-c"])
