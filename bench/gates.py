@@ -12,7 +12,6 @@ and the floor — the same checks as pandas expressions. Reports medians, min–
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -25,8 +24,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bench import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 
 
 def pandas_checks(frame: pd.DataFrame, suite: list[dict]) -> bool:
@@ -126,8 +126,7 @@ def main() -> None:
     Console().print(table)
     machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "great_expectations": gx.__version__}
     out = {"args": vars(args), "machine": machine, "measured": time.strftime("%Y-%m-%d"), "sizes": record}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gates.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_results("gates", out)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.pipeline_overhead import RESULTS, environment, project_copy, sh, stop_warm_workers, summary, timed
+from bench import results_dir, write_results
+from bench.pipeline_overhead import environment, project_copy, sh, stop_warm_workers, summary, timed
 from stages.http_ready import wait_until_answers
 
 SWEEP = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [5, 6]}"
@@ -138,7 +139,7 @@ def main() -> None:
             sh(repo, "dvc", "repro")
         if args.only != "prefect":
             sides |= experiments_side_by_side(repo, args.repeats)
-    previous = RESULTS / "orchestration.json"
+    previous = results_dir() / "orchestration.json"
     measured = json.loads(previous.read_text())["seconds"] if args.only and previous.exists() else {}
     measured |= {name: summary(values) for name, values in sides.items()}
 
@@ -163,11 +164,10 @@ def main() -> None:
         spread = f"{measured[ours]['median']:.2f} ({measured[ours]['min']:.2f}–{measured[ours]['max']:.2f})"
         table.add_row(what, spread, floor, f"{measured[floor]['median']:.2f}", f"{ratios[ours]:.2f}×", goal)
     Console().print(table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     record = {"args": vars(args), "machine": machine, "measured": time.strftime("%Y-%m-%d")}
     record |= {"seconds": measured, "ratios": ratios}
-    (RESULTS / "orchestration.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_results("orchestration", record)
 
 
 if __name__ == "__main__":

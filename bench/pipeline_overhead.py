@@ -36,10 +36,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from bench import write_results
 from flows import QUIET_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 STAGES = ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"]
 MODULES = {"train": "stages.train.__main__"}
 
@@ -273,10 +273,9 @@ def main() -> None:
         stages.add_row(name, f"{results['stage_work_s'][name]:.2f}", f"{results['stage_import_s'][name]:.2f}")
     Console().print(stages)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     record = {"args": vars(args), "machine": machine, "measured": time.strftime("%Y-%m-%d"), **results}
-    (RESULTS / "pipeline_overhead.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_results("pipeline_overhead", record)
 
 
 if __name__ == "__main__":

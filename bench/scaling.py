@@ -18,7 +18,6 @@ bench/results/scaling.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -33,9 +32,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from bench import write_results
 from bench.pipeline_overhead import environment, project_copy
 
-RESULTS = Path(__file__).parent / "results" / "scaling.json"
 STAGES = ["acquire", "clean", "label"]
 MEASUREMENTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
@@ -220,8 +219,7 @@ def main() -> None:
                 f"RSS grows {s['rss_added_over_data_added_two_largest']:.1f}× the data it gains"
             )
         console.print(line)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"args": vars(args), "sizes": rows, "summary": summary}, indent=2) + "\n")
+    write_results("scaling", {"args": vars(args), "sizes": rows, "summary": summary})
 
 
 if __name__ == "__main__":

@@ -32,10 +32,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from bench import write_results
 from stages.http_ready import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 
 
 def rows_per_second(call, batch: int, seconds: float = 1.0) -> float:
@@ -202,8 +202,7 @@ def main() -> None:
         "http": summary,
         "in_process_single_record_ms": floor,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serving.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_results("serving", record)
 
 
 if __name__ == "__main__":

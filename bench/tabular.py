@@ -46,6 +46,11 @@ class Timer(L.Callback):
         self.waiting.append(self.wait / elapsed)
 
 
+def steady(per_epoch: list[float]) -> list[float]:
+    """Every epoch but the first (warm-up: allocations, lazy initialisation); the one epoch of a 1-epoch run."""
+    return per_epoch[1:] or per_epoch
+
+
 def make_split(directory: Path, rows: int, features: int, classes: int) -> None:
     x, y = make_classification(
         n_samples=rows, n_features=features, n_informative=features // 2, n_classes=classes, random_state=0

@@ -10,7 +10,6 @@ Run: `python -m bench.train_accelerators [--hidden 4096,4096,4096 --gpu-only]`.
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 from pathlib import Path
@@ -19,10 +18,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection
+from bench import write_results
+from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection, steady
 from stages.train import build, trainer
 
-RESULTS = Path(__file__).parent / "results"
 # Dense peak FLOP/s of the GPUs we are lent, by precision (NVIDIA's H100 SXM / H200 data sheets).
 PEAK = {
     ("H100", "32-true"): 67e12,
@@ -39,12 +38,11 @@ def measure(label_dir: Path, config: tuple[str, str], args) -> dict:
     with tempfile.TemporaryDirectory() as out:
         fitter, _ = trainer(params.train, Path(out), logger=False, callbacks=[timer])
         fitter.fit(setup.system, datamodule=setup.datamodule)
-    steady = timer.epochs[1:] or timer.epochs
     weights = sum(p.numel() for n, p in setup.system.backbone.named_parameters() if n.endswith("weight"))
     return {
         "flops_per_sample": 6 * weights,  # forward + backward of the matrix products
-        "samples_per_s": args.rows * 0.8 / statistics.median(steady),
-        "loader_share": statistics.median(timer.waiting[1:] or timer.waiting),
+        "samples_per_s": args.rows * 0.8 / statistics.median(steady(timer.epochs)),
+        "loader_share": statistics.median(steady(timer.waiting)),
         "val_acc": float(fitter.callback_metrics["val/acc"]),
     }
 
@@ -110,11 +108,8 @@ def main() -> None:
             f"{r['mfu']:.2%}" if r["mfu"] is not None else "",
         )
     Console().print(table)
-    machine = machine_info()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{result_name('train_accelerators', args.hidden)}.json").write_text(
-        json.dumps({"args": vars(args), "machine": machine, "results": results}, indent=2) + "\n"
-    )
+    record = {"args": vars(args), "machine": machine_info(), "results": results}
+    write_results(result_name("train_accelerators", args.hidden), record)
 
 
 if __name__ == "__main__":

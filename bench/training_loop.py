@@ -9,7 +9,6 @@ Run: `python -m bench.training_loop [--rows N] [--accelerator cpu|gpu]`.
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -19,11 +18,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection
+from bench import write_results
+from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection, steady
 from stages.train import build, trainer
 from stages.train.datamodule import to_device_if_small
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def lightning_epochs(label_dir: Path, p, hidden: tuple[int, ...]) -> list[float]:
@@ -85,8 +83,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         make_split(Path(tmp), args.rows, 32, 4)
         for _ in range(args.repeats):
-            times["plain"].append(statistics.median(plain_epochs(Path(tmp), p, args.hidden)[1:]))
-            times["lightning"].append(statistics.median(lightning_epochs(Path(tmp), p, args.hidden)[1:]))
+            times["plain"].append(statistics.median(steady(plain_epochs(Path(tmp), p, args.hidden))))
+            times["lightning"].append(statistics.median(steady(lightning_epochs(Path(tmp), p, args.hidden))))
 
     rows = {
         name: {"epoch_s_median": statistics.median(v), "epoch_s_min": min(v), "epoch_s_max": max(v)}
@@ -108,12 +106,9 @@ def main() -> None:
         )
     Console().print(table)
     machine = machine_info()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{result_name(f'training_loop_{args.accelerator}_{args.precision}', args.hidden)}.json").write_text(
-        json.dumps(
-            {"args": vars(args), "machine": machine, "results": rows, "ratio_lightning_over_plain": ratio}, indent=2
-        )
-        + "\n"
+    write_results(
+        result_name(f"training_loop_{args.accelerator}_{args.precision}", args.hidden),
+        {"args": vars(args), "machine": machine, "results": rows, "ratio_lightning_over_plain": ratio},
     )
 
 

@@ -1,5 +1,12 @@
 """The benchmarks keep up with the code: their params parse and they train the model they claim."""
 
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
 from bench.tabular import arguments, bench_params, result_name, selection
 from stages.train import model_spec
 
@@ -114,3 +121,41 @@ def test_the_orchestration_cpu_counts_the_command_and_what_it_waits_for_not_what
         tmp_path, sys.executable, "-c", f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {spin!r}])"
     )
     assert waited >= 0.4 and left < 0.3
+
+
+SMALL_RUNS = {
+    "gates": ["--repeats", "1", "--sizes", "2000"],
+    "scaling": ["--repeats", "1", "--sizes", "2000,4000"],
+    "training_loop": ["--rows", "2000", "--epochs", "2", "--repeats", "1", "--hidden", "16,16"],
+    "train_accelerators": ["--rows", "2000", "--epochs", "2", "--repeats", "1", "--hidden", "16,16"],
+}
+
+
+def _ratios(record) -> list[float]:
+    """Every figure named as a ratio (`…ratio…`, `a_over_b`) anywhere in a bench's record."""
+    if isinstance(record, dict):
+        named = [value for key, value in record.items() if "ratio" in key or "_over_" in key]
+        found = [value for value in named if isinstance(value, float)]
+        return found + [ratio for value in record.values() for ratio in _ratios(value)]
+    return [ratio for value in record for ratio in _ratios(value)] if isinstance(record, list) else []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bench", list(SMALL_RUNS))
+def test_a_benchmark_runs_end_to_end_and_writes_its_results_where_it_is_told(bench, tmp_path):
+    """`make bench` is not run in CI: a small run of each bench that needs no finished pipeline keeps it working."""
+    from flows import QUIET_ENV
+    from tests.conftest import ROOT
+
+    quoted = {path.name: path.read_bytes() for path in (ROOT / "bench" / "results").glob("*.json")}
+    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(ROOT), "MILLRACE_BENCH_RESULTS": str(tmp_path)}
+    ran = subprocess.run(
+        [sys.executable, "-m", f"bench.{bench}", *SMALL_RUNS[bench]], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    (written,) = tmp_path.glob("*.json")
+    assert written.name.startswith(bench)
+    ratios = _ratios(json.loads(written.read_text()))
+    assert ratios and all(ratio > 0 for ratio in ratios)
+    assert "ratio" in ran.stdout or "×" in ran.stdout  # the table was printed
+    assert {path.name: path.read_bytes() for path in (ROOT / "bench" / "results").glob("*.json")} == quoted
