@@ -19,7 +19,6 @@ Run: `python -m stages.deploy`.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,9 @@ from stages.params import load_params
 
 ONNX, TORCHSCRIPT, MANIFEST, CARD = "model.onnx", "model.torchscript.pt", "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # test rows checked for export parity
+# The params the manifest records: what made the model (train's own settings) and the bundle. Each is a
+# params dep of deploy in dvc.yaml, so the record is never older than params.yaml.
+MANIFEST_PARAMS = {"seed", "data", "model", "train", "deploy"}
 
 
 class DeployRefused(MillraceError):
@@ -159,7 +161,7 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
         "inputs": list(trained.plan.input_names),
         "output": output_name(trained.task),
         "data_sha256": folder_sha256(label_dir),
-        "params": json.loads(params.model_dump_json()),
+        "params": params.model_dump(mode="json", include=MANIFEST_PARAMS),
         "metrics": {"test": {k: v for k, v in evaluation["test"].items() if k != "per_class"}},
         "delivery": evaluation["delivery"],
         "parity": figures,

@@ -182,7 +182,7 @@ def fingerprint(label_dir: Path, selection: dict[str, Any], params) -> str:
     from stages.io import folder_sha256
 
     digest = hashlib.sha256(folder_sha256(label_dir).encode())
-    settings = {k: params.model_dump(mode="json")[k] for k in ("seed", "data", "model", "train")}
+    settings = params.model_dump(mode="json", include={"seed", "data", "model", "train"})
     digest.update(json.dumps([selection, settings], sort_keys=True).encode())
     return digest.hexdigest()
 
