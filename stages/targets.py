@@ -59,7 +59,7 @@ The image holds only what serving imports (`requirements.txt`, pinned to the ver
 tested with), runs as a non-root user, listens on 0.0.0.0:{port} inside the container, and reports
 health on `/ready` (503 until the model has loaded). Request logging is off in the image: a container's
 disk is not the place for it; mount a volume at /app/data/monitoring and set `monitor.log_requests: true`
-in `params.yaml` to keep it.
+(and any other `monitor` setting) in the image's `params.yaml` to keep it.
 
 - **Google Cloud Run**: push to Artifact Registry, `gcloud run deploy --image … --port {port}`.
 - **AWS ECS / Fargate**: push to ECR; a task definition with container port {port} and a health check on
@@ -117,7 +117,7 @@ def write(targets: list[str], out: Path, manifest: dict[str, Any], params) -> di
         container = {
             "paths": {"deploy": "models/deploy", "releases": "models/releases", "monitoring": "data/monitoring"},
             "serve": params.serve.model_dump() | {"host": "0.0.0.0", "port": PORT},
-            "monitor": params.monitor.model_dump() | {"log_requests": False},
+            "monitor": {"log_requests": False},
         }
         (cloud / "params.yaml").write_text(yaml.safe_dump(container, sort_keys=False))
         found["cloud"] = {"folder": "cloud", "image": f"millrace-serve:{manifest['version']}", "port": PORT}

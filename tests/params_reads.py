@@ -1,6 +1,7 @@
 """Run stages in-process and record which params.yaml keys each one reads; prints them as JSON.
 
-`python -m tests.params_reads acquire,clean,...` in a workspace whose upstream outputs exist. Every
+`python -m tests.params_reads acquire,clean,...` in a workspace whose upstream outputs exist
+(`stage_reads` runs it, `not_listed` compares with dvc.yaml). Every
 params section is a frozen pydantic model (`stages.params._Section`); a read is a field of one whose
 value is not itself a section (a section is followed to its own fields), or every field under a
 section that is dumped whole (`model_dump`, `model_dump_json`, iteration), `include` respected.
@@ -12,7 +13,9 @@ import importlib
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import yaml
 from pydantic import BaseModel
 
 from stages import params as schema
@@ -85,6 +88,28 @@ def _install() -> None:
     schema._Section.model_dump = model_dump
     schema._Section.model_dump_json = model_dump_json
     schema._Section.__iter__ = iterate
+
+
+def unlisted(reads: list[str], listed: list[str]) -> list[str]:
+    """The keys read that no listed param (the key, or a section above it) covers; `paths.*` are not
+    params deps (dvc.yaml interpolates them into deps and outs)."""
+    covered = lambda key: any(key == param or key.startswith(f"{param}.") for param in listed)  # noqa: E731
+    return [key for key in reads if not key.startswith("paths.") and not covered(key)]
+
+
+def stage_reads(repo: Path) -> dict[str, list[str]]:
+    """Run every stage of `repo` (a finished workspace) in-process: the params keys each one read."""
+    from tests.harness import sh
+
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    ran = sh(repo, sys.executable, "-m", "tests.params_reads", ",".join(stages))
+    return json.loads(ran.stdout.strip().splitlines()[-1])
+
+
+def not_listed(repo: Path, reads: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per stage, the keys it read that `repo`'s dvc.yaml does not list as its params deps."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    return {name: unlisted(keys, stages[name].get("params", [])) for name, keys in reads.items()}
 
 
 def main() -> None:
