@@ -29,13 +29,13 @@ import pandas as pd
 from stages import optimize, plans, targets
 from stages.errors import MillraceError
 from stages.io import atomic_dir, folder_sha256, read_json, sha256, write_json
-from stages.params import load_params
+from stages.params import TRAINING_SECTIONS, load_params
 
 ONNX, TORCHSCRIPT, MANIFEST, CARD = "model.onnx", "model.torchscript.pt", "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # test rows checked for export parity
-# The params the manifest records: what made the model (train's own settings) and the bundle. Each is a
-# params dep of deploy in dvc.yaml, so the record is never older than params.yaml.
-MANIFEST_PARAMS = {"seed", "data", "model", "train", "deploy"}
+# The params the manifest records: what made the model and the bundle. Each is a params dep of deploy in
+# dvc.yaml, so the record is never older than params.yaml.
+MANIFEST_PARAMS = TRAINING_SECTIONS | {"deploy"}
 
 
 class DeployRefused(MillraceError):

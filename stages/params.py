@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from stages.errors import MillraceError
 
 PARAMS_FILE = Path("params.yaml")
+# The sections a trained model depends on: what a resumed run must share, what a bundle records.
+TRAINING_SECTIONS = frozenset({"seed", "data", "model", "train"})
 
 BUILTIN_DATASETS = ("penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews")
 TASKS = ("classification", "regression")

@@ -180,9 +180,10 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
 def fingerprint(label_dir: Path, selection: dict[str, Any], params) -> str:
     """What a resumable run must share with the interrupted one: data, selection and training params."""
     from stages.io import folder_sha256
+    from stages.params import TRAINING_SECTIONS
 
     digest = hashlib.sha256(folder_sha256(label_dir).encode())
-    settings = params.model_dump(mode="json", include={"seed", "data", "model", "train"})
+    settings = params.model_dump(mode="json", include=TRAINING_SECTIONS)
     digest.update(json.dumps([selection, settings], sort_keys=True).encode())
     return digest.hexdigest()
 

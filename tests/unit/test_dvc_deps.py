@@ -81,7 +81,7 @@ def _family_modules() -> set[str]:
 def _modules_used(entry: str) -> set[Path]:
     """The project's source files `python -m <entry>` can run, as far as imports say."""
     found: dict[str, Path] = {}
-    pending = [entry]
+    pending = [entry, f"{entry}.__main__"]  # `python -m` runs a package's __main__
     while pending:
         name = pending.pop()
         parts = name.split(".")
@@ -131,6 +131,7 @@ def test_the_search_finds_what_a_stage_imports_inside_a_function_and_through_oth
     assert Path("stages/edge_predict.py") in used  # train → texts → (in a function) edge_predict
     assert Path("stages/families/tabular_mlp.py") in used  # by name, through the registry
     assert Path("stages/cli.py") not in used
+    assert Path("stages/train/__main__.py") in used  # what `python -m stages.train` runs
     assert Path("stages/families/tabular_mlp.py") not in _modules_used("stages.select")  # select never builds one
 
 
