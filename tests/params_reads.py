@@ -93,8 +93,8 @@ def _install() -> None:
 def unlisted(reads: list[str], listed: list[str]) -> list[str]:
     """The keys read that no listed param (the key, or a section above it) covers; `paths.*` are not
     params deps (dvc.yaml interpolates them into deps and outs)."""
-    covered = lambda key: any(key == param or key.startswith(f"{param}.") for param in listed)  # noqa: E731
-    return [key for key in reads if not key.startswith("paths.") and not covered(key)]
+    covering = ["paths", *listed]
+    return [key for key in reads if not any(key == param or key.startswith(f"{param}.") for param in covering)]
 
 
 def stage_reads(repo: Path) -> dict[str, list[str]]:
