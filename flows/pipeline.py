@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 import yaml
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 
 from flows import QUIET_ENV, artifacts, notify, run_by_hand
@@ -39,7 +41,7 @@ from flows.overrides import overridden, restore_after_killed_run
 from flows.stage_task import recorded_outputs, run_stage, stage_options, stale_stages
 from stages.cli import skip_final_collection
 from stages.dvc_command import dvc_executable
-from stages.params import load_params
+from stages.params import Flows, load_params
 
 
 def stage_names(repo: Path) -> list[str]:
@@ -66,6 +68,33 @@ def save_experiment(root: Path, name: str) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"the run finished but `dvc exp save` failed: {result.stderr.strip()[-500:]}")
+
+
+def run_stages(
+    root: Path, names: list[str], settings: Flows, refresh_data: bool, logger: logging.LoggerAdapter
+) -> None:
+    """Each stage as a Prefect task, in order; a stage runs when `dvc status` found it stale, it is forced, or
+    an earlier stage of this run changed its recorded outputs (DVC's status is read once, in this process,
+    instead of a `dvc repro` process per up-to-date stage)."""
+    stale, upstream_changed = stale_stages(root, logger), False
+    # One Prefect client for all the tasks: each would otherwise make its own, and with it an SSL context from
+    # certifi's bundle (~30 ms each), whatever the API's scheme.
+    with SyncClientContext.get_or_create():
+        for stage in names:
+            forced = refresh_data and stage == names[0]
+            needed = stale is None or forced or upstream_changed or stage in stale
+            # Once an earlier stage changed its outputs every later stage runs: no need to compare.
+            check_outputs = needed and not upstream_changed
+            before = recorded_outputs(root, stage) if check_outputs else None
+            options = stage_options(stage, settings.retries, settings.retry_backoff_seconds)
+            run_stage.with_options(**options)(
+                stage,
+                str(root),
+                force=forced,
+                timeout_seconds=settings.stage_timeout_seconds,
+                up_to_date=not needed,
+            )
+            upstream_changed = upstream_changed or (check_outputs and recorded_outputs(root, stage) != before)
 
 
 async def publish(root: Path, experiment: str | None) -> None:
@@ -104,25 +133,7 @@ async def pipeline(
         with overridden(root, overrides or []):
             if overrides:
                 logger.info("params.yaml with %s", ", ".join(overrides))
-            settings = load_params(root / "params.yaml").flows
-            # DVC's status once instead of a `dvc repro` process per up-to-date stage; a stage runs when
-            # it was stale, is forced, or an earlier stage of this run changed its recorded outputs.
-            stale, upstream_changed = stale_stages(root, logger), False
-            for stage in names:
-                forced = refresh_data and stage == names[0]
-                needed = stale is None or forced or upstream_changed or stage in stale
-                # Once an earlier stage changed its outputs every later stage runs: no need to compare.
-                check_outputs = needed and not upstream_changed
-                before = recorded_outputs(root, stage) if check_outputs else None
-                options = stage_options(stage, settings.retries, settings.retry_backoff_seconds)
-                run_stage.with_options(**options)(
-                    stage,
-                    str(root),
-                    force=forced,
-                    timeout_seconds=settings.stage_timeout_seconds,
-                    up_to_date=not needed,
-                )
-                upstream_changed = upstream_changed or (check_outputs and recorded_outputs(root, stage) != before)
+            run_stages(root, names, load_params(root / "params.yaml").flows, refresh_data, logger)
         experiment = None
         if save and until is None:
             if (root / ".git").exists():
