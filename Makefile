@@ -18,7 +18,7 @@ PIP_NOISE := is ignored: it is neither a file nor a directory
 
 # `make run`, `make flow` and `make sweep` hand each stage to a warm worker that has imported the heavy libraries
 # once (stages/warm.py; a full run ~18.5 s -> ~7.2 s, ~4.3 s while the worker is up; a 4-point sweep on two
-# queue workers ~61 s -> ~35 s). MILLRACE_WARM=0 runs them cold.
+# queue workers ~61 s -> ~35 s), and `make flow` the flow itself (Prefect's imports). MILLRACE_WARM=0 runs them cold.
 run flow sweep: export MILLRACE_WARM ?= 1
 
 .PHONY: run test test-fast install lint flow serve serve-flows plots bench suggest-expectations compare sweep

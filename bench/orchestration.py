@@ -2,7 +2,8 @@
 
 1. Prefect: `python -m flows.pipeline --no-save` against `dvc repro` doing the same work — nothing to
    do (all up to date), and a deploy-only rerun (`deploy.parity_tolerance` changed) — with Prefect
-   ephemeral (a server started per run, the default) and with a running local server (PREFECT_API_URL).
+   ephemeral (a server started per run, the default) and with a running local server (PREFECT_API_URL);
+   and both again with MILLRACE_WARM=1 and the warm worker running (`make flow`), against `dvc repro` so too.
 2. Experiments: `dvc exp run -S train.lr=…` against setting the same value and `dvc repro` (train →
    evaluate → deploy rerun both ways); a 4-point sweep queued with 2 workers (`millrace sweep`), cold
    and warm as `make sweep` runs it (MILLRACE_WARM=1, no worker before it), against 4 experiments run
@@ -28,7 +29,15 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import results_dir, write_results
-from bench.pipeline_overhead import environment, project_copy, sh, stop_warm_workers, summary, timed
+from bench.pipeline_overhead import (
+    environment,
+    project_copy,
+    sh,
+    start_warm_worker,
+    stop_warm_workers,
+    summary,
+    timed,
+)
 from stages.http_ready import wait_until_answers
 
 SWEEP = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [5, 6]}"
@@ -44,8 +53,8 @@ def with_server(repo: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the Prefect server did not start")
 
 
-def flow_seconds(repo: Path, api_url: str | None) -> float:
-    env = {**environment(), "PREFECT_HOME": str(repo / ".prefect-bench")}
+def flow_seconds(repo: Path, api_url: str | None, warm: bool) -> float:
+    env = {**environment(warm), "PREFECT_HOME": str(repo / ".prefect-bench")}
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
@@ -63,17 +72,22 @@ def set_param(repo: Path, pattern: str, value: str) -> None:
 
 
 def run_once(repo: Path, side: str, api_url: str | None) -> float:
-    return timed(repo, "dvc", "repro") if side == "dvc" else flow_seconds(repo, api_url)
+    warm = side.endswith("_warm")
+    return timed(repo, "dvc", "repro", warm=warm) if side.startswith("dvc") else flow_seconds(repo, api_url, warm)
+
+
+PREFECT_SIDES = ("dvc", "ephemeral", "server", "dvc_warm", "ephemeral_warm", "server_warm")
 
 
 def prefect_side_by_side(repo: Path, repeats: int, port: int) -> dict:
-    sides: dict[str, list[float]] = {f"{w}_{s}": [] for w in ("noop", "deploy") for s in ("dvc", "ephemeral", "server")}
+    sides: dict[str, list[float]] = {f"{w}_{s}": [] for w in ("noop", "deploy") for s in PREFECT_SIDES}
     server = with_server(repo, port)
+    start_warm_worker(repo)
     changes = 0
     try:
         for _ in range(repeats):
-            for side in ("dvc", "ephemeral", "server"):
-                api = f"http://127.0.0.1:{port}/api" if side == "server" else None
+            for side in PREFECT_SIDES:
+                api = f"http://127.0.0.1:{port}/api" if side.startswith("server") else None
                 sides[f"noop_{side}"].append(run_once(repo, side, api))
                 changes += 1  # a new value each time, so deploy (and only deploy) reruns
                 set_param(repo, r"^  parity_tolerance: .*$", f"  parity_tolerance: 0.0002{changes:02d}")
@@ -81,6 +95,7 @@ def prefect_side_by_side(repo: Path, repeats: int, port: int) -> dict:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        stop_warm_workers(repo)
     return sides
 
 
@@ -151,6 +166,10 @@ def main() -> None:
         ("no-op: flow, running server", "noop_server", "noop_dvc", "≤ 1.2×"),
         ("deploy rerun: flow, ephemeral", "deploy_ephemeral", "deploy_dvc", ""),
         ("deploy rerun: flow, running server", "deploy_server", "deploy_dvc", "≤ 1.2×"),
+        ("no-op, warm (worker running): flow, ephemeral", "noop_ephemeral_warm", "noop_dvc_warm", ""),
+        ("no-op, warm: flow, running server", "noop_server_warm", "noop_dvc_warm", "≤ 1.2×"),
+        ("deploy rerun, warm: flow, ephemeral", "deploy_ephemeral_warm", "deploy_dvc_warm", ""),
+        ("deploy rerun, warm: flow, running server", "deploy_server_warm", "deploy_dvc_warm", "≤ 1.2×"),
         ("train.lr change: dvc exp run", "exp_run", "repro", ""),
         ("4-point sweep, 2 workers", "sweep_2_workers", "sequential_4", "< 1×"),
         ("4-point sweep, 2 workers, warm (make sweep)", "sweep_2_workers_warm", "sequential_4", ""),

@@ -110,6 +110,22 @@ def stop_warm_workers(cwd: Path) -> None:
     sh(cwd, sys.executable, "-m", "stages.warm", "stop")
 
 
+def start_warm_worker(cwd: Path, seconds: float = 300) -> None:
+    """Start this benchmark's warm worker and wait until it has preloaded everything."""
+    logs = Path(WARM_TMP, f"millrace-warm-{os.getuid()}")
+
+    def ready() -> int:  # a worker's log is kept by the next one with the same key
+        return sum(log.read_text().count("ready: preloaded") for log in logs.glob("*.log"))
+
+    before = ready()
+    sh(cwd, sys.executable, "-m", "stages.acquire", "--help", warm=True)  # finds none: starts it, runs cold
+    deadline = time.monotonic() + seconds
+    while ready() == before:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the warm worker did not finish preloading in {seconds:g} s (logs: {logs})")
+        time.sleep(0.2)
+
+
 def git_repo(directory: Path) -> None:
     sh(directory, "git", "init", "-q", "-b", "main")
     sh(directory, "git", "-c", "user.name=bench", "-c", "user.email=bench@millrace.invalid", "add", "-A")

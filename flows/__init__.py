@@ -5,7 +5,8 @@ user has set otherwise: Prefect 3.8 reports usage from `import prefect` and from
 (its `first_sdk_import` and `first_flow_defined` events, from a terminal, when DO_NOT_TRACK is unset),
 which is before any flow's own code could run. A flow run from the command line (`python -m flows.pipeline`,
 `flows.retrain`, `flows.monitor`) also starts Prefect's temporary server here, before the flow's module
-imports Prefect, so that the two overlap (flows/ephemeral.py).
+imports Prefect, so that the two overlap (flows/ephemeral.py) — unless MILLRACE_WARM=1 hands the whole flow
+run to the warm worker (stages/warm.py), which has imported Prefect and what DVC's status needs already.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from stages import module_run_by_python_m
+from stages import module_run_by_python_m, run_in_warm_worker
+from stages.warm import forked_by_warm_worker
 
 QUIET_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
@@ -61,7 +63,23 @@ def flow_run_by_hand() -> bool:
     return module_run_by_python_m() in FLOWS_RUN_BY_HAND and not {"-h", "--help"} & set(sys.argv[1:])
 
 
+def _prefect_settings_of_this_process() -> None:
+    """In a flow forked from the warm worker, re-read Prefect's settings, which it read in the worker.
+
+    The worker imports Prefect's modules (not `prefect.main`, which sets up logging) with its own
+    environment and folder; the flow has the command's. Done before the flow's module imports
+    `prefect.main`, whose logging set-up reads them.
+    """
+    if forked_by_warm_worker() and "prefect.context" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
+_prefect_settings_of_this_process()
+
 if flow_run_by_hand():
+    run_in_warm_worker(module_run_by_python_m())  # with MILLRACE_WARM=1 and a worker up: runs there, exits
     from flows.ephemeral import start_early
 
     start_early()

@@ -28,19 +28,25 @@ def module_run_by_python_m() -> str | None:
     return sys.orig_argv[sys.orig_argv.index("-m") + 1]
 
 
-def _hand_off_to_warm_worker() -> None:
-    """`python -m stages.<name>` with MILLRACE_WARM=1: run in the warm worker, if there is one."""
-    import os
+def run_in_warm_worker(module: str) -> None:
+    """With MILLRACE_WARM=1, run `python -m MODULE` in the warm worker and exit with its status; else return.
+
+    It also returns, to run here cold, when there is no worker yet (the first command starts one).
+    """
     import sys
 
     # -X importtime and friends measure this process: it must do its own work.
     if os.environ.get("MILLRACE_WARM") != "1" or sys._xoptions or sys.flags.isolated:
         return
+    from stages.warm import hand_off
+
+    hand_off(module)
+
+
+def _hand_off_stage() -> None:
     module = module_run_by_python_m() or ""
     if module.startswith("stages.") and module not in ("stages.warm", "stages.serve"):  # serve runs for hours
-        from stages.warm import hand_off
-
-        hand_off(module)  # exits with the stage's status, or returns to run here cold
+        run_in_warm_worker(module)
 
 
-_hand_off_to_warm_worker()
+_hand_off_stage()

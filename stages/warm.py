@@ -68,6 +68,23 @@ DEFAULT_PRELOAD = (
     "torch.export._trace",
     "onnxscript.function_libs.torch_lib.ops",
     "torch.onnx._internal.exporter._core",
+    # The flows' Prefect (`python -m flows.pipeline` with MILLRACE_WARM=1, ~0.6 s): not `prefect.main`, whose
+    # import configures the root logger for every forked stage; the flow imports it, and reads its settings.
+    "prefect.flows",
+    "prefect.tasks",
+    "prefect.artifacts",
+    "prefect.runtime",
+    "prefect.client.orchestration",
+    "prefect.blocks.notifications",
+    "prefect.blocks.system",
+    "fastapi.encoders",  # what Prefect encodes a flow run's parameters with
+    # What the flow's in-process `dvc status` imports (not `dvc` itself: its import sets up logging, and
+    # colorama's exit handler, for every forked stage).
+    "networkx",
+    "scmrepo.git",
+    "dvc_data.index",
+    "pyparsing",
+    "ruamel.yaml",
 )  # not onnxruntime: its exit handlers wait forever for its threads in a forked process
 # Environment variables that a library reads while it is imported: a worker is made for one set of them.
 IMPORT_TIME_ENV = (
@@ -91,6 +108,7 @@ IMPORT_TIME_ENV_NAMES = (
     "PYTHONWARNINGS",
 )
 HEADER = struct.Struct("!I")
+WORKER_MODULE = "millrace_warm"  # this file's name in the worker, and so in every process forked from it
 STARTING_WAIT_SECONDS = 30.0  # preloading takes ~6 s here, alone on the machine
 
 
@@ -206,6 +224,11 @@ def _die_of(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
+def forked_by_warm_worker() -> bool:
+    """Whether this process is the warm worker or a command run in it (sharing what the worker preloaded)."""
+    return WORKER_MODULE in sys.modules
+
+
 def worker_key() -> str:
     """What a worker's imports depend on: the interpreter, its packages and import-time settings."""
     here = {"", os.getcwd()}
@@ -241,8 +264,8 @@ def start_worker(path: Path) -> None:
     """
     boot = (
         "import importlib.util, sys\n"
-        "spec = importlib.util.spec_from_file_location('millrace_warm', sys.argv[1])\n"
-        "warm = sys.modules['millrace_warm'] = importlib.util.module_from_spec(spec)\n"
+        f"spec = importlib.util.spec_from_file_location({WORKER_MODULE!r}, sys.argv[1])\n"
+        f"warm = sys.modules[{WORKER_MODULE!r}] = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(warm)\n"
         "done = warm.main(sys.argv[2:])\n"
         "warm.run(done) if isinstance(done, warm.Job) else sys.exit(done)\n"

@@ -279,3 +279,29 @@ def test_the_worker_preloads_torch_before_scikit_learn():
 
     torch_at = DEFAULT_PRELOAD.index("torch")
     assert all(torch_at < at for at, name in enumerate(DEFAULT_PRELOAD) if name.startswith("sklearn"))
+
+
+@pytest.mark.slow
+def test_what_the_worker_preloads_leaves_the_stages_logging_as_a_cold_process_has_it():
+    """Every stage is forked from the worker: a preloaded library that set up logging would do so for all of
+    them, bound to the worker's log file. Prefect's `prefect.main` (and `dvc`) set up logging when imported:
+    the worker preloads Prefect's other modules and DVC's libraries only, and the flow imports those two."""
+    script = (
+        "import json, logging, sys\n"
+        "from stages.warm import DEFAULT_PRELOAD\n"
+        "loggers = logging.Logger.manager.loggerDict\n"
+        "before = {name: list(getattr(logger, 'handlers', [])) for name, logger in loggers.items()}\n"
+        "for name in DEFAULT_PRELOAD:\n"
+        "    __import__(name)\n"
+        "changed = [name for name, handlers in before.items() if getattr(loggers[name], 'handlers', []) != handlers]\n"
+        "print(json.dumps({'root': [repr(h) for h in logging.getLogger().handlers], 'changed': changed,\n"
+        "                  'level': logging.getLogger().level, 'prefect': 'prefect.flows' in sys.modules,\n"
+        "                  'set_up': [name for name in ('prefect.main', 'dvc') if name in sys.modules]}))\n"
+    )
+    env = {**os.environ, "MILLRACE_WARM": "0"}
+    ran = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    found = json.loads(ran.stdout.splitlines()[-1])
+    assert found["prefect"], "Prefect's modules are no longer preloaded: the flows would import them again"
+    assert found["set_up"] == [] and found["root"] == [] and found["changed"] == []
+    assert found["level"] == 30  # WARNING, Python's default
