@@ -8,6 +8,7 @@ system allocator (stages/memory.py).
 """
 
 import os
+import sys
 
 __version__ = "0.1.0"
 
@@ -21,8 +22,6 @@ def module_run_by_python_m() -> str | None:
 
     Until runpy has found the module, sys.argv[0] is "-m"; the interpreter's -m comes before any argument.
     """
-    import sys
-
     if sys.argv[:1] != ["-m"] or "-m" not in sys.orig_argv[:-1]:
         return None
     return sys.orig_argv[sys.orig_argv.index("-m") + 1]
@@ -33,8 +32,6 @@ def run_in_warm_worker(module: str) -> None:
 
     It also returns, to run here cold, when there is no worker yet (the first command starts one).
     """
-    import sys
-
     # -X importtime and friends measure this process: it must do its own work.
     if os.environ.get("MILLRACE_WARM") != "1" or sys._xoptions or sys.flags.isolated:
         return

@@ -6,9 +6,11 @@ end-to-end and the reliability tests share one pipeline run per session.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +81,17 @@ def set_param(repo: Path, pattern: str, replacement: str) -> None:
     text, count = re.subn(pattern, replacement, path.read_text(), flags=re.MULTILINE)
     assert count == 1, f"{pattern!r} matched {count} times in params.yaml"
     path.write_text(text)
+
+
+def prefect_db(repo):
+    """What the flow run left in Prefect's own database (the ephemeral server's SQLite file)."""
+    with sqlite3.connect(repo / ".prefect" / "prefect.db") as db:
+        artifacts = {
+            key: (kind, json.loads(data)) for key, kind, data in db.execute("select key, type, data from artifact")
+        }
+        tasks = {
+            name.rsplit("-", 1)[0]: (state, runs)
+            for name, state, runs in db.execute("select name, state_type, run_count from task_run")
+        }
+        flow_runs = [row[0] for row in db.execute("select name from flow_run")]
+    return artifacts, tasks, flow_runs

@@ -3,32 +3,17 @@ experiment, artifacts published; a failed gate is not retried, puts params.yaml 
 webhook; a second run on a busy workspace is refused at once."""
 
 import json
-import sqlite3
 import time
 
 import pytest
 
 from flows.lock import workspace_lock
 from tests import loopback
-from tests.harness import sh, stages_run
+from tests.harness import prefect_db, sh, stages_run
 
 pytestmark = pytest.mark.slow
 
 STAGES = {"acquire", "clean", "label", "select", "train", "evaluate", "deploy"}
-
-
-def prefect_db(repo):
-    """What the flow run left in Prefect's own database (the ephemeral server's SQLite file)."""
-    with sqlite3.connect(repo / ".prefect" / "prefect.db") as db:
-        artifacts = {
-            key: (kind, json.loads(data)) for key, kind, data in db.execute("select key, type, data from artifact")
-        }
-        tasks = {
-            name.rsplit("-", 1)[0]: (state, runs)
-            for name, state, runs in db.execute("select name, state_type, run_count from task_run")
-        }
-        flow_runs = [row[0] for row in db.execute("select name from flow_run")]
-    return artifacts, tasks, flow_runs
 
 
 def test_each_stage_is_a_task_and_the_run_is_a_dvc_experiment(workspace):

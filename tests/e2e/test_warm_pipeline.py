@@ -8,14 +8,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from stages.http_ready import free_port
-from tests.e2e.test_flow import prefect_db
-from tests.harness import tool_env
+from tests.harness import prefect_db, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +36,20 @@ def outputs(repo: Path) -> dict[str, str]:
     return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
 
 
+PYTHON = str(Path(sys.executable))
+
+
+@pytest.fixture
+def warm(workspace) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A folder of this test's own for the worker (its socket path must stay short), and the env that uses it;
+    the worker is stopped after the test."""
+    folder = Path(tempfile.mkdtemp(prefix="mw", dir="/tmp"))
+    env = {**tool_env(workspace), "MILLRACE_WARM": "1", "TMPDIR": str(folder)}
+    yield folder, env
+    subprocess.run([PYTHON, "-m", "stages.warm", "stop"], cwd=workspace, env=env, capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def wait_until_preloaded(log: Path) -> str:
     deadline = time.monotonic() + 300
     while "ready: preloaded" not in log.read_text():
@@ -44,59 +58,47 @@ def wait_until_preloaded(log: Path) -> str:
     return log.read_text()
 
 
-def test_every_stage_runs_in_the_worker_and_makes_what_a_cold_run_made(built_repo, workspace):
-    folder = Path(tempfile.mkdtemp(prefix="mw", dir="/tmp"))  # the worker's socket path must stay short
-    env = {**tool_env(workspace), "MILLRACE_WARM": "1", "TMPDIR": str(folder)}
-    python = str(Path(sys.executable))
-    try:
-        # A command that finds no worker runs cold and starts one. The run begins at once, as `make run`
-        # after an idle spell does: the first stages are served while the worker is still preloading.
-        subprocess.run([python, "-m", "stages.acquire", "--help"], cwd=workspace, env=env, check=True)
-        run = subprocess.run(
-            ["dvc", "repro", "--force"], cwd=workspace, env=env, capture_output=True, text=True, timeout=600
-        )
-        assert run.returncode == 0, run.stdout + run.stderr
-        (log,) = folder.glob("millrace-warm-*/*.log")
-        preloaded = wait_until_preloaded(log)
-        assert "great_expectations" in preloaded and "lightning" in preloaded
+def test_every_stage_runs_in_the_worker_and_makes_what_a_cold_run_made(built_repo, workspace, warm):
+    folder, env = warm
+    # A command that finds no worker runs cold and starts one. The run begins at once, as `make run`
+    # after an idle spell does: the first stages are served while the worker is still preloading.
+    subprocess.run([PYTHON, "-m", "stages.acquire", "--help"], cwd=workspace, env=env, check=True)
+    run = subprocess.run(
+        ["dvc", "repro", "--force"], cwd=workspace, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (log,) = folder.glob("millrace-warm-*/*.log")
+    preloaded = wait_until_preloaded(log)
+    assert "great_expectations" in preloaded and "lightning" in preloaded
 
-        jobs = [line.split() for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")]
-        assert {job[1] for job in jobs} == {f"stages.{name}" for name in STAGES}
-        cold, warm = outputs(built_repo), outputs(workspace)
-        assert cold.keys() == warm.keys()
-        assert {path for path in cold if cold[path] != warm[path]} <= DIFFER_EVERY_RUN
-    finally:
-        subprocess.run([python, "-m", "stages.warm", "stop"], cwd=workspace, env=env, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    jobs = [line.split() for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")]
+    assert {job[1] for job in jobs} == {f"stages.{name}" for name in STAGES}
+    cold, warm_outputs = outputs(built_repo), outputs(workspace)
+    assert cold.keys() == warm_outputs.keys()
+    assert {path for path in cold if cold[path] != warm_outputs[path]} <= DIFFER_EVERY_RUN
 
 
-def test_the_flow_runs_in_the_worker_with_its_own_prefect_settings(workspace):
+def test_the_flow_runs_in_the_worker_with_its_own_prefect_settings(workspace, warm):
     """The worker imported Prefect with an API URL that answers nothing and another Prefect home; the flow
     handed to it has neither, so it must read its own settings: its own temporary server, its own database."""
-    folder = Path(tempfile.mkdtemp(prefix="mw", dir="/tmp"))
-    env = {**tool_env(workspace), "MILLRACE_WARM": "1", "TMPDIR": str(folder)}
+    folder, env = warm
     elsewhere = folder / "prefect-home-of-the-worker"
     worker_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api", "PREFECT_HOME": str(elsewhere)}
-    python = str(Path(sys.executable))
-    try:
-        subprocess.run([python, "-m", "stages.acquire", "--help"], cwd=workspace, env=worker_env, check=True)
-        (log,) = folder.glob("millrace-warm-*/*.log")
-        assert "prefect.flows" in wait_until_preloaded(log)
-        command = ["-m", "flows.pipeline", "--no-save", "-S", "deploy.parity_tolerance=0.0002"]
-        flow = subprocess.Popen(
-            [python, *command], cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        output, _ = flow.communicate(timeout=600)
-        assert flow.returncode == 0, output
-        # the worker's log: "<time> <module> for pid <the command's pid> in <directory>"
-        jobs = {tuple(line.split()[1:5]) for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")}
-        assert ("flows.pipeline", "for", "pid", str(flow.pid)) in jobs
-        assert "stages.deploy" in {job[0] for job in jobs}  # the flow's `dvc repro` handed its stage over too
-        # Prefect's logging was set up in the flow's process, on the command's output
-        assert "Beginning flow run" in output and "Finished in state Completed()" in output
-        _, tasks, flow_runs = prefect_db(workspace)  # under the command's PREFECT_HOME
-        assert len(flow_runs) == 1 and {state for state, _ in tasks.values()} == {"COMPLETED"} and len(tasks) == 7
-        assert not (elsewhere / "prefect.db").exists()
-    finally:
-        subprocess.run([python, "-m", "stages.warm", "stop"], cwd=workspace, env=env, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([PYTHON, "-m", "stages.acquire", "--help"], cwd=workspace, env=worker_env, check=True)
+    (log,) = folder.glob("millrace-warm-*/*.log")
+    assert "prefect.flows" in wait_until_preloaded(log)
+    command = ["-m", "flows.pipeline", "--no-save", "-S", "deploy.parity_tolerance=0.0002"]
+    flow = subprocess.Popen(
+        [PYTHON, *command], cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output, _ = flow.communicate(timeout=600)
+    assert flow.returncode == 0, output
+    # the worker's log: "<time> <module> for pid <the command's pid> in <directory>"
+    jobs = {tuple(line.split()[1:5]) for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")}
+    assert ("flows.pipeline", "for", "pid", str(flow.pid)) in jobs
+    assert "stages.deploy" in {job[0] for job in jobs}  # the flow's `dvc repro` handed its stage over too
+    # Prefect's logging was set up in the flow's process, on the command's output
+    assert "Beginning flow run" in output and "Finished in state Completed()" in output
+    _, tasks, flow_runs = prefect_db(workspace)  # under the command's PREFECT_HOME
+    assert len(flow_runs) == 1 and {state for state, _ in tasks.values()} == {"COMPLETED"} and len(tasks) == 7
+    assert not (elsewhere / "prefect.db").exists()
