@@ -40,7 +40,7 @@ from flows.lock import ensure_free, workspace_lock
 from flows.overrides import overridden, restore_after_killed_run
 from flows.stage_task import recorded_outputs, run_stage, stage_options, stale_stages
 from stages.cli import skip_final_collection
-from stages.dvc_command import dvc_executable
+from stages.dvc_command import dvc_command
 from stages.params import Flows, load_params
 
 
@@ -60,7 +60,7 @@ def stages_to_run(root: Path, until: str | None) -> list[str]:
 
 def save_experiment(root: Path, name: str) -> None:
     result = subprocess.run(
-        [dvc_executable(), "exp", "save", "--force", "--name", name],
+        dvc_command("exp", "save", "--force", "--name", name),
         cwd=root,
         capture_output=True,
         text=True,

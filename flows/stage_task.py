@@ -24,7 +24,7 @@ from prefect import get_run_logger, task
 from prefect.tasks import exponential_backoff
 
 from flows import QUIET_ENV, tether
-from stages.dvc_command import dvc_executable
+from stages.dvc_command import dvc_command, dvc_logging
 from stages.errors import TRANSIENT_EXIT
 
 GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
@@ -77,7 +77,7 @@ def run_stage(
     if up_to_date:
         logger.info("Stage %r didn't change, skipping (dvc status)", stage)
         return
-    command = [dvc_executable(), "repro", "--single-item", *(["--force"] if force else []), stage]
+    command = dvc_command("repro", "--single-item", *(["--force"] if force else []), stage)
     process = tether.start(  # its own process group, tethered: it ends when the flow does, even by kill -9
         command,
         cwd=repo,
@@ -125,6 +125,7 @@ def stale_stages(repo: Path, logger: logging.Logger | logging.LoggerAdapter) -> 
     """
     from dvc.repo import Repo, lock_repo
 
+    dvc_logging()  # as a cold flow has it from `import dvc` (the warm worker took it down)
     pipeline_file = str(repo.resolve() / "dvc.yaml")
     try:
         # Held around both calls: `status` alone takes and releases the lock, and dropping the lock drops

@@ -26,6 +26,7 @@ import fcntl
 import gc
 import hashlib
 import json
+import logging
 import os
 import select
 import signal
@@ -78,13 +79,29 @@ DEFAULT_PRELOAD = (
     "prefect.blocks.notifications",
     "prefect.blocks.system",
     "fastapi.encoders",  # what Prefect encodes a flow run's parameters with
-    # What the flow's in-process `dvc status` imports (not `dvc` itself: its import sets up logging, and
-    # colorama's exit handler, for every forked stage).
+    # DVC, for the flow's in-process `dvc status` and the `dvc repro` it hands over for a stage
+    # (stages/dvc_command.py): ~60 ms of imports each. `import dvc` sets up logging for DVC's command line,
+    # which the worker takes down again (_take_down_dvc_logging).
     "networkx",
     "scmrepo.git",
     "dvc_data.index",
     "pyparsing",
     "ruamel.yaml",
+    "configobj",
+    "dulwich.worktree",
+    "dvc.repo",
+    "dvc.repo.index",
+    "dvc.repo.reproduce",
+    "dvc.repo.stage",
+    "dvc.repo.datasets",
+    "dvc.repo.plots",
+    "dvc.repo.artifacts",
+    "dvc.cli.parser",
+    "dvc.config",
+    "dvc.dirs",
+    "dvc.lock",
+    "dvc.rwlock",
+    "dvc.scm",
 )  # not onnxruntime: its exit handlers wait forever for its threads in a forked process
 # Environment variables that a library reads while it is imported: a worker is made for one set of them.
 IMPORT_TIME_ENV = (
@@ -107,6 +124,9 @@ IMPORT_TIME_ENV_NAMES = (
     "PYTHONHASHSEED",
     "PYTHONWARNINGS",
 )
+# The loggers `import dvc` gives handlers to, and those it quietens (dvc/logger.py).
+DVC_LOGGERS = ("dvc", "dvc_objects", "dvc_data")
+DVC_QUIETENS = ("asyncio", "aiohttp")
 HEADER = struct.Struct("!I")
 WORKER_MODULE = "millrace_warm"  # this file's name in the worker, and so in every process forked from it
 STARTING_WAIT_SECONDS = 30.0  # preloading takes ~6 s here, alone on the machine
@@ -343,10 +363,14 @@ def _preload_next(pending: list[str], preload: tuple[str, ...]) -> bool:
     """Import the next module to preload and make it the worker's; False if that initialised CUDA."""
     if pending:
         name = pending.pop(0)
+        dvc_loaded = "dvc" in sys.modules
+        levels = {logger: logging.getLogger(logger).level for logger in DVC_QUIETENS}
         try:
             __import__(name)
         except Exception as exc:  # an optional extra that is absent or broken: stages import it themselves
             print(f"warm worker: not preloading {name}: {exc}", file=sys.stderr)
+        if not dvc_loaded and "dvc" in sys.modules:
+            _take_down_dvc_logging(levels)
         _keep_preloaded_finalizers_from_stages()
         # The collector would walk (and so copy, page by page) the whole preloaded heap in every forked stage.
         gc.freeze()
@@ -357,6 +381,25 @@ def _preload_next(pending: list[str], preload: tuple[str, ...]) -> bool:
     if not pending:
         _log(f"ready: preloaded {sorted(set(preload) & set(sys.modules))}")
     return True
+
+
+def _take_down_dvc_logging(levels: dict[str, int]) -> None:
+    """Undo what `import dvc` set up for DVC's command line (dvc/logger.py `setup`), which every forked stage
+    would inherit: handlers on DVC's loggers writing to the worker's stdout and stderr, asyncio's and aiohttp's
+    loggers quietened, colorama wrapping stdout and stderr, and its exit handler. A cold stage has none of it
+    unless it imports DVC; where a forked process runs DVC, it sets it up again (stages/dvc_command.py)."""
+    for name in DVC_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    colorama = sys.modules.get("colorama")
+    if colorama is not None:
+        colorama.deinit()
+        atexit.unregister(colorama.initialise.reset_all)
+        colorama.initialise.atexit_done = False  # the next set-up registers it again, as in a cold process
 
 
 def _keep_preloaded_finalizers_from_stages() -> None:

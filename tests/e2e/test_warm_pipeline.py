@@ -1,5 +1,6 @@
 """The real pipeline through the warm worker (MILLRACE_WARM=1): every stage runs in it, and what it
-makes is what the cold run made; the Prefect flow runs in it too, with its own Prefect settings."""
+makes is what the cold run made; the Prefect flow runs in it too, with its own Prefect settings, and so
+does the `dvc repro` the flow runs for a stage."""
 
 from __future__ import annotations
 
@@ -96,7 +97,9 @@ def test_the_flow_runs_in_the_worker_with_its_own_prefect_settings(workspace, wa
     # the worker's log: "<time> <module> for pid <the command's pid> in <directory>"
     jobs = {tuple(line.split()[1:5]) for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")}
     assert ("flows.pipeline", "for", "pid", str(flow.pid)) in jobs
-    assert "stages.deploy" in {job[0] for job in jobs}  # the flow's `dvc repro` handed its stage over too
+    # the flow's `dvc repro` ran in the worker (stages/dvc_command.py), and handed its stage over too
+    assert {"stages.dvc_command", "stages.deploy"} <= {job[0] for job in jobs}
+    assert "Running stage 'deploy'" in output  # DVC's own output, forked from the worker, reached the flow's log
     # Prefect's logging was set up in the flow's process, on the command's output
     assert "Beginning flow run" in output and "Finished in state Completed()" in output
     _, tasks, flow_runs = prefect_db(workspace)  # under the command's PREFECT_HOME

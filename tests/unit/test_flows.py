@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -375,6 +377,56 @@ def test_a_stage_dies_with_its_flow_even_when_the_flow_is_killed_outright():
     flow.kill()  # SIGKILL: the flow can clean nothing up itself
     flow.wait()
     assert gone(grandchild)
+
+
+SLEEPER = """stages:
+  sleeper:
+    cmd: bash -c 'sleep 300 & echo $! > sleeper.pid; wait'
+"""
+
+
+@pytest.mark.slow
+def test_a_stage_that_dvc_runs_in_the_warm_worker_dies_with_its_flow_killed_outright(tmp_path):
+    """The flow's `dvc repro` is handed to the warm worker (stages/dvc_command.py) and is no child of the
+    tether: the worker must stop it, and the stage DVC started, when the tether's group goes."""
+    folder = tempfile.mkdtemp(prefix="mw", dir="/tmp")  # the worker's socket path must stay short
+    env = {**tool_env(tmp_path), "MILLRACE_WARM": "1", "MILLRACE_WARM_PRELOAD": "colorsys", "TMPDIR": folder}
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text(SLEEPER)
+    try:
+        subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=repo, env=env, check=True)
+        dvc_version = [sys.executable, "-m", "stages.dvc_command", "version"]
+        subprocess.run(dvc_version, cwd=repo, env=env, check=True, capture_output=True)  # starts the worker
+        (log,) = Path(folder).glob("millrace-warm-*/*.log")
+        deadline = time.monotonic() + 60
+        while "ready: preloaded" not in log.read_text():
+            assert time.monotonic() < deadline, "the warm worker did not start"
+            time.sleep(0.1)
+        flow = subprocess.Popen(  # the "flow": starts the stage's DVC as run_stage does, then waits
+            [
+                sys.executable,
+                "-c",
+                "import sys; from flows import tether; from stages.dvc_command import dvc_command;"
+                " tether.start(dvc_command('repro', '--single-item', 'sleeper')); sys.stdin.read()",
+            ],
+            stdin=subprocess.PIPE,
+            cwd=repo,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while not (repo / "sleeper.pid").exists() or not (repo / "sleeper.pid").read_text().strip():
+            assert flow.poll() is None and time.monotonic() < deadline, "the stage never started"
+            time.sleep(0.05)
+        sleeper = int((repo / "sleeper.pid").read_text())
+        assert "stages.dvc_command for pid" in log.read_text()  # DVC ran in the worker, not under the tether
+        assert running(sleeper)
+        flow.kill()
+        flow.wait()
+        assert gone(sleeper)
+    finally:
+        subprocess.run([sys.executable, "-m", "stages.warm", "stop"], cwd=ROOT, env=env, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_tether_passes_the_exit_status_on():

@@ -284,24 +284,41 @@ def test_the_worker_preloads_torch_before_scikit_learn():
 @pytest.mark.slow
 def test_what_the_worker_preloads_leaves_the_stages_logging_as_a_cold_process_has_it():
     """Every stage is forked from the worker: a preloaded library that set up logging would do so for all of
-    them, bound to the worker's log file. Prefect's `prefect.main` (and `dvc`) set up logging when imported:
-    the worker preloads Prefect's other modules and DVC's libraries only, and the flow imports those two."""
+    them, bound to the worker's log file. `prefect.main` sets up logging when imported: the worker preloads
+    Prefect's other modules only, and the flow imports it. `import dvc` does too: the worker preloads DVC and
+    takes that set-up down, and the DVC command line run in a forked process sets it up again."""
     script = (
-        "import json, logging, sys\n"
-        "from stages.warm import DEFAULT_PRELOAD\n"
+        "import atexit, json, logging, sys\n"
+        "from stages import warm\n"
+        "from stages.dvc_command import dvc_logging\n"
         "loggers = logging.Logger.manager.loggerDict\n"
         "before = {name: list(getattr(logger, 'handlers', [])) for name, logger in loggers.items()}\n"
-        "for name in DEFAULT_PRELOAD:\n"
-        "    __import__(name)\n"
+        "streams = (sys.stdout, sys.stderr)\n"
+        "pending = list(warm.DEFAULT_PRELOAD)\n"
+        "while pending:\n"
+        "    warm._preload_next(pending, warm.DEFAULT_PRELOAD)\n"
         "changed = [name for name, handlers in before.items() if getattr(loggers[name], 'handlers', []) != handlers]\n"
-        "print(json.dumps({'root': [repr(h) for h in logging.getLogger().handlers], 'changed': changed,\n"
-        "                  'level': logging.getLogger().level, 'prefect': 'prefect.flows' in sys.modules,\n"
-        "                  'set_up': [name for name in ('prefect.main', 'dvc') if name in sys.modules]}))\n"
+        "dvc = [logging.getLogger(name) for name in ('dvc', 'dvc_objects', 'dvc_data')]\n"
+        "found = {'root': [repr(h) for h in logging.getLogger().handlers], 'changed': changed,\n"
+        "         'level': logging.getLogger().level, 'asyncio': logging.getLogger('asyncio').level,\n"
+        "         'dvc_handlers': sum(len(logger.handlers) for logger in dvc),\n"
+        "         'streams': (sys.stdout, sys.stderr) == streams,\n"
+        "         'prefect': 'prefect.flows' in sys.modules, 'dvc': 'dvc.repo' in sys.modules,\n"
+        "         'prefect_main': 'prefect.main' in sys.modules}\n"
+        "registered = atexit._ncallbacks()\n"
+        "atexit.unregister(sys.modules['colorama'].initialise.reset_all)  # colorama's exit handler, if it is there\n"
+        "found['colorama_at_exit'] = atexit._ncallbacks() != registered\n"
+        "dvc_logging()  # what stages/dvc_command.py does before DVC's command line\n"
+        "found['dvc_handlers_again'] = [len(logger.handlers) for logger in dvc]\n"
+        "print(json.dumps(found))\n"
     )
     env = {**os.environ, "MILLRACE_WARM": "0"}
     ran = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr
     found = json.loads(ran.stdout.splitlines()[-1])
     assert found["prefect"], "Prefect's modules are no longer preloaded: the flows would import them again"
-    assert found["set_up"] == [] and found["root"] == [] and found["changed"] == []
-    assert found["level"] == 30  # WARNING, Python's default
+    assert found["dvc"], "DVC is no longer preloaded: the flow's `dvc status` and `dvc repro` would import it again"
+    assert not found["prefect_main"] and found["root"] == [] and found["changed"] == []
+    assert found["level"] == 30 and found["asyncio"] == 0  # WARNING, Python's default; asyncio's own: not set
+    assert found["dvc_handlers"] == 0 and found["streams"] and not found["colorama_at_exit"]  # DVC's set-up is gone
+    assert found["dvc_handlers_again"] == [4, 4, 4]  # and set up again where DVC runs
