@@ -13,7 +13,7 @@ from typing import Any
 
 from stages import compare
 from stages.io import read_json
-from stages.params import load_params
+from stages.params import Params
 
 GATES = ("raw", "clean", "labels")
 
@@ -23,9 +23,9 @@ def read_if_there(path: Path) -> dict[str, Any] | None:
     return read_json(path) if path.exists() else None
 
 
-def evaluation(root: Path) -> dict[str, Any] | None:
+def evaluation(root: Path, params: Params) -> dict[str, Any] | None:
     """The evaluate stage's metrics and delivery decision, if it ran."""
-    return read_if_there(root / load_params(root / "params.yaml").paths.reports / "evaluate" / "metrics.json")
+    return read_if_there(root / params.paths.reports / "evaluate" / "metrics.json")
 
 
 def gate_rows(reports: Path) -> list[str]:
@@ -40,10 +40,9 @@ def gate_rows(reports: Path) -> list[str]:
     return rows
 
 
-def summary_markdown(root: Path, experiment: str | None) -> str:
-    params = load_params(root / "params.yaml")
+def summary_markdown(root: Path, params: Params, experiment: str | None) -> str:
     reports = root / params.paths.reports
-    evaluated = evaluation(root) or {"test": {}, "delivery": {"passed": None}}
+    evaluated = evaluation(root, params) or {"test": {}, "delivery": {"passed": None}}
     metrics = [f"| test/{k} | {v:.4f} |" for k, v in evaluated["test"].items() if isinstance(v, float)]
     decision = evaluated["delivery"]
     verdict = {True: "meets", False: "does **not** meet", None: "was not judged against"}[decision["passed"]]

@@ -41,7 +41,7 @@ from flows.overrides import overridden, restore_after_killed_run
 from flows.stage_task import recorded_outputs, run_stage, stage_options, stale_stages
 from stages.cli import skip_final_collection
 from stages.dvc_command import dvc_command
-from stages.params import Flows, load_params
+from stages.params import Flows, Params, load_params
 
 
 def stage_names(repo: Path) -> list[str]:
@@ -97,8 +97,8 @@ def run_stages(
             upstream_changed = upstream_changed or (check_outputs and recorded_outputs(root, stage) != before)
 
 
-async def publish(root: Path, experiment: str | None) -> None:
-    markdown = artifacts.summary_markdown(root, experiment)
+async def publish(root: Path, params: Params, experiment: str | None) -> None:
+    markdown = artifacts.summary_markdown(root, params, experiment)
     await acreate_markdown_artifact(
         key="millrace-run", markdown=markdown, description="metrics, gates, delivery decision"
     )
@@ -133,7 +133,8 @@ async def pipeline(
         with overridden(root, overrides or []):
             if overrides:
                 logger.info("params.yaml with %s", ", ".join(overrides))
-            run_stages(root, names, load_params(root / "params.yaml").flows, refresh_data, logger)
+            params = load_params(root / "params.yaml")  # with the overrides, as the run leaves it
+            run_stages(root, names, params.flows, refresh_data, logger)
         experiment = None
         if save and until is None:
             if (root / ".git").exists():
@@ -142,8 +143,8 @@ async def pipeline(
                 logger.info("saved as DVC experiment %r (dvc exp show, millrace compare)", experiment)
             else:
                 logger.warning("not saved as a DVC experiment: %s is not a git repository", root)
-    await publish(root, experiment)
-    return {"experiment": experiment, "stages": names, "evaluation": artifacts.evaluation(root)}
+    await publish(root, params, experiment)
+    return {"experiment": experiment, "stages": names, "evaluation": artifacts.evaluation(root, params)}
 
 
 def main(argv: list[str] | None = None) -> None:
