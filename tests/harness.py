@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from flows import QUIET_ENV
@@ -95,3 +96,32 @@ def prefect_db(repo):
         }
         flow_runs = [row[0] for row in db.execute("select name from flow_run")]
     return artifacts, tasks, flow_runs
+
+
+SLEEPING_DEPLOY = "bash -c 'sleep 300 & echo $! > sleeper.pid; wait'"
+
+
+def flow_with_a_stage_past_its_timeout(repo: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int]:
+    """The flow, with deploy made a command that starts a long sleep and waits for it, and a 3 s stage
+    timeout; returns the flow's result and the sleep's pid (which must be gone by then)."""
+    dvc_yaml = repo / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("cmd: python -m stages.deploy", f"cmd: {SLEEPING_DEPLOY}"))
+    command = [sys.executable, "-m", "flows.pipeline", "--no-save", "-S", "flows.stage_timeout_seconds=3"]
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    return result, int((repo / "sleeper.pid").read_text())
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a dead orphan waits for whoever reaps it, which may never come here)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def gone(pid: int, seconds: float = 10) -> bool:
+    """The process ends within seconds (SIGKILL is sent at once but a loaded machine takes a moment to act on it)."""
+    deadline = time.monotonic() + seconds
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not running(pid)

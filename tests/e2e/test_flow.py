@@ -9,7 +9,7 @@ import pytest
 
 from flows.lock import workspace_lock
 from tests import loopback
-from tests.harness import prefect_db, sh, stages_run
+from tests.harness import flow_with_a_stage_past_its_timeout, gone, prefect_db, sh, stages_run, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +76,12 @@ def test_a_second_run_on_a_busy_workspace_is_refused_at_once(workspace):
     assert "pipeline busy: flow run 'first' (pid" in result.stderr
     assert stages_run(result.stdout + result.stderr) == [] and waited < 60
     assert "Starting temporary server" not in result.stdout + result.stderr  # refused before Prefect started
+
+
+def test_a_stage_past_its_timeout_is_stopped_with_what_it_started(workspace):
+    result, sleeper = flow_with_a_stage_past_its_timeout(workspace, tool_env(workspace))
+    assert result.returncode == 1
+    assert "stage 'deploy' ran longer than flows.stage_timeout_seconds (3 s) and was stopped" in result.stderr
+    assert gone(sleeper)
+    _, tasks, _ = prefect_db(workspace)
+    assert tasks["deploy"][0] == "FAILED" and tasks["evaluate"][0] == "COMPLETED"

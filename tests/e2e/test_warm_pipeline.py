@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from stages.http_ready import free_port
-from tests.harness import prefect_db, tool_env
+from tests.harness import flow_with_a_stage_past_its_timeout, gone, prefect_db, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +105,17 @@ def test_the_flow_runs_in_the_worker_with_its_own_prefect_settings(workspace, wa
     _, tasks, flow_runs = prefect_db(workspace)  # under the command's PREFECT_HOME
     assert len(flow_runs) == 1 and {state for state, _ in tasks.values()} == {"COMPLETED"} and len(tasks) == 7
     assert not (elsewhere / "prefect.db").exists()
+
+
+def test_a_stage_past_its_timeout_is_stopped_with_what_it_started_when_dvc_runs_in_the_worker(workspace, warm):
+    """The stage's `dvc repro` is a process of the worker's, not of the flow's tether: stopping the tether's
+    group must reach it, and the stage it started, through the hand-off."""
+    folder, env = warm
+    subprocess.run([PYTHON, "-m", "stages.acquire", "--help"], cwd=workspace, env=env, check=True)
+    (log,) = folder.glob("millrace-warm-*/*.log")
+    wait_until_preloaded(log)
+    result, sleeper = flow_with_a_stage_past_its_timeout(workspace, env)
+    assert result.returncode == 1
+    assert "stage 'deploy' ran longer than flows.stage_timeout_seconds (3 s) and was stopped" in result.stderr
+    assert gone(sleeper)
+    assert "stages.dvc_command" in {line.split()[1] for line in log.read_text().splitlines() if " for pid " in line}

@@ -29,7 +29,7 @@ from stages.download import DownloadError
 from stages.errors import TRANSIENT_EXIT
 from stages.params import Flows, ParamsError, parse_params
 from tests.conftest import ROOT
-from tests.harness import sh, tool_env
+from tests.harness import gone, running, sh, tool_env
 
 HOLD = "import sys, time; from pathlib import Path; from flows.lock import workspace_lock\n" + (
     "with workspace_lock(Path(sys.argv[1]), 'flow run \"nightly\"'):\n    print('held', flush=True); time.sleep(60)"
@@ -98,22 +98,6 @@ def test_stopping_a_stage_stops_its_whole_process_group():
     tether.stop(process, grace_seconds=1)  # SIGTERM is ignored: SIGKILL follows after the grace period
     assert process.returncode == -signal.SIGKILL
     assert gone(child)  # no orphan left behind
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (a dead orphan waits for whoever reaps it, which may never come here)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def gone(pid: int, seconds: float = 10) -> bool:
-    """The process ends within seconds (SIGKILL is sent at once but a loaded machine takes a moment to act on it)."""
-    deadline = time.monotonic() + seconds
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not running(pid)
 
 
 def test_until_names_a_stage_of_dvc_yaml():
