@@ -21,27 +21,27 @@ module: it imports nothing from `stages`.
 
 from __future__ import annotations
 
+# Every stage command imports this module to hand its work over (~25 ms of a ~45 ms command before): what
+# only the worker, or only starting one, needs is imported where it is used.
 import atexit
 import fcntl
 import gc
 import hashlib
 import json
-import logging
 import os
 import select
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
-import weakref
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, NoReturn
 
 IDLE_SECONDS = float(os.environ.get("MILLRACE_WARM_IDLE", "120"))
 # What stages import at run time and is slow to import (MILLRACE_WARM_PRELOAD, comma-separated, replaces
@@ -132,15 +132,8 @@ WORKER_MODULE = "millrace_warm"  # this file's name in the worker, and so in eve
 STARTING_WAIT_SECONDS = 30.0  # preloading takes ~6 s here, alone on the machine
 
 
-@dataclass(frozen=True)
-class Job:
-    """One stage to run in a forked process: what `python -m` would have run, and where."""
-
-    module: str
-    args: list[str]
-    cwd: str
-    env: dict[str, str]
-    path: list[str]
+# One stage to run in a forked process: what `python -m` would have run (module, args), and where (cwd, env, path).
+Job = namedtuple("Job", ["module", "args", "cwd", "env", "path"])
 
 
 # -- the command's side ------------------------------------------------------------------------------
@@ -282,6 +275,8 @@ def start_worker(path: Path) -> None:
 
     The worker's lock is taken here and handed to it, so that from now on every command sees it starting.
     """
+    import subprocess
+
     boot = (
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location({WORKER_MODULE!r}, sys.argv[1])\n"
@@ -361,6 +356,8 @@ def main(argv: list[str]) -> int | object:
 
 def _preload_next(pending: list[str], preload: tuple[str, ...]) -> bool:
     """Import the next module to preload and make it the worker's; False if that initialised CUDA."""
+    import logging
+
     if pending:
         name = pending.pop(0)
         dvc_loaded = "dvc" in sys.modules
@@ -388,6 +385,8 @@ def _take_down_dvc_logging(levels: dict[str, int]) -> None:
     would inherit: handlers on DVC's loggers writing to the worker's stdout and stderr, asyncio's and aiohttp's
     loggers quietened, colorama wrapping stdout and stderr, and its exit handler. A cold stage has none of it
     unless it imports DVC; where a forked process runs DVC, it sets it up again (stages/dvc_command.py)."""
+    import logging
+
     for name in DVC_LOGGERS:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
@@ -409,6 +408,8 @@ def _keep_preloaded_finalizers_from_stages() -> None:
     torch's 174 operator libraries unregistered themselves at every stage's exit (~20 ms, copying the
     pages they touch). The stage's own finalizers, made after the fork, still run at its exit.
     """
+    import weakref
+
     for info in weakref.finalize._registry.values():  # noqa: SLF001 (finalize keeps no public list)
         info.atexit = False
 
@@ -447,6 +448,8 @@ def _reaped(children: set[int]) -> set[int]:
 
 def _supervise(connection: socket.socket) -> int | Job:
     """Receive a job, fork the stage's process, report its pid and status; kill it if the command dies."""
+    import threading
+
     try:
         job, fds = _receive(connection)
     except (OSError, ValueError) as exc:
@@ -530,6 +533,7 @@ def _adopt(fds: list[int]) -> bool:
 def run(job: Job) -> NoReturn:
     """In the forked stage process: become the command, then run the module as `python -m` does."""
     import runpy
+    import traceback
 
     os.chdir(job.cwd)
     os.environ.clear()
@@ -570,6 +574,8 @@ def _exit(status: int) -> NoReturn:
 
     Non-daemon threads are joined and atexit handlers run, as at a normal exit; then stdio is flushed.
     """
+    import threading
+
     threading._shutdown()  # noqa: SLF001 (what Py_Finalize calls first)
     atexit._run_exitfuncs()  # noqa: SLF001
     for stream in (sys.stdout, sys.stderr):
