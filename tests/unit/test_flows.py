@@ -375,6 +375,7 @@ def test_a_stage_that_dvc_runs_in_the_warm_worker_dies_with_its_flow_killed_outr
     tether: the worker must stop it, and the stage DVC started, when the tether's group goes."""
     folder = tempfile.mkdtemp(prefix="mw", dir="/tmp")  # the worker's socket path must stay short
     env = {**tool_env(tmp_path), "MILLRACE_WARM": "1", "MILLRACE_WARM_PRELOAD": "colorsys", "TMPDIR": folder}
+    env["MILLRACE_WARM_PRELOAD_WHEN_IDLE"] = ""  # nor Prefect's and DVC's modules, later
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "dvc.yaml").write_text(SLEEPER)

@@ -77,7 +77,8 @@ def probe_source(edited: bool = False) -> str:
 def warm_env() -> Iterator[dict[str, str]]:
     # A short folder of our own: the worker's socket path must fit a Unix socket's 108 bytes.
     folder = tempfile.mkdtemp(prefix="mw", dir="/tmp")
-    env = {**os.environ, "MILLRACE_WARM": "1", "MILLRACE_WARM_PRELOAD": "colorsys,probe_preload", "TMPDIR": folder}
+    preload = {"MILLRACE_WARM_PRELOAD": "colorsys,probe_preload", "MILLRACE_WARM_PRELOAD_WHEN_IDLE": ""}
+    env = {**os.environ, "MILLRACE_WARM": "1", **preload, "TMPDIR": folder}
     env.pop("PYTHONPATH", None)
     yield env
     subprocess.run([sys.executable, "-m", "stages.warm", "stop"], cwd=ROOT, env=env, capture_output=True)
@@ -252,6 +253,31 @@ def test_a_command_is_served_while_the_worker_is_still_preloading(project, warm_
     assert third.stdout_json["pid"] != third.pid and third.stdout_json["loaded"] == modules
 
 
+def test_what_only_the_flows_use_is_preloaded_once_no_stage_has_run_for_a_moment(project, warm_env, tmp_path):
+    """The flows' Prefect and DVC would compete for two cores with the stages of the run that started the worker."""
+    env = {**warm_env, "MILLRACE_WARM_PRELOAD": "colorsys", "MILLRACE_WARM_PRELOAD_WHEN_IDLE": "probe_later"}
+    (project / "probe_later.py").write_text("")
+
+    def preloaded_later() -> bool:
+        logs = Path(env["TMPDIR"]).glob("millrace-warm-*/*.log")
+        return any("ready: preloaded" in line and "probe_later" in line for log in logs for line in log.open())
+
+    deadline = time.monotonic() + 60
+    while (ran := probe(project, env, "report")).stdout_json["pid"] == ran.pid:  # until this key's worker serves
+        assert time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.2)
+    busy = start(project, env, "wait", str(tmp_path / "pid"))
+    wait_for(tmp_path / "pid")
+    time.sleep(2.5)  # well past the idle moment: a stage is running
+    assert not preloaded_later()
+    busy.kill()  # the stage goes with its command
+    busy.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while not preloaded_later():
+        assert time.monotonic() < deadline, "the worker never preloaded what waits for it to be idle"
+        time.sleep(0.1)
+
+
 def test_the_command_reads_the_stage_pid_and_status_even_when_they_arrive_together():
     """A stage that ends at once: the worker's two lines reach the command in one read (CI caught this)."""
     import socket
@@ -294,9 +320,10 @@ def test_what_the_worker_preloads_leaves_the_stages_logging_as_a_cold_process_ha
         "loggers = logging.Logger.manager.loggerDict\n"
         "before = {name: list(getattr(logger, 'handlers', [])) for name, logger in loggers.items()}\n"
         "streams = (sys.stdout, sys.stderr)\n"
-        "pending = list(warm.DEFAULT_PRELOAD)\n"
+        "preload = warm.DEFAULT_PRELOAD + warm.PRELOAD_WHEN_IDLE\n"
+        "pending = list(preload)\n"
         "while pending:\n"
-        "    warm._preload_next(pending, warm.DEFAULT_PRELOAD)\n"
+        "    warm._preload_next(pending, preload)\n"
         "changed = [name for name, handlers in before.items() if getattr(loggers[name], 'handlers', []) != handlers]\n"
         "dvc = [logging.getLogger(name) for name in ('dvc', 'dvc_objects', 'dvc_data')]\n"
         "found = {'root': [repr(h) for h in logging.getLogger().handlers], 'changed': changed,\n"
