@@ -13,7 +13,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flows import QUIET_ENV
@@ -98,14 +101,15 @@ def prefect_db(repo):
     return artifacts, tasks, flow_runs
 
 
-SLEEPING_DEPLOY = "bash -c 'sleep 300 & echo $! > sleeper.pid; wait'"
+# A stage command that starts a long sleep, writes its pid to sleeper.pid and waits for it.
+SLEEPING_STAGE = "bash -c 'sleep 300 & echo $! > sleeper.pid; wait'"
 
 
 def flow_with_a_stage_past_its_timeout(repo: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int]:
     """The flow, with deploy made a command that starts a long sleep and waits for it, and a 3 s stage
     timeout; returns the flow's result and the sleep's pid (which must be gone by then)."""
     dvc_yaml = repo / "dvc.yaml"
-    dvc_yaml.write_text(dvc_yaml.read_text().replace("cmd: python -m stages.deploy", f"cmd: {SLEEPING_DEPLOY}"))
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("cmd: python -m stages.deploy", f"cmd: {SLEEPING_STAGE}"))
     command = [sys.executable, "-m", "flows.pipeline", "--no-save", "-S", "flows.stage_timeout_seconds=3"]
     result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     return result, int((repo / "sleeper.pid").read_text())
@@ -125,3 +129,25 @@ def gone(pid: int, seconds: float = 10) -> bool:
     while running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return not running(pid)
+
+
+@contextmanager
+def warm_worker(home: Path, **env: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A folder of the caller's own for the warm worker (its socket path must stay short) and the env that uses
+    it (`tool_env(home)` with MILLRACE_WARM=1, and `env`); the worker is stopped afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="mw", dir="/tmp"))
+    warm_env = {**tool_env(home), "MILLRACE_WARM": "1", "TMPDIR": str(folder), **env}
+    try:
+        yield folder, warm_env
+    finally:
+        subprocess.run([sys.executable, "-m", "stages.warm", "stop"], cwd=ROOT, env=warm_env, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_until_preloaded(log: Path) -> str:
+    """The worker's log once it has preloaded everything."""
+    deadline = time.monotonic() + 300
+    while "ready: preloaded" not in log.read_text():
+        assert time.monotonic() < deadline, "the warm worker never finished preloading"
+        time.sleep(0.1)
+    return log.read_text()

@@ -4,11 +4,8 @@ does the `dvc repro` the flow runs for a stage."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import pytest
 import yaml
 
 from stages.http_ready import free_port
-from tests.harness import flow_with_a_stage_past_its_timeout, gone, prefect_db, tool_env
+from tests.harness import flow_with_a_stage_past_its_timeout, gone, prefect_db, wait_until_preloaded, warm_worker
 
 pytestmark = pytest.mark.slow
 
@@ -42,21 +39,9 @@ PYTHON = str(Path(sys.executable))
 
 @pytest.fixture
 def warm(workspace) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A folder of this test's own for the worker (its socket path must stay short), and the env that uses it;
-    the worker is stopped after the test."""
-    folder = Path(tempfile.mkdtemp(prefix="mw", dir="/tmp"))
-    env = {**tool_env(workspace), "MILLRACE_WARM": "1", "TMPDIR": str(folder)}
-    yield folder, env
-    subprocess.run([PYTHON, "-m", "stages.warm", "stop"], cwd=workspace, env=env, capture_output=True)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def wait_until_preloaded(log: Path) -> str:
-    deadline = time.monotonic() + 300
-    while "ready: preloaded" not in log.read_text():
-        assert time.monotonic() < deadline, "the warm worker never finished preloading"
-        time.sleep(0.5)
-    return log.read_text()
+    """The warm worker's folder and env for this test; the worker is stopped after it."""
+    with warm_worker(workspace) as (folder, env):
+        yield folder, env
 
 
 def test_every_stage_runs_in_the_worker_and_makes_what_a_cold_run_made(built_repo, workspace, warm):

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +27,7 @@ from stages.download import DownloadError
 from stages.errors import TRANSIENT_EXIT
 from stages.params import Flows, ParamsError, parse_params
 from tests.conftest import ROOT
-from tests.harness import gone, running, sh, tool_env
+from tests.harness import SLEEPING_STAGE, gone, running, sh, tool_env, wait_until_preloaded, warm_worker
 
 HOLD = "import sys, time; from pathlib import Path; from flows.lock import workspace_lock\n" + (
     "with workspace_lock(Path(sys.argv[1]), 'flow run \"nightly\"'):\n    print('held', flush=True); time.sleep(60)"
@@ -363,31 +361,24 @@ def test_a_stage_dies_with_its_flow_even_when_the_flow_is_killed_outright():
     assert gone(grandchild)
 
 
-SLEEPER = """stages:
-  sleeper:
-    cmd: bash -c 'sleep 300 & echo $! > sleeper.pid; wait'
-"""
+SLEEPER = f"stages:\n  sleeper:\n    cmd: {SLEEPING_STAGE}\n"
 
 
 @pytest.mark.slow
 def test_a_stage_that_dvc_runs_in_the_warm_worker_dies_with_its_flow_killed_outright(tmp_path):
     """The flow's `dvc repro` is handed to the warm worker (stages/dvc_command.py) and is no child of the
     tether: the worker must stop it, and the stage DVC started, when the tether's group goes."""
-    folder = tempfile.mkdtemp(prefix="mw", dir="/tmp")  # the worker's socket path must stay short
-    env = {**tool_env(tmp_path), "MILLRACE_WARM": "1", "MILLRACE_WARM_PRELOAD": "colorsys", "TMPDIR": folder}
-    env["MILLRACE_WARM_PRELOAD_WHEN_IDLE"] = ""  # nor Prefect's and DVC's modules, later
+    # a cheap preload, and nor Prefect's and DVC's modules later
+    preload = {"MILLRACE_WARM_PRELOAD": "colorsys", "MILLRACE_WARM_PRELOAD_WHEN_IDLE": ""}
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "dvc.yaml").write_text(SLEEPER)
-    try:
+    with warm_worker(tmp_path, **preload) as (folder, env):
         subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=repo, env=env, check=True)
         dvc_version = [sys.executable, "-m", "stages.dvc_command", "version"]
         subprocess.run(dvc_version, cwd=repo, env=env, check=True, capture_output=True)  # starts the worker
-        (log,) = Path(folder).glob("millrace-warm-*/*.log")
-        deadline = time.monotonic() + 60
-        while "ready: preloaded" not in log.read_text():
-            assert time.monotonic() < deadline, "the warm worker did not start"
-            time.sleep(0.1)
+        (log,) = folder.glob("millrace-warm-*/*.log")
+        wait_until_preloaded(log)
         flow = subprocess.Popen(  # the "flow": starts the stage's DVC as run_stage does, then waits
             [
                 sys.executable,
@@ -409,9 +400,6 @@ def test_a_stage_that_dvc_runs_in_the_warm_worker_dies_with_its_flow_killed_outr
         flow.kill()
         flow.wait()
         assert gone(sleeper)
-    finally:
-        subprocess.run([sys.executable, "-m", "stages.warm", "stop"], cwd=ROOT, env=env, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_tether_passes_the_exit_status_on():

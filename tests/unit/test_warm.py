@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.harness import running
 
 PROBE = """
 import json, os, signal, sys, time
@@ -139,14 +140,6 @@ def wait_for(path: Path) -> str:
     return path.read_text()
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
 def test_the_stage_runs_in_the_worker_as_the_command(project, warm_env):
     ran = probe(project, {**warm_env, "PROBE_VAR": "from the command"}, "report", "--flag", "x y")
     report = ran.stdout_json
@@ -192,7 +185,7 @@ def test_the_stage_dies_with_its_command(project, warm_env, tmp_path):
     command.kill()  # SIGKILL: nothing forwarded, the worker sees the command go
     command.wait(timeout=30)
     deadline = time.monotonic() + 10
-    while alive(stage):
+    while running(stage):
         assert time.monotonic() < deadline, "the stage outlived its command"
         time.sleep(0.05)
 
