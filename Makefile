@@ -20,6 +20,9 @@ PIP_NOISE := is ignored: it is neither a file nor a directory
 # once (stages/warm.py; a full run ~18.5 s -> ~7.2 s, ~4.3 s while the worker is up; a 4-point sweep on two
 # queue workers ~61 s -> ~35 s), and `make flow` the flow itself (Prefect's imports). MILLRACE_WARM=0 runs them cold.
 run flow sweep: export MILLRACE_WARM ?= 1
+# DVC's command line in the venv's python (stages/dvc_command.py), a stage module: with MILLRACE_WARM=1 it runs
+# in the warm worker too, which has imported DVC (a command ~0.3 s sooner), and cold it is the `dvc` command.
+DVC := python -m stages.dvc_command
 
 .PHONY: run test test-fast install lint flow serve serve-flows plots bench suggest-expectations compare sweep
 
@@ -32,10 +35,10 @@ install: $(VENV)/.installed
 
 run: $(VENV)/.installed
 	@test -d .git || { echo "millrace needs a git checkout (DVC tracks experiments in git)"; exit 1; }
-	dvc repro
+	$(DVC) repro
 	@# dvc.yaml declares the plots of both tasks; those of the other task (accuracy and confusion
 	@# for regression, MAE and residuals for classification) are absent by design, not an error.
-	dvc plots show --out dvc_plots 2>&1 > /dev/null | { grep -v "failed to load some plots" || true; }
+	$(DVC) plots show --out dvc_plots 2>&1 > /dev/null | { grep -v "failed to load some plots" || true; }
 	python -m stages.summary
 
 # Two workers: most of the suite waits on subprocesses (imports, dvc, servers), one core at a time.
@@ -76,7 +79,7 @@ serve-flows: $(VENV)/.installed
 	PREFECT_HOME=$${PREFECT_HOME:-$(CURDIR)/.prefect} python -m flows.deployments serve --start-server --port $(PORT)
 
 plots: $(VENV)/.installed
-	dvc plots show --out dvc_plots
+	$(DVC) plots show --out dvc_plots
 
 bench: $(VENV)/.installed
 	python -m bench.train_accelerators

@@ -3,7 +3,8 @@
 1. Prefect: `python -m flows.pipeline --no-save` against `dvc repro` doing the same work — nothing to
    do (all up to date), and a deploy-only rerun (`deploy.parity_tolerance` changed) — with Prefect
    ephemeral (a server started per run, the default) and with a running local server (PREFECT_API_URL);
-   and both again with MILLRACE_WARM=1 and the warm worker running (`make flow`), against `dvc repro` so too.
+   and both again with MILLRACE_WARM=1 and the warm worker running (`make flow`), against `dvc repro` so too
+   and against DVC itself in the worker, as `make run` runs it (`python -m stages.dvc_command repro`).
 2. Experiments: `dvc exp run -S train.lr=…` against setting the same value and `dvc repro` (train →
    evaluate → deploy rerun both ways); a 4-point sweep queued with 2 workers (`millrace sweep`), cold
    and warm as `make sweep` runs it (MILLRACE_WARM=1, no worker before it), against 4 experiments run
@@ -30,6 +31,7 @@ from rich.table import Table
 
 from bench import results_dir, write_results
 from bench.pipeline_overhead import (
+    DVC_AS_MAKE_RUNS_IT,
     environment,
     project_copy,
     sh,
@@ -72,11 +74,13 @@ def set_param(repo: Path, pattern: str, value: str) -> None:
 
 
 def run_once(repo: Path, side: str, api_url: str | None) -> float:
+    if side == "dvc_in_worker":
+        return timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", warm=True)
     warm = side.endswith("_warm")
     return timed(repo, "dvc", "repro", warm=warm) if side.startswith("dvc") else flow_seconds(repo, api_url, warm)
 
 
-PREFECT_SIDES = ("dvc", "ephemeral", "server", "dvc_warm", "ephemeral_warm", "server_warm")
+PREFECT_SIDES = ("dvc", "ephemeral", "server", "dvc_warm", "dvc_in_worker", "ephemeral_warm", "server_warm")
 
 
 def prefect_side_by_side(repo: Path, repeats: int, port: int) -> dict:
@@ -170,6 +174,8 @@ def main() -> None:
         ("no-op, warm: flow, running server", "noop_server_warm", "noop_dvc_warm", "≤ 1.2×"),
         ("deploy rerun, warm: flow, ephemeral", "deploy_ephemeral_warm", "deploy_dvc_warm", ""),
         ("deploy rerun, warm: flow, running server", "deploy_server_warm", "deploy_dvc_warm", "≤ 1.2×"),
+        ("no-op, warm: flow, running server, vs DVC in the worker", "noop_server_warm", "noop_dvc_in_worker", ""),
+        ("deploy rerun, warm: flow, server, vs DVC in the worker", "deploy_server_warm", "deploy_dvc_in_worker", ""),
         ("train.lr change: dvc exp run", "exp_run", "repro", ""),
         ("4-point sweep, 2 workers", "sweep_2_workers", "sequential_4", "< 1×"),
         ("4-point sweep, 2 workers, warm (make sweep)", "sweep_2_workers_warm", "sequential_4", ""),
@@ -179,9 +185,12 @@ def main() -> None:
         table.add_column(column, justify="right")
     ratios = {}
     for what, ours, floor, goal in rows:
-        ratios[ours] = ratio(ours, floor)
+        if ours not in measured or floor not in measured:  # `--only` with no earlier results for the other half
+            continue
+        key = ours if ours not in ratios else f"{ours}_over_{floor}"  # a second floor for the same side
+        ratios[key] = ratio(ours, floor)
         spread = f"{measured[ours]['median']:.2f} ({measured[ours]['min']:.2f}–{measured[ours]['max']:.2f})"
-        table.add_row(what, spread, floor, f"{measured[floor]['median']:.2f}", f"{ratios[ours]:.2f}×", goal)
+        table.add_row(what, spread, floor, f"{measured[floor]['median']:.2f}", f"{ratios[key]:.2f}×", goal)
     Console().print(table)
     machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     record = {"args": vars(args), "machine": machine, "measured": time.strftime("%Y-%m-%d")}

@@ -8,6 +8,8 @@
 3. A `train.lr` change: the rerun of train → evaluate → deploy vs those stages' in-process work.
    Both 2 and 3 also with MILLRACE_WARM=1 (stages/warm.py): each stage forked from a worker that has
    imported the libraries once — started by the run itself (no worker before it), and already running.
+   And 1, 2 and 3 as `make run` runs DVC: `python -m stages.dvc_command repro`, with MILLRACE_WARM=1 DVC
+   itself forked from the worker (the no-op's floor then the empty DAG's DVC in the worker too).
 4. Import time of each stage module in a fresh interpreter (what each `python -m stages.<name>` pays).
 5. Steady state: the warm full run and the no-op again after `--steady-runs` more runs in the same workspace,
    against the fresh copy's: what a workspace accumulates (GE's stored results, Data Docs, releases, logs)
@@ -64,6 +66,9 @@ print(json.dumps(timings))
 """
 
 
+# `make run`'s DVC: the `dvc` command line in this interpreter, a stage module, so that with MILLRACE_WARM=1 DVC
+# itself runs in the warm worker (stages/dvc_command.py).
+DVC_AS_MAKE_RUNS_IT = (sys.executable, "-m", "stages.dvc_command")
 # The warm worker's folder (a short path: it holds a Unix socket), this benchmark's own.
 WARM_TMP = tempfile.mkdtemp(prefix="mw", dir="/tmp")
 atexit.register(shutil.rmtree, WARM_TMP, True)
@@ -110,20 +115,27 @@ def stop_warm_workers(cwd: Path) -> None:
     sh(cwd, sys.executable, "-m", "stages.warm", "stop")
 
 
+def preloaded_workers() -> int:
+    """How many of this benchmark's warm workers have finished preloading (a worker's log is kept by the next
+    one with the same key)."""
+    logs = Path(WARM_TMP, f"millrace-warm-{os.getuid()}")
+    return sum(log.read_text().count("ready: preloaded") for log in logs.glob("*.log"))
+
+
+def wait_for_preload(before: int, seconds: float = 300) -> None:
+    """Wait until a worker started after `before` workers had preloaded has preloaded everything too."""
+    deadline = time.monotonic() + seconds
+    while preloaded_workers() == before:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the warm worker did not finish preloading in {seconds:g} s (logs: {WARM_TMP})")
+        time.sleep(0.2)
+
+
 def start_warm_worker(cwd: Path, seconds: float = 300) -> None:
     """Start this benchmark's warm worker and wait until it has preloaded everything."""
-    logs = Path(WARM_TMP, f"millrace-warm-{os.getuid()}")
-
-    def ready() -> int:  # a worker's log is kept by the next one with the same key
-        return sum(log.read_text().count("ready: preloaded") for log in logs.glob("*.log"))
-
-    before = ready()
+    before = preloaded_workers()
     sh(cwd, sys.executable, "-m", "stages.acquire", "--help", warm=True)  # finds none: starts it, runs cold
-    deadline = time.monotonic() + seconds
-    while ready() == before:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the warm worker did not finish preloading in {seconds:g} s (logs: {logs})")
-        time.sleep(0.2)
+    wait_for_preload(before, seconds)
 
 
 def git_repo(directory: Path) -> None:
@@ -187,6 +199,7 @@ def measure(repeats: int, steady_runs: int) -> dict:
             noop["real"].append(timed(repo, "dvc", "repro"))
 
         full, work, warm_first, warm_running, orchestration_cpu = [], [], [], [], []
+        make_first, make_running = [], []  # DVC as `make run` runs it, in the warm worker
         for _ in range(repeats):
             work.append(sum(in_process(repo, STAGES).values()))
             full.append(timed(repo, "dvc", "repro", "--force"))
@@ -195,14 +208,27 @@ def measure(repeats: int, steady_runs: int) -> dict:
             seconds, cpu = timed_cpu(repo, "dvc", "repro", "--force", warm=True)
             warm_running.append(seconds)
             orchestration_cpu.append(cpu)
+            stop_warm_workers(repo)
+            before = preloaded_workers()
+            make_first.append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", "--force", warm=True))
+            wait_for_preload(before)  # DVC is preloaded once the worker has been idle for a moment, as between runs
+            make_running.append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", "--force", warm=True))
 
-        rerun, rerun_work, rerun_warm = [], [], []
+        # The no-op with DVC in the warm worker on both sides. The empty DAG's is started from the real copy, where
+        # `stages` is found (the same sys.path, so the same worker), and DVC changes to the empty DAG's folder.
+        noop_make = {"real": [], "empty": []}
+        for _ in range(repeats):
+            noop_make["empty"].append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "--cd", str(floor), "repro", warm=True))
+            noop_make["real"].append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", warm=True))
+
+        rerun, rerun_work, rerun_warm, rerun_make = [], [], [], []
         params = (repo / "params.yaml").read_text()
+        sides = ((("dvc",), False, rerun), (("dvc",), True, rerun_warm), (DVC_AS_MAKE_RUNS_IT, True, rerun_make))
         for i in range(repeats):
-            for warm, times in ((False, rerun), (True, rerun_warm)):
-                lr = 0.011 + (2 * i + warm) / 1000
+            for j, (dvc, warm, times) in enumerate(sides):
+                lr = 0.011 + (len(sides) * i + j) / 1000
                 (repo / "params.yaml").write_text(params.replace("  lr: 0.01\n", f"  lr: {lr:.3f}\n"))
-                times.append(timed(repo, "dvc", "repro", warm=warm))
+                times.append(timed(repo, *dvc, "repro", warm=warm))
             rerun_work.append(sum(in_process(repo, ["train", "evaluate", "deploy"]).values()))
         (repo / "params.yaml").write_text(params)
 
@@ -228,11 +254,19 @@ def measure(repeats: int, steady_runs: int) -> dict:
         "full_warm_worker_running_s": summary(warm_running),
         "full_warm_worker_running_ratio": statistics.median(warm_running) / statistics.median(work),
         "full_warm_worker_running_dvc_and_commands_cpu_s": summary(orchestration_cpu),
+        "noop_dvc_in_worker_s": {side: summary(v) for side, v in noop_make.items()},
+        "noop_dvc_in_worker_ratio": statistics.median(noop_make["real"]) / statistics.median(noop_make["empty"]),
+        "full_dvc_in_worker_first_run_s": summary(make_first),
+        "full_dvc_in_worker_first_run_ratio": statistics.median(make_first) / statistics.median(work),
+        "full_dvc_in_worker_running_s": summary(make_running),
+        "full_dvc_in_worker_running_ratio": statistics.median(make_running) / statistics.median(work),
         "lr_change_rerun_s": summary(rerun),
         "lr_change_in_process_work_s": summary(rerun_work),
         "lr_change_ratio": statistics.median(rerun) / statistics.median(rerun_work),
         "lr_change_warm_rerun_s": summary(rerun_warm),
         "lr_change_warm_ratio": statistics.median(rerun_warm) / statistics.median(rerun_work),
+        "lr_change_dvc_in_worker_s": summary(rerun_make),
+        "lr_change_dvc_in_worker_ratio": statistics.median(rerun_make) / statistics.median(rerun_work),
         "steady_more_runs": steady_runs,
         "steady_full_warm_worker_running_s": summary(steady),
         "steady_over_fresh_warm_ratio": statistics.median(steady) / statistics.median(warm_running),
@@ -265,6 +299,14 @@ def main() -> None:
          results["lr_change_ratio"], ""),
         ("train.lr change, warm, worker running", results["lr_change_warm_rerun_s"],
          results["lr_change_in_process_work_s"], results["lr_change_warm_ratio"], ""),
+        ("make run's DVC in the worker: no-op (floor: the empty DAG's, too)", results["noop_dvc_in_worker_s"]["real"],
+         results["noop_dvc_in_worker_s"]["empty"], results["noop_dvc_in_worker_ratio"], ""),
+        ("make run's DVC: full, worker started by the run", results["full_dvc_in_worker_first_run_s"],
+         results["full_in_process_work_s"], results["full_dvc_in_worker_first_run_ratio"], "≤ 1.5×"),
+        ("make run's DVC: full, worker running", results["full_dvc_in_worker_running_s"],
+         results["full_in_process_work_s"], results["full_dvc_in_worker_running_ratio"], "≤ 1.5×"),
+        ("make run's DVC: train.lr change, worker running", results["lr_change_dvc_in_worker_s"],
+         results["lr_change_in_process_work_s"], results["lr_change_dvc_in_worker_ratio"], ""),
     ]  # fmt: skip
     for what, ours, floor, ratio, goal in rows:
         spread = f"{ours['median']:.2f} ({ours['min']:.2f}–{ours['max']:.2f})"

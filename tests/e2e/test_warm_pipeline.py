@@ -1,6 +1,6 @@
 """The real pipeline through the warm worker (MILLRACE_WARM=1): every stage runs in it, and what it
-makes is what the cold run made; the Prefect flow runs in it too, with its own Prefect settings, and so
-does the `dvc repro` the flow runs for a stage."""
+makes is what the cold run made; `make run` runs DVC itself in it; the Prefect flow runs in it too, with its own
+Prefect settings, and so does the `dvc repro` the flow runs for a stage."""
 
 from __future__ import annotations
 
@@ -62,6 +62,28 @@ def test_every_stage_runs_in_the_worker_and_makes_what_a_cold_run_made(built_rep
     cold, warm_outputs = outputs(built_repo), outputs(workspace)
     assert cold.keys() == warm_outputs.keys()
     assert {path for path in cold if cold[path] != warm_outputs[path]} <= DIFFER_EVERY_RUN
+
+
+def test_make_run_hands_dvc_itself_to_the_worker_then_draws_the_plots_and_prints_the_summary(workspace, warm):
+    folder, env = warm
+    subprocess.run([PYTHON, "-m", "stages.acquire", "--help"], cwd=workspace, env=env, check=True)
+    (log,) = folder.glob("millrace-warm-*/*.log")
+    wait_until_preloaded(log)
+    params = workspace / "params.yaml"
+    params.write_text(params.read_text().replace("parity_tolerance: 0.0001", "parity_tolerance: 0.0002", 1))
+    venv = Path(sys.executable).parents[1]
+    # `-o`: this venv is installed already; the Makefile's own MILLRACE_WARM=1 must not be overridden by env's
+    env = {k: v for k, v in env.items() if k != "MILLRACE_WARM"}
+    command = ["make", "--no-print-directory", "run", f"VENV={venv}", "-o", f"{venv}/.installed"]
+    made = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stdout + made.stderr
+    jobs = [line.split()[1] for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")]
+    # `dvc repro` and `dvc plots show` ran in the worker, and the one stage that changed was handed over by DVC there
+    assert jobs.count("stages.dvc_command") == 2 and jobs.count("stages.deploy") == jobs.count("stages.summary") == 1
+    assert not {f"stages.{name}" for name in STAGES[:-1]} & set(jobs)
+    assert "Running stage 'deploy'" in made.stdout  # DVC's own lines, from the worker's fork, on make's output
+    assert (workspace / "dvc_plots" / "index.html").is_file() and "Test metrics" in made.stdout
+    assert subprocess.run(["dvc", "status", "-q"], cwd=workspace, env=env).returncode == 0  # all up to date
 
 
 def test_the_flow_runs_in_the_worker_with_its_own_prefect_settings(workspace, warm):
