@@ -17,7 +17,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
 # `make run`, `make flow` and `make sweep` hand each stage to a warm worker that has imported the heavy libraries
-# once (stages/warm.py; a full run ~18.5 s -> ~7.2 s, ~4.3 s while the worker is up; a 4-point sweep on two
+# once (stages/warm.py; a full run ~20 s -> ~7.4 s, ~4.4 s while the worker is up; a 4-point sweep on two
 # queue workers ~61 s -> ~35 s), and `make flow` the flow itself (Prefect's imports). MILLRACE_WARM=0 runs them cold.
 run flow sweep: export MILLRACE_WARM ?= 1
 # DVC's command line in the venv's python (stages/dvc_command.py), a stage module: with MILLRACE_WARM=1 it runs
