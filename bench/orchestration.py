@@ -31,7 +31,6 @@ from rich.table import Table
 
 from bench import results_dir, write_results
 from bench.pipeline_overhead import (
-    DVC_AS_MAKE_RUNS_IT,
     environment,
     project_copy,
     sh,
@@ -40,6 +39,7 @@ from bench.pipeline_overhead import (
     summary,
     timed,
 )
+from stages.dvc_command import dvc_command
 from stages.http_ready import wait_until_answers
 
 SWEEP = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [5, 6]}"
@@ -75,7 +75,7 @@ def set_param(repo: Path, pattern: str, value: str) -> None:
 
 def run_once(repo: Path, side: str, api_url: str | None) -> float:
     if side == "dvc_in_worker":
-        return timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", warm=True)
+        return timed(repo, *dvc_command("repro"), warm=True)  # as `make run` runs DVC
     warm = side.endswith("_warm")
     return timed(repo, "dvc", "repro", warm=warm) if side.startswith("dvc") else flow_seconds(repo, api_url, warm)
 

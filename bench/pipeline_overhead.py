@@ -40,6 +40,7 @@ from rich.table import Table
 
 from bench import write_results
 from flows import QUIET_ENV
+from stages.dvc_command import dvc_command  # `make run`'s DVC: with MILLRACE_WARM=1 it runs in the warm worker
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"]
@@ -66,9 +67,6 @@ print(json.dumps(timings))
 """
 
 
-# `make run`'s DVC: the `dvc` command line in this interpreter, a stage module, so that with MILLRACE_WARM=1 DVC
-# itself runs in the warm worker (stages/dvc_command.py).
-DVC_AS_MAKE_RUNS_IT = (sys.executable, "-m", "stages.dvc_command")
 # The warm worker's folder (a short path: it holds a Unix socket), this benchmark's own.
 WARM_TMP = tempfile.mkdtemp(prefix="mw", dir="/tmp")
 atexit.register(shutil.rmtree, WARM_TMP, True)
@@ -210,25 +208,29 @@ def measure(repeats: int, steady_runs: int) -> dict:
             orchestration_cpu.append(cpu)
             stop_warm_workers(repo)
             before = preloaded_workers()
-            make_first.append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", "--force", warm=True))
+            make_first.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
             wait_for_preload(before)  # DVC is preloaded once the worker has been idle for a moment, as between runs
-            make_running.append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", "--force", warm=True))
+            make_running.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
 
         # The no-op with DVC in the warm worker on both sides. The empty DAG's is started from the real copy, where
         # `stages` is found (the same sys.path, so the same worker), and DVC changes to the empty DAG's folder.
         noop_make = {"real": [], "empty": []}
         for _ in range(repeats):
-            noop_make["empty"].append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "--cd", str(floor), "repro", warm=True))
-            noop_make["real"].append(timed(repo, *DVC_AS_MAKE_RUNS_IT, "repro", warm=True))
+            noop_make["empty"].append(timed(repo, *dvc_command("--cd", str(floor), "repro"), warm=True))
+            noop_make["real"].append(timed(repo, *dvc_command("repro"), warm=True))
 
         rerun, rerun_work, rerun_warm, rerun_make = [], [], [], []
         params = (repo / "params.yaml").read_text()
-        sides = ((("dvc",), False, rerun), (("dvc",), True, rerun_warm), (DVC_AS_MAKE_RUNS_IT, True, rerun_make))
+        sides = (
+            (["dvc", "repro"], False, rerun),
+            (["dvc", "repro"], True, rerun_warm),
+            (dvc_command("repro"), True, rerun_make),
+        )
         for i in range(repeats):
-            for j, (dvc, warm, times) in enumerate(sides):
+            for j, (command, warm, times) in enumerate(sides):
                 lr = 0.011 + (len(sides) * i + j) / 1000
                 (repo / "params.yaml").write_text(params.replace("  lr: 0.01\n", f"  lr: {lr:.3f}\n"))
-                times.append(timed(repo, *dvc, "repro", warm=warm))
+                times.append(timed(repo, *command, warm=warm))
             rerun_work.append(sum(in_process(repo, ["train", "evaluate", "deploy"]).values()))
         (repo / "params.yaml").write_text(params)
 

@@ -37,6 +37,11 @@ def outputs(repo: Path) -> dict[str, str]:
 PYTHON = str(Path(sys.executable))
 
 
+def jobs_run_in(log: Path, directory: Path) -> list[list[str]]:
+    """The worker's log lines of the jobs run in `directory` ("<time> <module> for pid <pid> in <directory>"), split."""
+    return [line.split() for line in log.read_text().splitlines() if line.endswith(f" in {directory}")]
+
+
 @pytest.fixture
 def warm(workspace) -> Iterator[tuple[Path, dict[str, str]]]:
     """The warm worker's folder and env for this test; the worker is stopped after it."""
@@ -57,7 +62,7 @@ def test_every_stage_runs_in_the_worker_and_makes_what_a_cold_run_made(built_rep
     preloaded = wait_until_preloaded(log)
     assert "great_expectations" in preloaded and "lightning" in preloaded
 
-    jobs = [line.split() for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")]
+    jobs = jobs_run_in(log, workspace)
     assert {job[1] for job in jobs} == {f"stages.{name}" for name in STAGES}
     cold, warm_outputs = outputs(built_repo), outputs(workspace)
     assert cold.keys() == warm_outputs.keys()
@@ -77,7 +82,7 @@ def test_make_run_hands_dvc_itself_to_the_worker_then_draws_the_plots_and_prints
     command = ["make", "--no-print-directory", "run", f"VENV={venv}", "-o", f"{venv}/.installed"]
     made = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
     assert made.returncode == 0, made.stdout + made.stderr
-    jobs = [line.split()[1] for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")]
+    jobs = [job[1] for job in jobs_run_in(log, workspace)]
     # `dvc repro` and `dvc plots show` ran in the worker, and the one stage that changed was handed over by DVC there
     assert jobs.count("stages.dvc_command") == 2 and jobs.count("stages.deploy") == jobs.count("stages.summary") == 1
     assert not {f"stages.{name}" for name in STAGES[:-1]} & set(jobs)
@@ -101,8 +106,7 @@ def test_the_flow_runs_in_the_worker_with_its_own_prefect_settings(workspace, wa
     )
     output, _ = flow.communicate(timeout=600)
     assert flow.returncode == 0, output
-    # the worker's log: "<time> <module> for pid <the command's pid> in <directory>"
-    jobs = {tuple(line.split()[1:5]) for line in log.read_text().splitlines() if line.endswith(f" in {workspace}")}
+    jobs = {tuple(job[1:5]) for job in jobs_run_in(log, workspace)}  # (module, "for", "pid", the command's pid)
     assert ("flows.pipeline", "for", "pid", str(flow.pid)) in jobs
     # the flow's `dvc repro` ran in the worker (stages/dvc_command.py), and handed its stage over too
     assert {"stages.dvc_command", "stages.deploy"} <= {job[0] for job in jobs}
