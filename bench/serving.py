@@ -7,10 +7,12 @@
    p50/p99 latency, requests per second, errors; the floor is the same bundle called in-process
    for one record, so the table shows HTTP's share of each request.
 
-Needs a finished `dvc repro` (models/deploy, models/train, data/label). The clients are a lean
-closed-loop generator in a process of its own (`bench/loadgen.py`, like wrk), sharing the cores with
-the server.
-`python -m bench.serving [--seconds S] [--repeats N]`; writes bench/results/serving.json.
+The model is the one `dvc repro` deploys from this checkout's committed params, built in a temporary
+copy of the project (~20 s), so the figures do not depend on what the workspace holds; `--project DIR`
+measures the model a finished pipeline in DIR deployed instead (its params.yaml's paths: deploy,
+train, label). The clients are a lean closed-loop generator in a process of its own
+(`bench/loadgen.py`, like wrk), sharing the cores with the server.
+`python -m bench.serving [--seconds S] [--repeats N] [--project DIR]`; writes bench/results/serving.json.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +37,46 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import write_results
+from bench.pipeline_overhead import project_copy, sh
 from stages.http_ready import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """Where a finished pipeline keeps what the bench serves: the bundle, the checkpoint, the test split."""
+
+    deploy: Path
+    train: Path
+    label: Path
+
+    @classmethod
+    def of(cls, project: Path) -> Deployed:
+        from stages.trained import WEIGHTS
+
+        if not (project / "params.yaml").is_file():
+            raise SystemExit(f"{project} is not a millrace project: it has no params.yaml")
+        paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]
+        deployed = cls(*(project / paths[name] for name in ("deploy", "train", "label")))
+        needed = [deployed.deploy / "manifest.json", deployed.train / WEIGHTS, deployed.label / "test.parquet"]
+        missing = [str(path) for path in needed if not path.is_file()]
+        if missing:
+            raise SystemExit(f"{project} has no finished pipeline (missing {', '.join(missing)}): run `make run` there")
+        return deployed
+
+
+@contextmanager
+def finished_project(project: Path | None):
+    """DIR as given, or a temporary copy of this checkout's committed project after a cold `dvc repro`."""
+    if project is not None:
+        yield project.resolve()
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = project_copy(Path(scratch) / "project")
+        print("running the pipeline in a temporary copy of the project for the model to serve …", flush=True)
+        sh(copy, "dvc", "repro")
+        yield copy
 
 
 def rows_per_second(call, batch: int, seconds: float = 1.0) -> float:
@@ -47,13 +88,13 @@ def rows_per_second(call, batch: int, seconds: float = 1.0) -> float:
     return done / (time.perf_counter() - started)
 
 
-def engines(test: pd.DataFrame) -> dict[str, dict[int, float]]:
+def engines(deployed: Deployed, test: pd.DataFrame) -> dict[str, dict[int, float]]:
     import torch
 
     from stages import trained
     from stages.bundle import Bundle
 
-    model = trained.load(ROOT / "models/train")
+    model = trained.load(deployed.train)
     eager = model.serving_model().eval()
     found: dict[str, dict[int, float]] = {}
     for batch in (1, 32):
@@ -67,7 +108,7 @@ def engines(test: pd.DataFrame) -> dict[str, dict[int, float]]:
 
         found.setdefault("torch eager", {})[batch] = rows_per_second(torch_call, batch)
         for variant in ("fp32", "int8"):
-            bundle = Bundle(ROOT / "models/deploy", variant)
+            bundle = Bundle(deployed.deploy, variant)
             feed = {n: encoded[n] for n in bundle.plan.input_names}
             found.setdefault(f"onnx {variant}", {})[batch] = rows_per_second(
                 lambda b=bundle, f=feed: b.session.run(None, f), batch
@@ -75,13 +116,13 @@ def engines(test: pd.DataFrame) -> dict[str, dict[int, float]]:
     return found
 
 
-def server(directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
-    """The real server in a scratch copy of the project's serving files, on a free port."""
+def server(project: Path, deployed: Deployed, directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
+    """The real server, run in a scratch folder with the project's params, on a free port."""
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load((project / "params.yaml").read_text())
     params["serve"]["variant"] = variant
-    params["paths"]["releases"] = str(directory / "releases")  # none: serve models/deploy
-    params["paths"]["deploy"] = str(ROOT / "models/deploy")
+    params["paths"]["releases"] = str(directory / "releases")  # none: serve the deployed bundle
+    params["paths"]["deploy"] = str(deployed.deploy)
     params["paths"]["monitoring"] = str(directory / "monitoring")
     (directory / "params.yaml").write_text(yaml.safe_dump(params))
     port = free_port()
@@ -118,10 +159,10 @@ def load(url: str, records: list[dict], clients: int, seconds: float) -> dict[st
     }
 
 
-def in_process_single(records: list[dict], variant: str) -> float:
+def in_process_single(deployed: Deployed, records: list[dict], variant: str) -> float:
     from stages.bundle import Bundle
 
-    bundle = Bundle(ROOT / "models/deploy", variant)
+    bundle = Bundle(deployed.deploy, variant)
     bundle.predict(records[:1])
     timings = []
     for record in records[:200]:
@@ -135,16 +176,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--project", type=Path, help="a finished pipeline's folder (default: build one)")
     args = parser.parse_args()
-    os.chdir(ROOT)
-    manifest = json.loads((ROOT / "models/deploy/manifest.json").read_text())
-    test = pd.read_parquet(ROOT / "data/label/test.parquet")
+    with finished_project(args.project) as project:
+        measure(args, project)
+
+
+def measure(args: argparse.Namespace, project: Path) -> None:
+    deployed = Deployed.of(project)
+    manifest = json.loads((deployed.deploy / "manifest.json").read_text())
+    test = pd.read_parquet(deployed.label / "test.parquet")
     features = manifest["features"]
     columns = features.get("numeric", []) + list(features.get("categorical", {}))
     columns = columns or [features.get("text_column") or features.get("image_column")]
     records = json.loads(test[columns].to_json(orient="records"))
 
-    found_engines = engines(test)
+    found_engines = engines(deployed, test)
     http: dict[str, dict[int, list[dict[str, float]]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(args.repeats):
@@ -152,7 +199,7 @@ def main() -> None:
                 directory = Path(scratch) / variant
                 shutil.rmtree(directory, ignore_errors=True)
                 directory.mkdir()
-                process, url = server(directory, variant)
+                process, url = server(project, deployed, directory, variant)
                 try:
                     for clients in (1, 32):
                         http.setdefault(variant, {}).setdefault(clients, []).append(
@@ -161,7 +208,7 @@ def main() -> None:
                 finally:
                     process.terminate()
                     process.wait(timeout=10)
-    floor = {variant: in_process_single(records, variant) for variant in ("fp32", "int8")}
+    floor = {variant: in_process_single(deployed, records, variant) for variant in ("fp32", "int8")}
 
     console = Console()
     engine_table = Table(title=f"engines in-process, rows/s ({os.cpu_count()} cores, {manifest['family']})")
@@ -194,11 +241,12 @@ def main() -> None:
             )
     console.print(http_table)
     record = {
-        "args": vars(args),
+        "args": {**vars(args), "project": None if args.project is None else str(args.project)},
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "measured": time.strftime("%Y-%m-%d"),
         "model": {"family": manifest["family"], "version": manifest["version"]},
         "engines_rows_per_second": found_engines,
+        "onnx_fp32_over_eager_at_32": found_engines["onnx fp32"][32] / eager32,
         "http": summary,
         "in_process_single_record_ms": floor,
     }

@@ -124,11 +124,26 @@ def test_the_orchestration_cpu_counts_the_command_and_what_it_waits_for_not_what
     assert waited >= 0.4 and left < 0.3
 
 
+def test_the_serving_bench_says_which_outputs_a_project_lacks_instead_of_a_traceback(tmp_path):
+    import shutil
+
+    from bench.serving import Deployed
+    from tests.conftest import ROOT
+
+    with pytest.raises(SystemExit, match="no params.yaml"):
+        Deployed.of(tmp_path)
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    with pytest.raises(SystemExit, match=r"missing .*models/deploy/manifest\.json.*data/label/test\.parquet.*make run"):
+        Deployed.of(tmp_path)
+
+
 SMALL_RUNS = {
     "gates": ["--repeats", "1", "--sizes", "2000"],
     "scaling": ["--repeats", "1", "--sizes", "2000,4000"],
     "training_loop": ["--rows", "2000", "--epochs", "2", "--repeats", "1", "--hidden", "16,16"],
     "train_accelerators": ["--rows", "2000", "--epochs", "2", "--repeats", "1", "--hidden", "16,16"],
+    # Builds its model with a cold `dvc repro` in a copy of the project, as `make bench` on a fresh clone does.
+    "serving": ["--seconds", "0.5", "--repeats", "1"],
 }
 
 
@@ -144,7 +159,7 @@ def _ratios(record) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("bench", list(SMALL_RUNS))
 def test_a_benchmark_runs_end_to_end_and_writes_its_results_where_it_is_told(bench, tmp_path):
-    """`make bench` is not run in CI: a small run of each bench that needs no finished pipeline keeps it working."""
+    """`make bench` is not run in CI: a small run of each bench but the two timing whole pipelines keeps it working."""
     from flows import QUIET_ENV
     from tests.conftest import ROOT
 
