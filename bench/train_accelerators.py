@@ -4,7 +4,9 @@ Uses the train stage's own pieces (feature plan, data module, Lightning system, 
 on a synthetic table, for each available (accelerator, precision) pair, alternating the pairs
 over several repetitions. Reports median training samples/s (first epoch excluded), the share of
 epoch time spent waiting for the data loader, and validation accuracy; writes
-bench/results/train_accelerators[_mlp<widths>].json.
+bench/results/train_accelerators[_mlp<widths>].json where a GPU was measured, and
+train_accelerators_cpu[_mlp<widths>].json on a machine without one, so `make bench` on a laptop keeps
+the GPU machine's figures.
 Run: `python -m bench.train_accelerators [--hidden 4096,4096,4096 --gpu-only]`.
 """
 
@@ -51,6 +53,8 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--gpu-only", action="store_true", help="skip the CPU (a wide model takes minutes there)")
     args = parser.parse_args()
+    if args.gpu_only and not torch.cuda.is_available():
+        parser.error("--gpu-only: torch sees no GPU on this machine")
 
     configs = [] if args.gpu_only else [("cpu", "32-true")]
     if torch.cuda.is_available():
@@ -109,7 +113,8 @@ def main() -> None:
         )
     Console().print(table)
     record = {"args": vars(args), "machine": machine_info(), "results": results}
-    write_results(result_name("train_accelerators", args.hidden), record)
+    stem = "train_accelerators" if torch.cuda.is_available() else "train_accelerators_cpu"
+    write_results(result_name(stem, args.hidden), record)
 
 
 if __name__ == "__main__":

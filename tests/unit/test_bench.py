@@ -171,6 +171,10 @@ def test_a_benchmark_runs_end_to_end_and_writes_its_results_where_it_is_told(ben
     assert ran.returncode == 0, ran.stderr[-3000:]
     (written,) = tmp_path.glob("*.json")
     assert written.name.startswith(bench)
+    if bench == "train_accelerators":  # a run without a GPU must not replace a GPU machine's figures
+        import torch
+
+        assert ("_cpu_" in written.name) is not torch.cuda.is_available()
     ratios = _ratios(json.loads(written.read_text()))
     # A few rows make noisy figures (a peak may even fall between the two sizes): measured, not judged.
     assert ratios and all(math.isfinite(ratio) for ratio in ratios) and max(ratios) > 0
