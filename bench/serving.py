@@ -18,6 +18,7 @@ train, label). The clients are a lean closed-loop generator in a process of its 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -45,11 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Deployed:
-    """Where a finished pipeline keeps what the bench serves: the bundle, the checkpoint, the test split."""
+    """Where a finished pipeline keeps what the bench serves (the bundle, the checkpoint, the test split),
+    and the params it ran with, which the server runs with too."""
 
     deploy: Path
     train: Path
     label: Path
+    params: dict
 
     @classmethod
     def of(cls, project: Path) -> Deployed:
@@ -57,8 +60,8 @@ class Deployed:
 
         if not (project / "params.yaml").is_file():
             raise SystemExit(f"{project} is not a millrace project: it has no params.yaml")
-        paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]
-        deployed = cls(*(project / paths[name] for name in ("deploy", "train", "label")))
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        deployed = cls(*(project / params["paths"][name] for name in ("deploy", "train", "label")), params)
         needed = [deployed.deploy / "manifest.json", deployed.train / WEIGHTS, deployed.label / "test.parquet"]
         missing = [str(path) for path in needed if not path.is_file()]
         if missing:
@@ -73,10 +76,10 @@ def finished_project(project: Path | None):
         yield project.resolve()
         return
     with tempfile.TemporaryDirectory() as scratch:
-        copy = project_copy(Path(scratch) / "project")
+        built = project_copy(Path(scratch) / "project")
         print("running the pipeline in a temporary copy of the project for the model to serve …", flush=True)
-        sh(copy, "dvc", "repro")
-        yield copy
+        sh(built, "dvc", "repro")
+        yield built
 
 
 def rows_per_second(call, batch: int, seconds: float = 1.0) -> float:
@@ -116,10 +119,10 @@ def engines(deployed: Deployed, test: pd.DataFrame) -> dict[str, dict[int, float
     return found
 
 
-def server(project: Path, deployed: Deployed, directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
+def server(deployed: Deployed, directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
     """The real server, run in a scratch folder with the project's params, on a free port."""
 
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = copy.deepcopy(deployed.params)
     params["serve"]["variant"] = variant
     params["paths"]["releases"] = str(directory / "releases")  # none: serve the deployed bundle
     params["paths"]["deploy"] = str(deployed.deploy)
@@ -199,7 +202,7 @@ def measure(args: argparse.Namespace, project: Path) -> None:
                 directory = Path(scratch) / variant
                 shutil.rmtree(directory, ignore_errors=True)
                 directory.mkdir()
-                process, url = server(project, deployed, directory, variant)
+                process, url = server(deployed, directory, variant)
                 try:
                     for clients in (1, 32):
                         http.setdefault(variant, {}).setdefault(clients, []).append(
