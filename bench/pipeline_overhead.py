@@ -14,6 +14,10 @@
 5. Steady state: the warm full run and the no-op again after `--steady-runs` more runs in the same workspace,
    against the fresh copy's: what a workspace accumulates (GE's stored results, Data Docs, releases, logs)
    must not make every run slower.
+6. DVC alone: the full run (`dvc repro --force`, and as `make run` runs it with the worker up) of a copy of the
+   finished project whose stage commands copy back the outputs a real run made instead of computing them, less
+   those copies' own time: DVC's own work on this pipeline (status, hashing and caching the outputs, rewriting
+   dvc.lock after every stage). The floor plus that is the least any run that DVC drives can take.
 
 Runs in temporary copies of the project; measurements alternate between the sides and repeat.
 `python -m bench.pipeline_overhead [--repeats N] [--steady-runs N]`; writes bench/results/pipeline_overhead.json.
@@ -26,6 +30,7 @@ import atexit
 import json
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -171,6 +176,45 @@ def empty_dag(destination: Path) -> Path:
     return destination
 
 
+def stage_outputs(repo: Path) -> dict[str, list[str]]:
+    """Each stage's outputs, as dvc.lock lists them (paths interpolated)."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {name: [out["path"] for out in stage.get("outs", [])] for name, stage in lock["stages"].items()}
+
+
+def restoring_command(outputs: list[str], stash: Path) -> str:
+    """A shell command that copies `outputs` back from `stash`, where they were saved under the same paths."""
+    return " && ".join(f"cp -a {shlex.quote(str(stash / path))} {shlex.quote(path)}" for path in outputs)
+
+
+def outputs_restored(repo: Path, destination: Path) -> tuple[Path, dict[str, list[str]]]:
+    """A copy of `repo`, a finished pipeline, whose stages copy their outputs back instead of computing them,
+    run once (so that dvc.lock records the new commands); and each stage's outputs."""
+    alone, stash = destination / "project", destination / "outputs"
+    shutil.copytree(repo, alone, symlinks=True)
+    outputs = stage_outputs(alone)
+    pipeline = yaml.safe_load((alone / "dvc.yaml").read_text())
+    for name, paths in outputs.items():
+        for path in paths:
+            (stash / path).parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if (alone / path).is_dir() else shutil.copy2)(alone / path, stash / path)
+        pipeline["stages"][name]["cmd"] = restoring_command(paths, stash)
+    (alone / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    sh(alone, "dvc", "repro", "--force")
+    return alone, outputs
+
+
+def restoring_seconds(alone: Path, outputs: dict[str, list[str]]) -> float:
+    """What the restoring commands themselves take, run as DVC runs them (a shell each, outputs removed first)."""
+    pipeline = yaml.safe_load((alone / "dvc.yaml").read_text())
+    seconds = 0.0
+    for name, paths in outputs.items():
+        for path in paths:
+            (shutil.rmtree if (alone / path).is_dir() else os.remove)(alone / path)
+        seconds += timed(alone, "sh", "-c", pipeline["stages"][name]["cmd"])
+    return seconds
+
+
 def in_process(repo: Path, stages: list[str]) -> dict[str, float]:
     modules = {name: MODULES.get(name, f"stages.{name}") for name in stages}
     out = sh(repo, sys.executable, "-c", IN_PROCESS, ",".join(stages), json.dumps(modules)).stdout
@@ -185,11 +229,18 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def floor_plus(work: list[float], dvc_alone: list[float], restoring: list[float]) -> float:
+    """The floor plus DVC's own work (the restoring copies' time taken out), over the floor."""
+    own = statistics.median(dvc_alone) - statistics.median(restoring)
+    return (statistics.median(work) + own) / statistics.median(work)
+
+
 def measure(repeats: int, steady_runs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         repo = project_copy(Path(tmp) / "real")
         floor = empty_dag(Path(tmp) / "empty")
         sh(repo, "dvc", "repro")
+        alone, outputs = outputs_restored(repo, Path(tmp) / "alone")
 
         noop = {"real": [], "empty": []}
         for _ in range(repeats):
@@ -198,9 +249,12 @@ def measure(repeats: int, steady_runs: int) -> dict:
 
         full, work, warm_first, warm_running, orchestration_cpu = [], [], [], [], []
         make_first, make_running = [], []  # DVC as `make run` runs it, in the warm worker
+        alone_full, alone_make, restoring = [], [], []  # DVC's own work: the stages copy their outputs back
         for _ in range(repeats):
             work.append(sum(in_process(repo, STAGES).values()))
             full.append(timed(repo, "dvc", "repro", "--force"))
+            alone_full.append(timed(alone, "dvc", "repro", "--force"))
+            restoring.append(restoring_seconds(alone, outputs))
             stop_warm_workers(repo)
             warm_first.append(timed(repo, "dvc", "repro", "--force", warm=True))
             seconds, cpu = timed_cpu(repo, "dvc", "repro", "--force", warm=True)
@@ -211,6 +265,8 @@ def measure(repeats: int, steady_runs: int) -> dict:
             make_first.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
             wait_for_preload(before)  # DVC is preloaded once the worker has been idle for a moment, as between runs
             make_running.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
+            # Started from the real copy, so that DVC runs in the same (running) worker, and changes to the copy.
+            alone_make.append(timed(repo, *dvc_command("--cd", str(alone), "repro", "--force"), warm=True))
 
         # The no-op with DVC in the warm worker on both sides. The empty DAG's is started from the real copy, where
         # `stages` is found (the same sys.path, so the same worker), and DVC changes to the empty DAG's folder.
@@ -262,6 +318,11 @@ def measure(repeats: int, steady_runs: int) -> dict:
         "full_dvc_in_worker_first_run_ratio": statistics.median(make_first) / statistics.median(work),
         "full_dvc_in_worker_running_s": summary(make_running),
         "full_dvc_in_worker_running_ratio": statistics.median(make_running) / statistics.median(work),
+        "dvc_alone_full_repro_s": summary(alone_full),
+        "dvc_alone_full_dvc_in_worker_s": summary(alone_make),
+        "dvc_alone_restoring_commands_s": summary(restoring),
+        "dvc_alone_floor_plus_ratio": floor_plus(work, alone_full, restoring),
+        "dvc_alone_dvc_in_worker_floor_plus_ratio": floor_plus(work, alone_make, restoring),
         "lr_change_rerun_s": summary(rerun),
         "lr_change_in_process_work_s": summary(rerun_work),
         "lr_change_ratio": statistics.median(rerun) / statistics.median(rerun_work),
@@ -326,6 +387,20 @@ def main() -> None:
         f"full, warm, worker running: dvc and the stage commands used {cpu:.2f} s of CPU, serial with the stages "
         f"(floor + that: {(work + cpu) / work:.2f}x the floor)"
     )
+    restoring = results["dvc_alone_restoring_commands_s"]["median"]
+    for what, key, ratio in [
+        ("dvc repro --force", "dvc_alone_full_repro_s", "dvc_alone_floor_plus_ratio"),
+        (
+            "make run's DVC, worker running",
+            "dvc_alone_full_dvc_in_worker_s",
+            "dvc_alone_dvc_in_worker_floor_plus_ratio",
+        ),
+    ]:
+        print(
+            f"DVC alone, {what}: {results[key]['median'] - restoring:.2f} s of a full run whose stages copy their "
+            f"outputs back ({results[key]['median']:.2f} s, less {restoring:.2f} s of copying); "
+            f"floor + that: {results[ratio]:.2f}x the floor"
+        )
     stages = Table(title="per stage: in-process work vs import time in a fresh interpreter")
     for column in ("stage", "work s", "import s"):
         stages.add_column(column, justify="right")

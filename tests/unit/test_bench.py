@@ -137,6 +137,30 @@ def test_the_serving_bench_says_which_outputs_a_project_lacks_instead_of_a_trace
         Deployed.of(tmp_path)
 
 
+def test_dvc_alone_stages_copy_back_exactly_the_outputs_a_run_made(tmp_path):
+    """The pipeline-overhead bench's DVC-alone copy: each stage's command puts its outputs (folders and
+    files, odd names too) back as the real stage left them, so DVC hashes and caches the same outputs."""
+    from bench.pipeline_overhead import restoring_command
+
+    stash, project = tmp_path / "stash", tmp_path / "project"
+    outputs = ["data/label", "reports/gates/labels ge.json"]
+    (stash / "data/label/split").mkdir(parents=True)
+    (stash / "data/label/split/train.parquet").write_bytes(b"rows")
+    (stash / "reports/gates").mkdir(parents=True)
+    (stash / "reports/gates/labels ge.json").write_text('{"success": true}')
+    (project / "data").mkdir(parents=True)  # DVC removes a stage's outputs, not their folders, before its command
+    (project / "reports/gates").mkdir(parents=True)
+
+    subprocess.run(["sh", "-c", restoring_command(outputs, stash)], cwd=project, check=True)
+
+    assert (project / "data/label/split/train.parquet").read_bytes() == b"rows"
+    assert (project / "reports/gates/labels ge.json").read_text() == '{"success": true}'
+    assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()) == [
+        "data/label/split/train.parquet",
+        "reports/gates/labels ge.json",
+    ]
+
+
 SMALL_RUNS = {
     "gates": ["--repeats", "1", "--sizes", "2000"],
     "scaling": ["--repeats", "1", "--sizes", "2000,4000"],
