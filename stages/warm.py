@@ -70,9 +70,10 @@ DEFAULT_PRELOAD = (
     "onnxscript.function_libs.torch_lib.ops",
     "torch.onnx._internal.exporter._core",
 )  # not onnxruntime: its exit handlers wait forever for its threads in a forked process
-# What only the flows use (MILLRACE_WARM_PRELOAD_WHEN_IDLE replaces it), imported once no stage has run for
-# IDLE_BEFORE_LATER_PRELOAD seconds: on two cores, importing it beside the stages of the run that started the
-# worker cost that run ~0.25 s (7.61 -> 7.86 s, 4 runs each alternated).
+# What the flows use, and what single stages import on first use (MILLRACE_WARM_PRELOAD_WHEN_IDLE replaces it),
+# imported once no stage has run for IDLE_BEFORE_LATER_PRELOAD seconds: on two cores, importing the flows' part
+# beside the stages of the run that started the worker cost that run ~0.25 s (7.61 -> 7.86 s, 4 runs each
+# alternated).
 PRELOAD_WHEN_IDLE = (
     # The flows' Prefect (`python -m flows.pipeline` with MILLRACE_WARM=1, ~0.6 s): not `prefect.main`, whose
     # import configures the root logger for every forked stage; the flow imports it, and reads its settings.
@@ -107,6 +108,20 @@ PRELOAD_WHEN_IDLE = (
     "dvc.lock",
     "dvc.rwlock",
     "dvc.scm",
+    # What the stages import on first use, beyond the list above (each forked stage imported them again: ~0.3 s
+    # of a full run in all, and a warm full run with the worker up 4.07 -> 3.95 s, 6 runs each alternated).
+    "pyarrow.dataset",  # every stage that reads Parquet
+    "great_expectations.render.renderer.site_builder",  # each gate's Data Docs
+    "ftfy",  # clean
+    "cleanlab.filter",  # label's review
+    "sklearn.ensemble",  # evaluate's baselines
+    "sklearn.feature_extraction",
+    "dvclive.lightning",  # train
+    "dvclive.fabric",
+    "omegaconf",
+    "safetensors",
+    "sympy.combinatorics",  # deploy's ONNX export
+    "torch.onnx._internal.exporter._compat",
 )
 IDLE_BEFORE_LATER_PRELOAD = 1.0  # longer than DVC takes between two stages of a run
 # Environment variables that a library reads while it is imported: a worker is made for one set of them.

@@ -342,3 +342,6 @@ def test_what_the_worker_preloads_leaves_the_stages_logging_as_a_cold_process_ha
     assert found["level"] == 30 and found["asyncio"] == 0  # WARNING, Python's default; asyncio's own: not set
     assert found["dvc_handlers"] == 0 and found["streams"] and not found["colorama_at_exit"]  # DVC's set-up is gone
     assert found["dvc_handlers_again"] == [4, 4, 4]  # and set up again where DVC runs
+    # A module that no longer imports (renamed upstream, a dependency dropped) is skipped with a message: every
+    # stage would import its replacement again, and nothing else would say so.
+    assert "not preloading" not in ran.stderr, ran.stderr
