@@ -72,6 +72,8 @@ print(json.dumps(timings))
 """
 
 
+# Before a run with the worker up: the pause of a person's next run (the last run's writes settle, the worker is idle).
+PAUSE_S = 3.0
 # The warm worker's folder (a short path: it holds a Unix socket), this benchmark's own.
 WARM_TMP = tempfile.mkdtemp(prefix="mw", dir="/tmp")
 atexit.register(shutil.rmtree, WARM_TMP, True)
@@ -256,7 +258,10 @@ def measure(repeats: int, steady_runs: int) -> dict:
             alone_full.append(timed(alone, "dvc", "repro", "--force"))
             restoring.append(restoring_seconds(alone, outputs))
             stop_warm_workers(repo)
+            before = preloaded_workers()
             warm_first.append(timed(repo, "dvc", "repro", "--force", warm=True))
+            wait_for_preload(before)  # what the worker imports once idle, as between two runs (not right after)
+            time.sleep(PAUSE_S)
             seconds, cpu = timed_cpu(repo, "dvc", "repro", "--force", warm=True)
             warm_running.append(seconds)
             orchestration_cpu.append(cpu)
@@ -264,6 +269,7 @@ def measure(repeats: int, steady_runs: int) -> dict:
             before = preloaded_workers()
             make_first.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
             wait_for_preload(before)  # DVC is preloaded once the worker has been idle for a moment, as between runs
+            time.sleep(PAUSE_S)
             make_running.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
             # Started from the real copy, so that DVC runs in the same (running) worker, and changes to the copy.
             alone_make.append(timed(repo, *dvc_command("--cd", str(alone), "repro", "--force"), warm=True))
@@ -294,7 +300,10 @@ def measure(repeats: int, steady_runs: int) -> dict:
         # make each run slower: the same warm run again after `steady_runs` more in this workspace.
         for _ in range(steady_runs):
             sh(repo, "dvc", "repro", "--force", warm=True)
-        steady = [timed(repo, "dvc", "repro", "--force", warm=True) for _ in range(repeats)]
+        steady = []
+        for _ in range(repeats):
+            time.sleep(PAUSE_S)  # as before the fresh copy's runs: compared after the same pause
+            steady.append(timed(repo, "dvc", "repro", "--force", warm=True))
         steady_noop = [timed(repo, "dvc", "repro") for _ in range(repeats)]
         stop_warm_workers(repo)
 
