@@ -143,6 +143,17 @@ def start_warm_worker(cwd: Path, seconds: float = 300) -> None:
     wait_for_preload(before, seconds)
 
 
+def first_run(cwd: Path, command: list[str]) -> float:
+    """Seconds of a warm `command` that finds no worker and starts one; then wait as between two runs: for the
+    worker to import what it imports once idle (DVC, the flows', the stages' first-use modules), and PAUSE_S."""
+    stop_warm_workers(cwd)
+    before = preloaded_workers()
+    seconds = timed(cwd, *command, warm=True)
+    wait_for_preload(before)
+    time.sleep(PAUSE_S)
+    return seconds
+
+
 def git_repo(directory: Path) -> None:
     sh(directory, "git", "init", "-q", "-b", "main")
     sh(directory, "git", "-c", "user.name=bench", "-c", "user.email=bench@millrace.invalid", "add", "-A")
@@ -257,19 +268,11 @@ def measure(repeats: int, steady_runs: int) -> dict:
             full.append(timed(repo, "dvc", "repro", "--force"))
             alone_full.append(timed(alone, "dvc", "repro", "--force"))
             restoring.append(restoring_seconds(alone, outputs))
-            stop_warm_workers(repo)
-            before = preloaded_workers()
-            warm_first.append(timed(repo, "dvc", "repro", "--force", warm=True))
-            wait_for_preload(before)  # what the worker imports once idle, as between two runs (not right after)
-            time.sleep(PAUSE_S)
+            warm_first.append(first_run(repo, ["dvc", "repro", "--force"]))
             seconds, cpu = timed_cpu(repo, "dvc", "repro", "--force", warm=True)
             warm_running.append(seconds)
             orchestration_cpu.append(cpu)
-            stop_warm_workers(repo)
-            before = preloaded_workers()
-            make_first.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
-            wait_for_preload(before)  # DVC is preloaded once the worker has been idle for a moment, as between runs
-            time.sleep(PAUSE_S)
+            make_first.append(first_run(repo, dvc_command("repro", "--force")))
             make_running.append(timed(repo, *dvc_command("repro", "--force"), warm=True))
             # Started from the real copy, so that DVC runs in the same (running) worker, and changes to the copy.
             alone_make.append(timed(repo, *dvc_command("--cd", str(alone), "repro", "--force"), warm=True))
