@@ -24,14 +24,29 @@ run flow sweep: export MILLRACE_WARM ?= 1
 # in the warm worker too, which has imported DVC (a command ~0.3 s sooner), and cold it is the `dvc` command.
 DVC := python -m stages.dvc_command
 
-.PHONY: run test test-fast install lint flow serve serve-flows plots bench suggest-expectations compare sweep
+.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench suggest-expectations compare sweep
 
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every distribution (transitive ones too) to what the suite was run with, for
+# linux x86-64, CPython 3.11, CPU torch; pyproject.toml keeps the ranges. `make lock` makes it afresh.
+LOCK := requirements.lock
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -c $(LOCK) 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	touch $@
 
 install: $(VENV)/.installed
+
+# Resolve pyproject.toml's ranges afresh in a new venv and write what it installed to requirements.lock.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	{ echo "# millrace's dependency lock: linux x86-64, CPython 3.11, CPU torch. Made by \`make lock\`; installed"; \
+	  echo "# as pip constraints by \`make install\`. pyproject.toml holds the ranges; tests check this satisfies them."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v "^pip=="; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .lock-venv
 
 run: $(VENV)/.installed
 	@test -d .git || { echo "millrace needs a git checkout (DVC tracks experiments in git)"; exit 1; }
