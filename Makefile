@@ -28,11 +28,15 @@ DVC := python -m stages.dvc_command
 
 # requirements.lock pins every distribution (transitive ones too) to what the suite was run with, for
 # linux x86-64, CPython 3.11, CPU torch; pyproject.toml keeps the ranges. `make lock` makes it afresh.
+# Elsewhere (another Python, another platform) the ranges alone are installed.
 LOCK := requirements.lock
+LOCK_FITS := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() != "x86_64")
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -c $(LOCK) 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	if $(BIN)/python -c '$(LOCK_FITS)'; then constraints="-c $(LOCK)"; else constraints=""; \
+	  echo "$(LOCK) is for CPython 3.11 on linux x86-64: installing pyproject.toml's ranges"; fi; \
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $$constraints 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	touch $@
 
 install: $(VENV)/.installed
