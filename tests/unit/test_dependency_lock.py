@@ -8,7 +8,6 @@ import tomllib
 from importlib import metadata
 
 import pytest
-
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -54,9 +53,7 @@ def test_the_lock_covers_every_distribution_the_project_pulls_in_at_the_installe
     pending = [(requirement, frozenset()) for requirement in declared()]
     while pending:
         requirement, extras = pending.pop()
-        if requirement.marker and not any(
-            requirement.marker.evaluate({"extra": extra}) for extra in (extras or {""})
-        ):
+        if requirement.marker and not any(requirement.marker.evaluate({"extra": extra}) for extra in (extras or {""})):
             continue
         name = canonicalize_name(requirement.name)
         key = (name, frozenset(requirement.extras))
