@@ -16,14 +16,6 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-# `make run`, `make flow` and `make sweep` hand each stage to a warm worker that has imported the heavy libraries
-# once (stages/warm.py; a full run ~20 s -> ~7.4 s, ~4.4 s while the worker is up; a 4-point sweep on two
-# queue workers ~61 s -> ~35 s), and `make flow` the flow itself (Prefect's imports). MILLRACE_WARM=0 runs them cold.
-run flow sweep: export MILLRACE_WARM ?= 1
-# DVC's command line in the venv's python (stages/dvc_command.py), a stage module: with MILLRACE_WARM=1 it runs
-# in the warm worker too, which has imported DVC (a command ~0.3 s sooner), and cold it is the `dvc` command.
-DVC := python -m stages.dvc_command
-
 .PHONY: run test test-fast install lock lint flow serve serve-flows plots bench suggest-expectations compare sweep
 
 # requirements.lock pins every distribution (transitive ones too) to what the suite was run with, for
@@ -54,11 +46,11 @@ lock:
 
 run: $(VENV)/.installed
 	@test -d .git || { echo "millrace needs a git checkout (DVC tracks experiments in git)"; exit 1; }
-	$(DVC) repro
+	dvc repro
 	@# dvc.yaml declares the plots of both tasks; those of the other task (accuracy and confusion
 	@# for regression, MAE and residuals for classification) are absent by design, not an error.
-	$(DVC) plots show --out dvc_plots 2>&1 > /dev/null | { grep -v "failed to load some plots" || true; }
-	python -m stages.summary
+	dvc plots show --out dvc_plots 2>&1 > /dev/null | { grep -v "failed to load some plots" || true; }
+	python -m millrace.ops.summary
 
 # Two workers: most of the suite waits on subprocesses (imports, dvc, servers), one core at a time.
 # --dist loadfile keeps a file's tests, and its module fixtures, on one worker.
@@ -76,7 +68,7 @@ flow: $(VENV)/.installed
 	python -m flows.pipeline
 
 serve: $(VENV)/.installed
-	python -m stages.serve
+	python -m millrace.serving.app
 
 # A starting data contract from the acquired data: gx/expectations/raw_contract.json (edit, commit,
 # then set gates.raw.suite: raw_contract). SUITE=name and FORCE=--force are passed on.
@@ -98,7 +90,7 @@ serve-flows: $(VENV)/.installed
 	PREFECT_HOME=$${PREFECT_HOME:-$(CURDIR)/.prefect} python -m flows.deployments serve --start-server --port $(PORT)
 
 plots: $(VENV)/.installed
-	$(DVC) plots show --out dvc_plots
+	dvc plots show --out dvc_plots
 
 bench: $(VENV)/.installed
 	python -m bench.train_accelerators

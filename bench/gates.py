@@ -73,8 +73,8 @@ def main() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
+    from millrace.quality.gates import Check, _batch_definition, _context, load_suite, run_gate
     from stages.acquire import load_builtin
-    from stages.gate import Check, _batch_definition, _context, load_suite, run_gate
 
     penguins = load_builtin("penguins")
     suite = load_suite(ROOT / "gx", "penguins_raw")

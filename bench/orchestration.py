@@ -2,13 +2,10 @@
 
 1. Prefect: `python -m flows.pipeline --no-save` against `dvc repro` doing the same work — nothing to
    do (all up to date), and a deploy-only rerun (`deploy.parity_tolerance` changed) — with Prefect
-   ephemeral (a server started per run, the default) and with a running local server (PREFECT_API_URL);
-   and both again with MILLRACE_WARM=1 and the warm worker running (`make flow`), against `dvc repro` so too
-   and against DVC itself in the worker, as `make run` runs it (`python -m stages.dvc_command repro`).
+   ephemeral (a server started per run, the default) and with a running local server (PREFECT_API_URL).
 2. Experiments: `dvc exp run -S train.lr=…` against setting the same value and `dvc repro` (train →
-   evaluate → deploy rerun both ways); a 4-point sweep queued with 2 workers (`millrace sweep`), cold
-   and warm as `make sweep` runs it (MILLRACE_WARM=1, no worker before it), against 4 experiments run
-   one after another.
+   evaluate → deploy rerun both ways); a 4-point sweep queued with 2 workers (`millrace sweep`) against
+   4 experiments run one after another.
 
 Runs in a temporary copy of the project; the sides alternate and repeat.
 `python -m bench.orchestration [--repeats N]`; writes bench/results/orchestration.json.
@@ -30,17 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import results_dir, write_results
-from bench.pipeline_overhead import (
-    environment,
-    project_copy,
-    sh,
-    start_warm_worker,
-    stop_warm_workers,
-    summary,
-    timed,
-)
-from stages.dvc_command import dvc_command
-from stages.http_ready import wait_until_answers
+from bench.pipeline_overhead import environment, project_copy, sh, summary, timed
+from millrace.ops.http_ready import wait_until_answers
 
 SWEEP = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [5, 6]}"
 
@@ -55,8 +43,8 @@ def with_server(repo: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the Prefect server did not start")
 
 
-def flow_seconds(repo: Path, api_url: str | None, warm: bool) -> float:
-    env = {**environment(warm), "PREFECT_HOME": str(repo / ".prefect-bench")}
+def flow_seconds(repo: Path, api_url: str | None) -> float:
+    env = {**environment(), "PREFECT_HOME": str(repo / ".prefect-bench")}
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
@@ -74,19 +62,15 @@ def set_param(repo: Path, pattern: str, value: str) -> None:
 
 
 def run_once(repo: Path, side: str, api_url: str | None) -> float:
-    if side == "dvc_in_worker":
-        return timed(repo, *dvc_command("repro"), warm=True)  # as `make run` runs DVC
-    warm = side.endswith("_warm")
-    return timed(repo, "dvc", "repro", warm=warm) if side.startswith("dvc") else flow_seconds(repo, api_url, warm)
+    return timed(repo, "dvc", "repro") if side == "dvc" else flow_seconds(repo, api_url)
 
 
-PREFECT_SIDES = ("dvc", "ephemeral", "server", "dvc_warm", "dvc_in_worker", "ephemeral_warm", "server_warm")
+PREFECT_SIDES = ("dvc", "ephemeral", "server")
 
 
 def prefect_side_by_side(repo: Path, repeats: int, port: int) -> dict:
     sides: dict[str, list[float]] = {f"{w}_{s}": [] for w in ("noop", "deploy") for s in PREFECT_SIDES}
     server = with_server(repo, port)
-    start_warm_worker(repo)
     changes = 0
     try:
         for _ in range(repeats):
@@ -99,7 +83,6 @@ def prefect_side_by_side(repo: Path, repeats: int, port: int) -> dict:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        stop_warm_workers(repo)
     return sides
 
 
@@ -108,7 +91,6 @@ def experiments_side_by_side(repo: Path, repeats: int) -> dict:
         "exp_run": [],
         "repro": [],
         "sweep_2_workers": [],
-        "sweep_2_workers_warm": [],
         "sequential_4": [],
     }
     original = (repo / "params.yaml").read_text()
@@ -124,12 +106,6 @@ def experiments_side_by_side(repo: Path, repeats: int) -> dict:
         grid = SWEEP.replace("0.02", f"0.02{i}").replace("0.03", f"0.03{i}")
         set_param(repo, r"^  grid: .*$", grid)
         sides["sweep_2_workers"].append(timed(repo, "millrace", "sweep", "--jobs", "2"))
-        # As `make sweep` runs it: each stage in a warm worker, started by the sweep (none before it). Other values,
-        # or DVC's run cache would restore the stages instead of running them.
-        set_param(repo, r"^  grid: .*$", grid.replace("0.02", "0.06").replace("0.03", "0.07"))
-        stop_warm_workers(repo)
-        sides["sweep_2_workers_warm"].append(timed(repo, "millrace", "sweep", "--jobs", "2", warm=True))
-        stop_warm_workers(repo)
         start = time.perf_counter()
         for lr in (f"0.04{i}", f"0.05{i}"):
             for epochs in (5, 6):
@@ -170,15 +146,8 @@ def main() -> None:
         ("no-op: flow, running server", "noop_server", "noop_dvc", "≤ 1.2×"),
         ("deploy rerun: flow, ephemeral", "deploy_ephemeral", "deploy_dvc", ""),
         ("deploy rerun: flow, running server", "deploy_server", "deploy_dvc", "≤ 1.2×"),
-        ("no-op, warm (worker running): flow, ephemeral", "noop_ephemeral_warm", "noop_dvc_warm", ""),
-        ("no-op, warm: flow, running server", "noop_server_warm", "noop_dvc_warm", "≤ 1.2×"),
-        ("deploy rerun, warm: flow, ephemeral", "deploy_ephemeral_warm", "deploy_dvc_warm", ""),
-        ("deploy rerun, warm: flow, running server", "deploy_server_warm", "deploy_dvc_warm", "≤ 1.2×"),
-        ("no-op, warm: flow, running server, vs DVC in the worker", "noop_server_warm", "noop_dvc_in_worker", ""),
-        ("deploy rerun, warm: flow, server, vs DVC in the worker", "deploy_server_warm", "deploy_dvc_in_worker", ""),
         ("train.lr change: dvc exp run", "exp_run", "repro", ""),
         ("4-point sweep, 2 workers", "sweep_2_workers", "sequential_4", "< 1×"),
-        ("4-point sweep, 2 workers, warm (make sweep)", "sweep_2_workers_warm", "sequential_4", ""),
     ]
     table = Table(title=f"orchestration, {os.cpu_count()} cores, median of {args.repeats} (seconds)")
     for column in ("what", "millrace s", "floor", "floor s", "ratio", "goal"):

@@ -39,7 +39,7 @@ from rich.table import Table
 
 from bench import write_results
 from bench.pipeline_overhead import project_copy, sh
-from stages.http_ready import free_port, wait_until_answers
+from millrace.ops.http_ready import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ class Deployed:
 
     @classmethod
     def of(cls, project: Path) -> Deployed:
-        from stages.trained import WEIGHTS
+        from millrace.models.trained_model import WEIGHTS
 
         if not (project / "params.yaml").is_file():
             raise SystemExit(f"{project} is not a millrace project: it has no params.yaml")
@@ -94,10 +94,10 @@ def rows_per_second(call, batch: int, seconds: float = 1.0) -> float:
 def engines(deployed: Deployed, test: pd.DataFrame) -> dict[str, dict[int, float]]:
     import torch
 
-    from stages import trained
-    from stages.bundle import Bundle
+    from millrace.models import trained_model
+    from millrace.serving.bundle import Bundle
 
-    model = trained.load(deployed.train)
+    model = trained_model.load(deployed.train)
     eager = model.serving_model().eval()
     found: dict[str, dict[int, float]] = {}
     for batch in (1, 32):
@@ -131,7 +131,7 @@ def server(deployed: Deployed, directory: Path, variant: str) -> tuple[subproces
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "stages.serve", "--port", str(port)],
+        [sys.executable, "-m", "millrace.serving.app", "--port", str(port)],
         cwd=directory,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -163,7 +163,7 @@ def load(url: str, records: list[dict], clients: int, seconds: float) -> dict[st
 
 
 def in_process_single(deployed: Deployed, records: list[dict], variant: str) -> float:
-    from stages.bundle import Bundle
+    from millrace.serving.bundle import Bundle
 
     bundle = Bundle(deployed.deploy, variant)
     bundle.predict(records[:1])

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from sklearn.datasets import make_classification
 
-from stages.params import Params, parse_params
+from millrace.config.params import Params, parse_params
 
 
 class Timer(L.Callback):
@@ -81,7 +81,7 @@ def bench_params(accelerator: str, precision: str, epochs: int, batch: int) -> P
     return parse_params(
         {
             "seed": 0,
-            "data": {"target": "y", "features": None},
+            "data": {"source": {"kind": "file", "path": "synthetic.parquet"}, "target": "y", "features": None},
             "model": {"dropout": 0.1},
             "train": {
                 "accelerator": accelerator,

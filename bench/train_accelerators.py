@@ -22,7 +22,7 @@ from rich.table import Table
 
 from bench import write_results
 from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection, steady
-from stages.train import build, trainer
+from millrace.training.fit import build, trainer
 
 # Dense peak FLOP/s of the GPUs we are lent, by precision (NVIDIA's H100 SXM / H200 data sheets).
 PEAK = {

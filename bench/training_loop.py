@@ -20,8 +20,8 @@ from rich.table import Table
 
 from bench import write_results
 from bench.tabular import Timer, arguments, bench_params, machine_info, make_split, result_name, selection, steady
-from stages.train import build, trainer
-from stages.train.datamodule import to_device_if_small
+from millrace.training.datamodule import to_device_if_small
+from millrace.training.fit import build, trainer
 
 
 def lightning_epochs(label_dir: Path, p, hidden: tuple[int, ...]) -> list[float]:

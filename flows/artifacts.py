@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages import compare
-from stages.io import read_json
-from stages.params import Params
+from millrace.config.params import Params
+from millrace.files import read_json
+from millrace.ops import compare
 
 GATES = ("raw", "clean", "labels")
 

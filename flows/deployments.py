@@ -18,6 +18,11 @@ Every run works on this workspace (the `repo` parameter is its absolute path).
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a command: settings first, before Prefect is imported (flows/__init__.py)
+    from flows import prepare_command
+
+    prepare_command(runs_a_flow=False)
+
 import argparse
 import os
 import subprocess
@@ -29,8 +34,8 @@ from typing import Any
 
 from flows import tether
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
-from stages.http_ready import wait_until_answers
-from stages.params import Flows, Schedule, load_params
+from millrace.config.params import Flows, Schedule, load_params
+from millrace.ops.http_ready import wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_START_SECONDS = 90  # a first start creates the SQLite database (~10 s on 2 cores)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from flows import tether
-from stages.http_ready import free_port, wait_until_answers
+from millrace.ops.http_ready import free_port, wait_until_answers
 
 STARTUP_SECONDS = 120  # the very first start also creates the database (~20 s on two cores)
 ATTEMPTS = 3  # the free port found may be taken before the server binds it

@@ -1,6 +1,6 @@
 """The drift check as a Prefect flow, for an hourly schedule beside the served model.
 
-One task runs `python -m stages.drift` (the check itself lives in stages/drift.py) and the flow
+One task runs `python -m millrace.ops.drift` (the check itself lives in millrace/ops/drift.py) and the flow
 publishes its report as a markdown artifact. Drift (a feature's PSI over monitor.psi_threshold)
 starts the retraining flow when `flows.retrain_on_drift` is set: the retraining deployment when
 this run belongs to a deployment (it runs wherever that deployment's runs execute), else the
@@ -10,6 +10,11 @@ Run: `python -m flows.monitor` (an ephemeral Prefect server unless PREFECT_API_U
 """
 
 from __future__ import annotations
+
+if __name__ == "__main__":  # run as a command: settings first, before Prefect is imported (flows/__init__.py)
+    from flows import prepare_command
+
+    prepare_command()
 
 import json
 import os
@@ -22,20 +27,21 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import deployment
 
-from flows import QUIET_ENV, notify, run_by_hand
+from flows import notify, run_by_hand
 from flows.ephemeral import use_temporary_server
 from flows.retrain import DEPLOYMENT as RETRAIN_DEPLOYMENT
 from flows.retrain import retrain
-from stages.params import load_params
+from millrace.config.params import load_params
+from millrace.environment import QUIET_ENV
 
-DRIFTED = 3  # stages.drift's exit status with --fail-on-drift
+DRIFTED = 3  # millrace.ops.drift's exit status with --fail-on-drift
 
 
 @task(retries=0)
 def check_drift(repo: str) -> int:
     """Run the drift check; its exit status says whether anything drifted."""
     result = subprocess.run(
-        [sys.executable, "-m", "stages.drift", "--fail-on-drift"],
+        [sys.executable, "-m", "millrace.ops.drift", "--fail-on-drift"],
         cwd=repo,
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stages.params import load_params
+from millrace.config.params import load_params
 
 REFUSED = "refusing to deploy"  # what stages/deploy.py says when it will not ship a model
 TIMEOUT_SECONDS = 10

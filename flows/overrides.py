@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from stages.io import read_json, write_json, write_text
-from stages.params import ParamsError, load_params
+from millrace.config.params import ParamsError, load_params
+from millrace.files import read_json, write_json, write_text
 
 RECORD = ".millrace/flow/overrides.json"
 

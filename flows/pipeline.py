@@ -19,6 +19,11 @@ server unless PREFECT_API_URL is set).
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a command: settings first, before Prefect is imported (flows/__init__.py)
+    from flows import prepare_command
+
+    prepare_command()
+
 import argparse
 import gc
 import logging
@@ -34,14 +39,15 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 
-from flows import QUIET_ENV, artifacts, notify, run_by_hand
+from flows import artifacts, notify, run_by_hand
 from flows.ephemeral import use_temporary_server
 from flows.lock import ensure_free, workspace_lock
 from flows.overrides import overridden, restore_after_killed_run
 from flows.stage_task import recorded_outputs, run_stage, stage_options, stale_stages
-from stages.cli import skip_final_collection
-from stages.dvc_command import dvc_command
-from stages.params import Flows, Params, load_params
+from millrace.config.params import Flows, Params, load_params
+from millrace.entry import skip_final_collection
+from millrace.environment import QUIET_ENV
+from millrace.ops.dvc import dvc_command
 
 
 def stage_names(repo: Path) -> list[str]:

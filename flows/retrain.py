@@ -10,6 +10,11 @@ Run: `python -m flows.retrain` (an ephemeral Prefect server unless PREFECT_API_U
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a command: settings first, before Prefect is imported (flows/__init__.py)
+    from flows import prepare_command
+
+    prepare_command()
+
 from typing import Any
 
 from prefect import flow, get_run_logger

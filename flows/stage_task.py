@@ -23,9 +23,10 @@ import yaml
 from prefect import get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from flows import QUIET_ENV, tether
-from stages.dvc_command import dvc_command, dvc_logging
-from stages.errors import TRANSIENT_EXIT
+from flows import tether
+from millrace.environment import QUIET_ENV
+from millrace.errors import TRANSIENT_EXIT
+from millrace.ops.dvc import dvc_command
 
 GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
 CORRUPT_RWLOCK_HINT = (
@@ -51,7 +52,7 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def _failure(stage: str, returncode: int, tail: list[str]) -> StageFailed:
-    """The stage's own `error:` message when it printed one (stages/cli.py), else the last lines."""
+    """The stage's own `error:` message when it printed one (millrace/cli.py), else the last lines."""
     said = "\n".join(tail)
     status = re.search(r"exited with (-?\d+)", said)
     errors = [i for i, line in enumerate(tail) if line.startswith("error:")]
@@ -125,7 +126,6 @@ def stale_stages(repo: Path, logger: logging.Logger | logging.LoggerAdapter) -> 
     """
     from dvc.repo import Repo, lock_repo
 
-    dvc_logging()  # as a cold flow has it from `import dvc` (the warm worker took it down)
     pipeline_file = str(repo.resolve() / "dvc.yaml")
     try:
         # Held around both calls: `status` alone takes and releases the lock, and dropping the lock drops

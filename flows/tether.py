@@ -15,9 +15,16 @@ import subprocess
 import sys
 from typing import Any
 
-from stages.warm import signal_on_parent_death
-
 POLL_SECONDS = 0.2  # where the operating system cannot say at once that the flow is gone
+
+
+def signal_on_parent_death(signum: int) -> None:
+    """Linux sends this process SIGNUM the moment the thread that started it ends; elsewhere nothing does."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def start(command: list[str], **popen: Any) -> subprocess.Popen:

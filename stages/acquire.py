@@ -22,13 +22,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from stages import archives, folders
-from stages.archives import is_archive
-from stages.download import Fetch, download
-from stages.errors import MillraceError
-from stages.gate import Check, expectation, load_suite, run_gate
-from stages.io import atomic_dir, sha256, write_json, write_parquet
-from stages.params import (
+from millrace.config.params import (
     BuiltinSource,
     Data,
     FileSource,
@@ -40,8 +34,14 @@ from stages.params import (
     UrlSource,
     load_params,
 )
-from stages.sql import read_query
-from stages.tables import FORMATS, format_of, read_table
+from millrace.errors import MillraceError
+from millrace.files import atomic_dir, sha256, write_json, write_parquet
+from millrace.quality.gates import Check, expectation, load_suite, run_gate
+from millrace.sources import archives, folders
+from millrace.sources.archives import is_archive
+from millrace.sources.download import Fetch, download
+from millrace.sources.sql import read_query
+from millrace.sources.tables import FORMATS, format_of, read_table
 
 DOWNLOADS = Path(".millrace/downloads")  # pinned downloads, by checksum; outside DVC's outputs
 QUARANTINE_COLUMNS = ["file", "line", "reason", "text"]
@@ -54,7 +54,7 @@ def load_builtin(name: str) -> pd.DataFrame:
 
         return palmerpenguins.load_penguins()
     if name == "reviews":
-        from stages.reviews import messages
+        from millrace.sources.builtin_reviews import messages
 
         return messages()
     from sklearn import datasets
@@ -62,7 +62,7 @@ def load_builtin(name: str) -> pd.DataFrame:
     if name == "digits":  # 8×8 greyscale images, kept as images (PNG bytes), not 64 loose columns
         import numpy as np
 
-        from stages.images import png_bytes
+        from millrace.inputs.images import png_bytes
 
         bunch = datasets.load_digits()
         pixels = np.round(bunch.images * (255 / 16)).astype(np.uint8)
@@ -259,6 +259,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from stages.cli import stage_main
+    from millrace.entry import stage_main
 
     stage_main(main, __doc__)

@@ -22,27 +22,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.errors import MillraceError
-from stages.gate import Check, expectation, load_suite, run_gate
-from stages.images import is_binary
-from stages.io import atomic_dir, write_json, write_parquet
-from stages.params import Clean, CleanGate, Missing, Outliers, load_params
+from millrace.config.params import Clean, CleanGate, Missing, Outliers, load_params
+from millrace.errors import MillraceError
+from millrace.files import atomic_dir, write_json, write_parquet
+from millrace.inputs.columns import is_numeric, is_text
+from millrace.inputs.images import is_binary
+from millrace.quality.gates import Check, expectation, load_suite, run_gate
 
 EXAMPLES = 5
 TRUE = frozenset({"true", "t", "yes", "y", "1"})
 FALSE = frozenset({"false", "f", "no", "n", "0"})
 # Unicode's control characters (category Cc: C0, DEL, C1) other than tab and newline; NUL and CR included.
 CONTROL = dict.fromkeys(c for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n")
-
-
-def is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def is_text(series: pd.Series) -> bool:
-    return not (is_numeric(series) or pd.api.types.is_bool_dtype(series) or is_binary(series)) and (
-        pd.api.types.is_string_dtype(series) or series.dtype == object
-    )
 
 
 class Cleaning:
@@ -322,6 +313,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from stages.cli import stage_main
+    from millrace.entry import stage_main
 
     stage_main(main, __doc__)

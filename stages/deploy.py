@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages import optimize, plans, targets
-from stages.errors import MillraceError
-from stages.io import atomic_dir, folder_sha256, read_json, sha256, write_json
-from stages.params import TRAINING_SECTIONS, load_params
+from millrace.config.params import TRAINING_SECTIONS, load_params
+from millrace.errors import MillraceError
+from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
+from millrace.inputs import plans
+from millrace.release import compression, deploy_targets
 
 ONNX, TORCHSCRIPT, MANIFEST, CARD = "model.onnx", "model.torchscript.pt", "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # test rows checked for export parity
@@ -138,7 +139,7 @@ def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], settings, out: 
         export(candidate, inputs, names, trained.task, directory)
 
     labels = test["label"].to_numpy()
-    variants = optimize.build(model, export_onnx, everything, labels, trained.task, out, settings)
+    variants = compression.build(model, export_onnx, everything, labels, trained.task, out, settings)
     return {"parity": figures, "variants": variants}
 
 
@@ -171,8 +172,8 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
 
 def champion_comparison(champion_dir: Path, trained, test: pd.DataFrame, evaluation: dict, tolerance: float) -> dict:
     """The active release scored on this test split beside the challenger, on the primary metric."""
-    from stages.bundle import Bundle
-    from stages.metrics import PRIMARY
+    from millrace.evaluation.metrics import PRIMARY
+    from millrace.serving.bundle import Bundle
 
     champion = Bundle(champion_dir)
     found: dict[str, Any] = {"version": champion.version}
@@ -204,8 +205,9 @@ def champion_comparison(champion_dir: Path, trained, test: pd.DataFrame, evaluat
 def main() -> None:
     import os
 
-    from stages import model_card, releases
-    from stages import trained as trained_model
+    from millrace.evaluation import model_card
+    from millrace.models import trained_model
+    from millrace.release import registry
 
     params = load_params()
     evaluation = read_json(Path(params.paths.reports) / "evaluate" / "metrics.json")
@@ -214,7 +216,7 @@ def main() -> None:
     test = pd.read_parquet(label_dir / "test.parquet")
     experiment = os.environ.get("DVC_EXP_NAME")  # dvc exp run sets it for the stages it runs
     check_delivery(evaluation)
-    champion_dir = releases.active_dir(params.paths.releases)
+    champion_dir = registry.active_dir(params.paths.releases)
     champion = None
     if champion_dir is not None:
         champion = champion_comparison(champion_dir, model, test, evaluation, params.deploy.champion_tolerance)
@@ -232,7 +234,7 @@ def main() -> None:
         labels = read_json(label_dir / "label_map.json")
         (out / CARD).write_text(model_card.render(info, evaluation, labels))
         info["files"][CARD] = sha256(out / CARD)
-        info["targets"] = targets.write(params.deploy.targets, out, info, params)
+        info["targets"] = deploy_targets.write(params.deploy.targets, out, info, params)
         info["files"] |= {f"{d.name}/": folder_sha256(d) for d in sorted(out.iterdir()) if d.is_dir()}
         write_json(out / MANIFEST, info)
     size = sum(p.stat().st_size for p in Path(params.paths.deploy).iterdir())
@@ -240,16 +242,16 @@ def main() -> None:
     if experiment:
         report["release"] = f"none: inside experiment {experiment!r}"
     else:
-        version = releases.register(params.paths.deploy, params.paths.releases)
-        promoted = params.deploy.promote == "auto" and releases.active(params.paths.releases) != version
+        version = registry.register(params.paths.deploy, params.paths.releases)
+        promoted = params.deploy.promote == "auto" and registry.active(params.paths.releases) != version
         if promoted:
-            releases.promote(params.paths.releases, version, "deploy: met the delivery standard and the champion")
-        report["release"] = {"version": version, "active": releases.active(params.paths.releases) == version}
+            registry.promote(params.paths.releases, version, "deploy: met the delivery standard and the champion")
+        report["release"] = {"version": version, "active": registry.active(params.paths.releases) == version}
     write_json(Path(params.paths.reports) / "deploy.json", report)
     print(f"deployed bundle {info['version']} to {params.paths.deploy}; release: {report['release']}")
 
 
 if __name__ == "__main__":
-    from stages.cli import stage_main
+    from millrace.entry import stage_main
 
     stage_main(main, __doc__)

@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from stages import baselines, review
-from stages.errors import MillraceError
-from stages.io import atomic_dir, write_json, write_text
-from stages.metrics import (
+from millrace.config.params import LOWER_IS_BETTER, Evaluate, load_params
+from millrace.errors import MillraceError
+from millrace.evaluation import baselines, review_page
+from millrace.evaluation.metrics import (
     WORST_SLICE,
     bootstrap,
     calibration_points,
@@ -33,7 +33,7 @@ from stages.metrics import (
     scores,
     slices,
 )
-from stages.params import LOWER_IS_BETTER, Evaluate, load_params
+from millrace.files import atomic_dir, write_json, write_text
 
 BATCH = 256
 
@@ -102,7 +102,7 @@ def model_size(trained, train_dir: Path) -> dict[str, Any]:
 
     The two differ for freeze and LoRA, which save only what they trained.
     """
-    from stages.trained import WEIGHTS, parameter_counts
+    from millrace.models.trained_model import WEIGHTS, parameter_counts
 
     counts = parameter_counts(trained.backbone)
     weights = sum(p.numel() * p.element_size() for p in trained.backbone.parameters())
@@ -159,13 +159,13 @@ def run(
     if params.review.per_class and train is not None:
         values = outputs.numpy()
         shown = [trained.classes[i] for i in predicted] if task != "regression" else [f"{v:.4g}" for v in predicted]
-        verdicts = review.read_verdicts(None) if verdicts is None else verdicts
-        report["review"] = review.fold_in(verdicts, review.sample_ids(test), shown)
-        chosen = review.choose(
+        verdicts = review_page.read_verdicts(None) if verdicts is None else verdicts
+        report["review"] = review_page.fold_in(verdicts, review_page.sample_ids(test), shown)
+        chosen = review_page.choose(
             test, values, trained.classes, params.review.per_class, report.get("slices", {}).get("worst")
         )
         title = f"Review: {trained.meta['family']} on the test split ({len(chosen)} samples)"
-        page = review.render(test, values, chosen, trained, train, verdicts, title)
+        page = review_page.render(test, values, chosen, trained, train, verdicts, title)
         report["review"]["samples"] = len(chosen)
     report["delivery"] = delivery(metrics, params, report.get("baselines"), report.get("review"))
     return report, plots, page
@@ -176,7 +176,7 @@ def teacher_comparison(trained, test: pd.DataFrame) -> dict[str, Any] | None:
     distilled = trained.meta.get("distilled_from")
     if not distilled:
         return None
-    from stages import trained as trained_model
+    from millrace.models import trained_model
 
     teacher = trained_model.load(distilled["teacher"])
     teacher_metrics = scores(predict(teacher, test), test["label"].to_numpy(), teacher.classes)
@@ -190,14 +190,14 @@ def teacher_comparison(trained, test: pd.DataFrame) -> dict[str, Any] | None:
 
 
 def main() -> None:
-    from stages import trained as trained_model
+    from millrace.models import trained_model
 
     params = load_params()
     model = trained_model.load(params.paths.train)
     label_dir = Path(params.paths.label)
     test = pd.read_parquet(label_dir / "test.parquet")
     train = pd.read_parquet(label_dir / "train.parquet")
-    verdicts = review.read_verdicts(Path(params.paths.reports) / review.VERDICTS_FILE)
+    verdicts = review_page.read_verdicts(Path(params.paths.reports) / review_page.VERDICTS_FILE)
     report, plot_data, page = run(model, test, params.evaluate, train, params.seed, verdicts)
     report["model"] = {"family": model.meta["family"], "strategy": model.meta["model"]["strategy"]}
     report["model"] |= model_size(model, Path(params.paths.train))
@@ -218,6 +218,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from stages.cli import stage_main
+    from millrace.entry import stage_main
 
     stage_main(main, __doc__)

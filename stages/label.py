@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from stages import annotations, weak
-from stages.errors import MillraceError
-from stages.features import text_positions
-from stages.gate import Check, expectation, run_gate
-from stages.identity import row_hash_ids
-from stages.io import atomic_dir, write_json, write_parquet
-from stages.params import Data, Label, Params, Split, load_params
+from millrace.config.params import Data, Label, Params, Split, load_params
+from millrace.errors import MillraceError
+from millrace.files import atomic_dir, write_json, write_parquet
+from millrace.inputs.tabular import text_positions
+from millrace.labelling import annotations, weak_supervision
+from millrace.labelling.row_ids import row_hash_ids
+from millrace.quality.gates import Check, expectation, run_gate
 
 SPLITS = ("train", "val", "test")
 MAX_CLASSES = 20  # a numeric target with more distinct values than this is taken as continuous
@@ -199,14 +199,14 @@ def assign_labels(frame: pd.DataFrame, target: str, params: Label, text_column: 
         given = human.where(human.notna(), given)
         source = source.where(human.isna(), "annotation")
     if params.rules:
-        votes = weak.votes(params.rules, frame, text_column)
-        combined = weak.combine(votes, params.rules, params.combine)
+        votes = weak_supervision.votes(params.rules, frame, text_column)
+        combined = weak_supervision.combine(votes, params.rules, params.combine)
         fills = given.isna() & combined.notna()
         report["rules"] = {
             "combine": params.combine,
             "labelled": int(fills.sum()),
             "abstained_or_tied": int((given.isna() & combined.isna()).sum()),
-            "per_rule": weak.analysis(votes, given.where(source != "rule")),
+            "per_rule": weak_supervision.analysis(votes, given.where(source != "rule")),
         }
         given = given.where(~fills, combined)
         source = source.where(~fills, "rule")
@@ -223,7 +223,9 @@ def _source_counts(source: pd.Series) -> dict[str, int]:
 
 def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Path) -> dict[str, Any]:
     """Label review and the active-learning export (classification only)."""
-    from stages import baselines, curation, plans
+    from millrace.evaluation import baselines
+    from millrace.inputs import plans
+    from millrace.labelling import curation
 
     review, active = params.label.review, params.label.active_learning
     if task != "classification":
@@ -298,7 +300,7 @@ def main() -> None:
 
 
 def _text_column(frame: pd.DataFrame, data: Data) -> str | None:
-    from stages.plans import data_kind, declared_text_column
+    from millrace.inputs.plans import data_kind, declared_text_column
 
     columns = data.features or [c for c in frame.columns if c != data.target]
     kind, column = data_kind(frame, columns, declared_text_column(data))
@@ -321,6 +323,6 @@ def _print_rules(rules: dict[str, Any] | None) -> None:
 
 
 if __name__ == "__main__":
-    from stages.cli import stage_main
+    from millrace.entry import stage_main
 
     stage_main(main, __doc__, release_freed_memory=True)

@@ -26,12 +26,12 @@ from typing import Any
 
 import pandas as pd
 
-from stages.errors import MillraceError
-from stages.features import feature_columns
-from stages.io import read_json, write_json, write_text
-from stages.params import Model, load_params
-from stages.plans import data_kind, declared_text_column
-from stages.registry import REGISTRY, ModelFamily, Variant
+from millrace.config.params import Model, load_params
+from millrace.errors import MillraceError
+from millrace.files import read_json, write_json, write_text
+from millrace.inputs.plans import data_kind, declared_text_column
+from millrace.inputs.tabular import feature_columns
+from millrace.models.catalogue import FAMILIES, ModelFamily, Variant
 
 OVER_BUDGET = "estimated"  # how a rejection for time starts
 BALANCED_SHARE = 0.25  # `balanced` keeps to candidates that need at most this share of the budget
@@ -55,7 +55,7 @@ def describe(
         words = train[column].str.split().str.len()
         profile |= {"text_column": column, "mean_words": round(float(words.mean()), 1)}
     if kind == "image":
-        from stages.images import open_image
+        from millrace.inputs.images import open_image
 
         sizes = [open_image(v).size for v in train[column].head(200)]
         profile |= {"image_column": column, "image_pixels": int(sum(w * h for w, h in sizes) / len(sizes))}
@@ -127,7 +127,7 @@ def candidates(profile, found, model: Model, epochs: int) -> list[dict[str, Any]
     """Every registry variant with its estimate and, if it cannot be chosen, why not."""
     overrides = _overrides(model)
     rows = []
-    for family in REGISTRY.values():
+    for family in FAMILIES.values():
         for variant in family.variants:
             minutes = estimate_minutes(family, variant, profile, found, epochs)
             row = {
@@ -175,8 +175,6 @@ def _label(c: dict[str, Any]) -> str:
 
 def run(profile: dict[str, Any], found: dict[str, Any], model: Model, epochs: int) -> dict[str, Any]:
     """Pick family, strategy and size (or honour params' choice) and record the reasons."""
-    if model.name != "auto" and model.name not in REGISTRY:
-        raise MillraceError(f"model.name {model.name!r} is not registered; choose auto or one of {sorted(REGISTRY)}")
     rows = candidates(profile, found, model, epochs)
     fits = [c for c in rows if c["rejected"] is None]
     overrides = _overrides(model)
@@ -200,7 +198,7 @@ def run(profile: dict[str, Any], found: dict[str, Any], model: Model, epochs: in
         )
         if chosen["estimated_minutes"] > model.time_budget_minutes:
             reasons.append(f"note: estimated {chosen['estimated_minutes']:.1f} min exceeds the budget; kept as chosen")
-    reasons += [rule, f"{chosen['family']}: {REGISTRY[chosen['family']].description}"]
+    reasons += [rule, f"{chosen['family']}: {FAMILIES[chosen['family']].description}"]
     chosen["rejected"] = None
     for other in fits:
         if other is not chosen:
@@ -259,6 +257,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from stages.cli import stage_main
+    from millrace.entry import stage_main
 
     stage_main(main, __doc__)

@@ -12,13 +12,11 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
-from flows import quiet_environment
+from millrace.environment import prepare_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
-quiet_environment()  # as importing `flows` does: usage reporting off, for the tests and what they start
-# Stages run cold unless a test asks for the warm worker (tests/unit/test_warm.py, tests/e2e/test_warm_pipeline.py).
-os.environ.pop("MILLRACE_WARM", None)
+prepare_process()  # as the entry points do: usage reporting off, for the tests and what they start
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs two workers on two cores: one torch thread each (inherited by every stage the
     # tests start), or the two workers' OpenMP pools spin against each other's.
@@ -65,7 +63,7 @@ def built_repo(tmp_path_factory) -> Path:
     Made once per test run: under pytest-xdist the first worker to need it builds it in the folder all
     workers share while the others wait, then every worker reads the same copy (tests copy it to change it).
     """
-    from tests.harness import commit_all, copy_project, sh
+    from tests.helpers.harness import commit_all, copy_project, sh
 
     shared = _shared_folder(tmp_path_factory)
     repo, built = shared / "built" / "repo", shared / "built" / "done"

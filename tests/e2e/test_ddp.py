@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from tests.harness import set_param, sh, stages_run
+from tests.helpers.harness import set_param, sh, stages_run
 
 pytestmark = pytest.mark.slow
 

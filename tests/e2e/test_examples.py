@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from stages.images import open_image
-from stages.params import Serve
-from stages.serve import Bundle, create_app
+from millrace.config.params import Serve
+from millrace.inputs.images import open_image
+from millrace.serving.app import Bundle, create_app
 from tests.conftest import ROOT
 from tests.e2e.test_targets import assert_same_predictions, predict_on_device
-from tests.harness import copy_project, sh
-from tests.params_reads import not_listed, stage_reads
+from tests.helpers.harness import copy_project, sh
+from tests.helpers.params_reads import not_listed, stage_reads
 
 pytestmark = pytest.mark.slow
 

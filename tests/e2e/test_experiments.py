@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.harness import sh, tool_env
+from tests.helpers.harness import sh, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +21,10 @@ def experiments(shown: list[dict]) -> dict[str, dict]:
 
 
 def test_a_sweep_queues_the_grid_runs_it_in_parallel_and_ranks_it(workspace):
-    from stages import compare, releases
+    from millrace.ops import compare
+    from millrace.release import registry
 
-    released = releases.listing(workspace / "models/releases")
+    released = registry.listing(workspace / "models/releases")
     params = (workspace / "params.yaml").read_text()
     grid = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [3]}"
     (workspace / "params.yaml").write_text(re.sub(r"^  grid: .*$", grid, params, count=1, flags=re.MULTILINE))
@@ -43,7 +44,7 @@ def test_a_sweep_queues_the_grid_runs_it_in_parallel_and_ranks_it(workspace):
         test = data["metrics"]["reports/evaluate/metrics.json"]["data"]["test"]
         assert 0 <= test["accuracy"] <= 1 and "f1_macro" in test
         assert data["metrics"]["reports/train/metrics.json"]["data"]["epoch"] <= 2
-    assert releases.listing(workspace / "models/releases") == released  # an experiment is not a release
+    assert registry.listing(workspace / "models/releases") == released  # an experiment is not a release
     assert sh(workspace, "git", "status", "--porcelain", "--untracked-files=no").stdout.strip() == "M params.yaml"
 
     # the sweep ended with `millrace compare`: both ranked, best first, the best plotted against the baseline
@@ -62,7 +63,7 @@ def test_an_experiment_the_queue_calls_a_success_but_dvc_never_recorded_is_run_a
     queue says Success, no experiment holds the name. The sweep runs that point again and records it."""
     from rich.console import Console
 
-    from stages import sweep
+    from millrace.ops import sweep
 
     monkeypatch.chdir(workspace)
     for key, value in tool_env(workspace).items():

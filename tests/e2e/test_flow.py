@@ -8,8 +8,8 @@ import time
 import pytest
 
 from flows.lock import workspace_lock
-from tests import loopback
-from tests.harness import flow_with_a_stage_past_its_timeout, gone, prefect_db, sh, stages_run, tool_env
+from tests.helpers import loopback
+from tests.helpers.harness import flow_with_a_stage_past_its_timeout, gone, prefect_db, sh, stages_run, tool_env
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.harness import set_param, sh
+from tests.helpers.harness import set_param, sh
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow

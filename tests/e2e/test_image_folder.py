@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from tests.conftest import ROOT
-from tests.harness import copy_project, sh
+from tests.helpers.harness import copy_project, sh
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.e2e.test_serve import start
-from tests.harness import sh, stages_run
+from tests.helpers.harness import sh, stages_run
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness import sh
+from tests.helpers.harness import sh
 
 pytestmark = pytest.mark.slow
 

@@ -2,13 +2,13 @@
 
 A key a stage reads but does not list can change its outputs while `dvc repro` says "up to date".
 Each stage's `main()` runs in-process in a copy of the finished workspace with every read of the
-params recorded (tests/params_reads.py). The default pipeline's code paths here; the text and image
+params recorded (tests/helpers/params_reads.py). The default pipeline's code paths here; the text and image
 presets are checked the same way in tests/e2e/test_examples.py.
 """
 
 import pytest
 
-from tests.params_reads import not_listed, stage_reads, unlisted
+from tests.helpers.params_reads import not_listed, stage_reads, unlisted
 
 pytestmark = pytest.mark.slow
 

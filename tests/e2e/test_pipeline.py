@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.harness import set_param, sh, stages_run
+from tests.helpers.harness import set_param, sh, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def test_changing_a_clean_param_reruns_from_clean(workspace):
 
 
 def test_summary_prints_gates_metrics_and_paths(built_repo):
-    out = sh(built_repo, "python", "-m", "stages.summary").stdout
+    out = sh(built_repo, "python", "-m", "millrace.ops.summary").stdout
     for text in ("Gates", "labels", "test/accuracy", "meets", "models/deploy", "reports/evaluate/metrics.json"):
         assert text in out
 
@@ -98,8 +98,8 @@ def test_a_reviewers_wrong_verdict_is_folded_in_and_can_stop_the_deploy(workspac
 
 
 def test_a_variant_that_loses_too_much_is_refused_and_cannot_be_served(workspace):
-    from stages.bundle import Bundle
-    from stages.errors import MillraceError
+    from millrace.errors import MillraceError
+    from millrace.serving.bundle import Bundle
 
     set_param(workspace, r"^  variants: .*$", "  variants: [int8, pruned]")
     set_param(workspace, r"^  prune_amount: .*$", "  prune_amount: 0.97")  # almost every weight zeroed

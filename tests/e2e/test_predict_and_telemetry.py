@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from stages.bundle import Bundle
-from stages.errors import MillraceError
-from stages.params import Serve
-from stages.predict import run
-from stages.serve import create_app
+from millrace.config.params import Serve
+from millrace.errors import MillraceError
+from millrace.serving.app import create_app
+from millrace.serving.batch_predict import run
+from millrace.serving.bundle import Bundle
 from tests.e2e.test_serve import PENGUIN, start
-from tests.harness import sh
+from tests.helpers.harness import sh
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from stages.http_ready import answers, free_port
-from tests import loopback
-from tests.harness import tool_env
+from millrace.ops.http_ready import answers, free_port
+from tests.helpers import loopback
+from tests.helpers.harness import tool_env
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
-from stages import releases
+from millrace.release import registry
 from tests.e2e.test_serve import PENGUIN, start
-from tests.harness import set_param, sh
+from tests.helpers.harness import set_param, sh
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ def ready_version(url: str) -> str | None:
 
 def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(workspace):
     root = workspace / "models/releases"
-    first = releases.active(root)
+    first = registry.active(root)
     assert first and (root / first / "MODEL_CARD.md").read_text().startswith("# Model card: tabular_mlp")
     # A second model, registered but not made active: promotion is a person's decision here.
     set_param(workspace, r"^  promote: auto.*$", "  promote: manual")
@@ -32,8 +32,8 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
     set_param(workspace, r"^    accuracy: 0.9 .*$", "    accuracy: 0.3")
     set_param(workspace, r"^    f1_macro: 0.85$", "    f1_macro: 0.1")
     sh(workspace, "dvc", "repro")
-    second = releases.versions(root)[-1]
-    assert second != first and releases.active(root) == first
+    second = registry.versions(root)[-1]
+    assert second != first and registry.active(root) == first
     deploy = json.loads((workspace / "reports/deploy.json").read_text())
     assert deploy["release"] == {"version": second, "active": False} and deploy["champion"]["version"] == first
 
@@ -79,7 +79,7 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
         (broken / "model.onnx").write_bytes(b"not an onnx graph")
         refused = sh(workspace, "millrace", "promote", broken.name, check=False)
         assert refused.returncode == 1 and "damaged: model.onnx differs from the manifest" in refused.stderr
-        assert releases.active(root) == first
+        assert registry.active(root) == first
         said = process.output
         (root / "ACTIVE").write_text(broken.name + "\n")
         deadline = time.monotonic() + 15
@@ -92,7 +92,7 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
     finally:
         process.terminate()
         process.wait(timeout=10)
-    moves = [(h["from"], h["to"]) for h in releases.history(root)]
+    moves = [(h["from"], h["to"]) for h in registry.history(root)]
     assert moves[-2:] == [(first, second), (second, first)]  # the refused promotion is not in the history
 
 
@@ -102,9 +102,9 @@ def test_a_challenger_worse_than_the_champion_is_refused(workspace):
     champion = evaluation["test"]["accuracy"]
     evaluation["test"]["accuracy"] = champion - 0.05  # as if the retrained model were this much worse
     metrics.write_text(json.dumps(evaluation))
-    before = releases.listing(workspace / "models/releases")
+    before = registry.listing(workspace / "models/releases")
     result = sh(workspace, "python", "-m", "stages.deploy", check=False)
     assert result.returncode == 1
     assert "worse than the active release" in result.stderr and f"{champion:.4f}" in result.stderr
     assert "deploy.champion_tolerance (0.02)" in result.stderr
-    assert releases.listing(workspace / "models/releases") == before
+    assert registry.listing(workspace / "models/releases") == before

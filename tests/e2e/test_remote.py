@@ -3,7 +3,7 @@ clone, `dvc pull` into a fresh one, and the fresh clone has every output without
 
 import pytest
 
-from tests.harness import commit_all, sh, stages_run
+from tests.helpers.harness import commit_all, sh, stages_run
 
 pytestmark = pytest.mark.slow
 

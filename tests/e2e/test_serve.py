@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
-from stages.http_ready import free_port, wait_until_answers
-from stages.serve_docs import Invalid, Predictions, Refused
-from tests.harness import set_param, tool_env
+from millrace.ops.http_ready import free_port, wait_until_answers
+from millrace.serving.openapi_docs import Invalid, Predictions, Refused
+from tests.helpers.harness import set_param, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def start(repo, extra_env=None):
     port = free_port()
     env = {**tool_env(repo), **(extra_env or {})}
     process = subprocess.Popen(
-        ["python", "-m", "stages.serve", "--port", str(port)],
+        ["python", "-m", "millrace.serving.app", "--port", str(port)],
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,

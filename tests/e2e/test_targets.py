@@ -14,16 +14,15 @@ import httpx
 import pandas as pd
 import pytest
 
-from stages.bundle import Bundle
-from stages.http_ready import free_port, wait_until_answers
-from tests.conftest import ROOT
-from tests.harness import tool_env
+from millrace.ops.http_ready import free_port, wait_until_answers
+from millrace.serving.bundle import Bundle
+from tests.helpers.harness import tool_env
 
 pytestmark = pytest.mark.slow
 
 # Refuses any import outside the standard library and the distributions in ALLOWED (and what they need).
 BLOCKER = """
-import importlib.abc, importlib.metadata as md, json, re, sys
+import importlib.abc, importlib.machinery, importlib.metadata as md, json, os, re, sys
 allowed, queue = set(), [n.lower() for n in json.loads(sys.argv.pop(1))]
 while queue:
     name = re.split(r"[ ;<>=!\\[]", queue.pop())[0].lower().replace("_", "-")
@@ -38,7 +37,12 @@ owners = md.packages_distributions()
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
         top = fullname.partition(".")[0]
-        if top in sys.stdlib_module_names or top in ("stages", "_distutils_hack") or top.startswith("_"):
+        if top == "millrace":  # from the working folder only (as in the image), not the project's editable install
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is None or not (spec.origin or "").startswith(os.getcwd()):
+                raise ModuleNotFoundError(f"{fullname} is not in the image")
+            return spec
+        if top in sys.stdlib_module_names or top == "_distutils_hack" or top.startswith("_"):
             return None
         if not {d.lower().replace("_", "-") for d in owners.get(top, [top])} & allowed:
             raise ModuleNotFoundError(f"{top} is not in the allowed distributions")  # as if absent
@@ -98,16 +102,19 @@ def test_the_container_recipe_is_sound_and_its_requirements_are_all_serving_need
     pinned = dict(line.split("==") for line in (cloud / "requirements.txt").read_text().split())
     assert pinned and all(metadata.version(name) == version for name, version in pinned.items())
 
-    # The container's layout, with only the pinned distributions importable.
+    # The container's layout, made by its COPY instructions alone, with only the pinned distributions importable.
     app = tmp_path / "app"
-    shutil.copytree(built_repo / "models/deploy", app / "models/deploy")
-    shutil.copy(cloud / "params.yaml", app / "params.yaml")
+    for _, source, destination in (line.split() for line in dockerfile.splitlines() if line.startswith("COPY ")):
+        copy = shutil.copytree if (built_repo / source).is_dir() else shutil.copy
+        (app / destination).parent.mkdir(parents=True, exist_ok=True)
+        copy(built_repo / source, app / destination)
+    assert not (app / "stages").exists() and not (app / "flows").exists()
     port = free_port()
-    serve = BLOCKER + "\nimport runpy; runpy.run_module('stages.serve', run_name='__main__', alter_sys=True)"
+    serve = BLOCKER + "\nimport runpy; runpy.run_module('millrace.serving.app', run_name='__main__', alter_sys=True)"
     process = subprocess.Popen(
         [sys.executable, "-c", serve, json.dumps(list(pinned)), "--host", "127.0.0.1", "--port", str(port)],
         cwd=app,
-        env={**tool_env(app), "PYTHONPATH": str(ROOT)},
+        env={**tool_env(app), "PYTHONPATH": str(app)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from stages import acquire, clean, label, trained
+from millrace.files import write_parquet
+from millrace.models import trained_model
+from stages import acquire, clean, label
 from stages.evaluate import predict, scores
-from stages.io import write_parquet
-from stages.params import parse_params
+from tests.helpers.params import parse
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ TRAIN_PER_CLASS = 60
 
 @pytest.fixture(scope="module")
 def label_dir(tmp_path_factory) -> Path:
-    params = parse_params(SETTINGS)
+    params = parse(SETTINGS)
     frame, _ = acquire.run(params.data)
     cleaned, _, _ = clean.run(frame, "topic", params.clean)
     splits, classes, task = label.run(cleaned, "topic", params.label.split, params.seed)
@@ -48,11 +49,11 @@ def test_strategy_beats_the_majority_class_clearly(label_dir, tmp_path, strategy
 
     from stages.train import run
 
-    params = parse_params(SETTINGS)
+    params = parse(SETTINGS)
     selection = {"family": "text_minilm", "strategy": strategy, "size": "medium"}
     meta = run(label_dir, selection, params, tmp_path / "model", tmp_path / "live", tmp_path / "checkpoints")
     test = pd.read_parquet(label_dir / "test.parquet")
-    model = trained.load(tmp_path / "model")
+    model = trained_model.load(tmp_path / "model")
     accuracy = scores(predict(model, test), test["label"].to_numpy(), model.classes)["accuracy"]
     majority = test["label"].value_counts(normalize=True).max()
     assert accuracy >= majority + 0.4, f"{strategy}: {accuracy:.3f} vs majority {majority:.3f}"
@@ -67,18 +68,18 @@ def test_a_distilled_bag_of_embeddings_is_far_smaller_and_close_to_its_minilm_te
 
     teacher_dir = tmp_path / "teacher"
     teacher = {"family": "text_minilm", "strategy": "freeze", "size": "medium"}
-    run(label_dir, teacher, parse_params(SETTINGS), teacher_dir, tmp_path / "live0", tmp_path / "checkpoints")
+    run(label_dir, teacher, parse(SETTINGS), teacher_dir, tmp_path / "live0", tmp_path / "checkpoints")
     settings = {
         **SETTINGS,
         "model": {"name": "text_bow", "distill": {"teacher": str(teacher_dir), "temperature": 2.0, "alpha": 0.5}},
         "train": {"max_epochs": 30, "lr": 0.01, "patience": 5},
     }
     student = {"family": "text_bow", "strategy": "full", "size": "small"}
-    meta = run(label_dir, student, parse_params(settings), tmp_path / "student", tmp_path / "live1", tmp_path / "ck")
+    meta = run(label_dir, student, parse(settings), tmp_path / "student", tmp_path / "live1", tmp_path / "ck")
     assert meta["distilled_from"]["teacher"] == str(teacher_dir)
 
     test = pd.read_parquet(label_dir / "test.parquet")
-    model = trained.load(tmp_path / "student")
+    model = trained_model.load(tmp_path / "student")
     comparison = teacher_comparison(model, test)
     accuracy = scores(predict(model, test), test["label"].to_numpy(), model.classes)["accuracy"]
     assert comparison["family"] == "text_minilm"
@@ -88,9 +89,9 @@ def test_a_distilled_bag_of_embeddings_is_far_smaller_and_close_to_its_minilm_te
 
 
 def test_a_teacher_with_other_classes_is_refused(label_dir, tmp_path):
-    from stages import texts
-    from stages.errors import MillraceError
-    from stages.registry import REGISTRY
+    from millrace.errors import MillraceError
+    from millrace.inputs import texts
+    from millrace.models.catalogue import FAMILIES
     from stages.train import run
 
     teacher_dir = tmp_path / "teacher"
@@ -98,7 +99,7 @@ def test_a_teacher_with_other_classes_is_refused(label_dir, tmp_path):
     spec = {"strategy": "full", "size": "small", "embedding": 8, "dropout": 0.0}
     plan = texts.fit("text", 16)
     meta = {"family": "text_bow", "task": "classification", "classes": ["x", "y"], "model": spec}
-    trained.save(teacher_dir, REGISTRY["text_bow"].build(plan, 2, spec), meta, plan)
+    trained_model.save(teacher_dir, FAMILIES["text_bow"].build(plan, 2, spec), meta, plan)
     settings = {**SETTINGS, "model": {"name": "text_bow", "distill": {"teacher": str(teacher_dir)}}}
     with pytest.raises(MillraceError, match=r"predicts \['x', 'y'\].*same labels"):
-        run(label_dir, {"family": "text_bow"}, parse_params(settings), tmp_path / "s", tmp_path / "l", tmp_path / "c")
+        run(label_dir, {"family": "text_bow"}, parse(settings), tmp_path / "s", tmp_path / "l", tmp_path / "c")

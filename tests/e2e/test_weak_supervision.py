@@ -8,9 +8,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from stages.reviews import messages
+from millrace.sources.builtin_reviews import messages
 from tests.conftest import ROOT
-from tests.harness import copy_project, set_param, sh, stages_run
+from tests.helpers.harness import copy_project, set_param, sh, stages_run
 
 pytestmark = pytest.mark.slow
 

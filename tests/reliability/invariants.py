@@ -4,7 +4,7 @@
    restorable from the cache with `dvc checkout` (a stage removes its outputs before it runs); the
    failed stage's outputs may also have been rewritten (an uncached gate report saying why it failed)
    as long as the recorded versions are restorable.
-2. No temporary or partial file sits at or beside a final path (`stages.io` writes `.<name>.*.tmp`
+2. No temporary or partial file sits at or beside a final path (`millrace.files` writes `.<name>.*.tmp`
    and renames it into place).
 3. The served model is the last release that passed the delivery standard: the active release
    exists, its bundle is whole (every file with its manifest's sha256) and it passed; with
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from stages import releases
-from stages.io import folder_sha256, sha256
-from stages.params import load_params
+from millrace.config.params import load_params
+from millrace.files import folder_sha256, sha256
+from millrace.release import registry
 
 TEMPORARY = ("*.tmp", "*.partial", "*.part")
 
@@ -99,7 +99,7 @@ def _serving_problems(repo: Path) -> list[str]:
     root = repo / params.paths.releases
     if not root.is_dir():
         return []  # nothing was ever deployed: nothing to serve
-    active = releases.active(root)
+    active = registry.active(root)
     if active is None:
         return [f"{root}: releases but none active"]
     manifest = json.loads((root / active / "manifest.json").read_text())
@@ -114,7 +114,7 @@ def _serving_problems(repo: Path) -> list[str]:
     if params.deploy.promote == "auto":
         passed = [
             v
-            for v in releases.versions(root)
+            for v in registry.versions(root)
             if json.loads((root / v / "manifest.json").read_text())["delivery"]["passed"]
         ]
         if passed and passed[-1] != active:

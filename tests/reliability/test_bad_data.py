@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from millrace.quality.gates import GateFailed, run_gate
 from stages import clean, label
 from stages.acquire import raw_checks
-from stages.gate import GateFailed, run_gate
-from stages.params import parse_params
 from tests.conftest import ROOT
+from tests.helpers.params import parse
 
-PARAMS = parse_params({"data": {"features": None}, "gates": {"clean": {"min_rows": 5}}})
+PARAMS = parse({"data": {"features": None}, "gates": {"clean": {"min_rows": 5}}})
 
 
 @pytest.fixture

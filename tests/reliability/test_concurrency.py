@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.harness import set_param, sh, stages_run, tool_env
+from tests.helpers.harness import set_param, sh, stages_run, tool_env
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import sh, tool_env
+from tests.helpers.harness import sh, tool_env
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ import shutil
 import pytest
 import torch
 
-from stages.errors import MillraceError
-from stages.params import ParamsError, load_params
-from stages.trained import load, load_checkpoint
+from millrace.config.params import ParamsError, load_params
+from millrace.errors import MillraceError
+from millrace.models.trained_model import load, load_checkpoint
 from tests.conftest import ROOT
 
 
@@ -49,9 +49,9 @@ def test_a_truncated_checkpoint_is_refused(tmp_path):
 
 
 def test_damaged_weights_are_named(tmp_path):
-    from stages.families.tabular_mlp import build
-    from stages.features import FeaturePlan
-    from stages.trained import save
+    from millrace.inputs.tabular import FeaturePlan
+    from millrace.models.families.tabular_mlp import build
+    from millrace.models.trained_model import save
 
     plan = FeaturePlan(numeric={"x": (0.0, 1.0)}, categorical={})
     spec = {"strategy": "full", "size": "small", "hidden": [4], "dropout": 0.0}

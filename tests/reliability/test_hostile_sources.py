@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from stages import archives
+from millrace.errors import MillraceError
+from millrace.sources import archives
 from stages.acquire import run
-from stages.errors import MillraceError
-from stages.params import parse_params
-from tests import loopback
+from tests.helpers import loopback
+from tests.helpers.params import parse
 
 
 def files_under(root: Path) -> set[str]:
@@ -118,14 +118,14 @@ def test_zip_bombs_are_stopped_by_ratio_size_and_count(sandbox):
 def test_a_corrupt_archive_is_named_as_a_source_error(tmp_path):
     archive = tmp_path / "rows.zip"
     archive.write_bytes(b"PK\x03\x04 this is not really a zip")
-    data = parse_params({"data": {"source": {"kind": "file", "path": str(archive)}, "features": None}}).data
+    data = parse({"data": {"source": {"kind": "file", "path": str(archive)}, "features": None}}).data
     with pytest.raises(MillraceError, match="data.source.path .*rows.zip.*not a readable archive"):
         run(data)
 
 
 def acquire_url(url: str, **options) -> None:
     source = {"kind": "url", "url": url, "backoff_seconds": 0, "retries": 2, **options}
-    run(parse_params({"data": {"source": source, "features": None}}).data)
+    run(parse({"data": {"source": source, "features": None}}).data)
 
 
 @pytest.fixture
@@ -189,7 +189,7 @@ def test_a_client_error_is_not_retried(workdir):
 
 
 def test_a_refused_connection_is_retried_then_named(workdir):
-    from stages.http_ready import free_port
+    from millrace.ops.http_ready import free_port
 
     with pytest.raises(MillraceError, match=r"connection failed.*\(after 3 attempts\)"):
         acquire_url(f"http://127.0.0.1:{free_port()}/rows.csv")

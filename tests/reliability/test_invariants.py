@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from stages import releases
+from millrace.release import registry
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ def test_a_finished_workspace_holds_and_each_breakage_is_named(workspace):
     (workspace / "models/deploy/.model.onnx.x1y2.tmp").write_bytes(b"")  # a temporary left beside one
     shutil.rmtree(workspace / "models/train")  # gone, and in the cache: restorable
     root = workspace / "models/releases"
-    active = releases.active(root)
+    active = registry.active(root)
     shutil.copytree(root / active, root / "20991231T000000Z-later")  # a later release that passed ...
     with pytest.raises(AssertionError) as caught:
         assert_invariants(workspace)

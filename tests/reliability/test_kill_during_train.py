@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from stages.io import sha256
-from tests.harness import sh, stages_run, tool_env
+from millrace.files import sha256
+from tests.helpers.harness import sh, stages_run, tool_env
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from flows.overrides import RECORD
-from stages import releases
-from tests.harness import sh, stages_run, tool_env
+from millrace.release import registry
+from tests.helpers.harness import sh, stages_run, tool_env
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
@@ -68,11 +68,11 @@ def kill_flow(flow: subprocess.Popen, workspace: Path) -> None:
 
 def test_a_flow_killed_during_deploy_then_run_again_deploys_exactly_once(workspace, tmp_path):
     root = workspace / "models/releases"
-    before, params = releases.versions(root), (workspace / "params.yaml").read_text()
-    promotions = len(releases.history(root))
+    before, params = registry.versions(root), (workspace / "params.yaml").read_text()
+    promotions = len(registry.history(root))
 
     killed = start_flow(workspace, tmp_path / "killed.log")
-    wait_for(lambda: releases.versions(root) != before, killed, "release registered by deploy")
+    wait_for(lambda: registry.versions(root) != before, killed, "release registered by deploy")
     kill_flow(killed, workspace)
     assert stages_run((tmp_path / "killed.log").read_text()) == ["train", "evaluate", "deploy"]
     assert "lr: 0.005" in (workspace / "params.yaml").read_text()  # the next run takes it back first
@@ -81,9 +81,9 @@ def test_a_flow_killed_during_deploy_then_run_again_deploys_exactly_once(workspa
     said = again.stdout + again.stderr
     assert "params.yaml put back as it was before a killed flow run applied its overrides" in said
     assert stages_run(said) == ["deploy"]  # DVC had recorded train and evaluate
-    new = [v for v in releases.versions(root) if v not in before]
-    assert len(new) == 1 and releases.active(root) == new[0]
-    assert [h["to"] for h in releases.history(root)[promotions:]] == new
+    new = [v for v in registry.versions(root) if v not in before]
+    assert len(new) == 1 and registry.active(root) == new[0]
+    assert [h["to"] for h in registry.history(root)[promotions:]] == new
     expected = yaml.safe_load(params)
     expected["train"]["lr"], expected["deploy"]["champion_tolerance"] = 0.005, 1.0
     assert yaml.safe_load((workspace / "params.yaml").read_text()) == expected  # the last run's overrides, once

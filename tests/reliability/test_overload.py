@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_serve import start
-from tests.harness import set_param
+from tests.helpers.harness import set_param
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = [pytest.mark.slow, pytest.mark.exclusive]

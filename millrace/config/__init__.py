@@ -1,0 +1,1 @@
+"""The params.yaml schema and the paths it declares."""

@@ -1,0 +1,587 @@
+"""The typed schema of params.yaml: one frozen model per section, unknown keys forbidden.
+
+Every stage reads params once, at its edge, through `load_params()`. A wrong key or value
+raises `ParamsError` naming the key, the value given and what is allowed. Each list of choices is written
+once, as a `Literal`; the defaults are params.yaml's, and nothing about a particular dataset has a default
+(`data.source` and `data.target` must be given). Lightning's `accelerator`, `strategy`, `precision` and
+`devices` are checked here against what Lightning accepts (the lists are static, so parsing params never
+imports torch; a test compares them with the installed Lightning).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from millrace.errors import MillraceError
+
+PARAMS_FILE = Path("params.yaml")
+# The sections a trained model depends on: what a resumed run must share, what a bundle records.
+TRAINING_SECTIONS = frozenset({"seed", "data", "model", "train"})
+
+BuiltinDataset = Literal["penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews"]
+Task = Literal["classification", "regression"]
+# What Lightning's Trainer accepts (lightning.pytorch's AcceleratorConnector): "auto", "gpu" and the registered
+# accelerators; "auto" and the registered strategies; the precision names (its aliases 16, "bf16", … warn).
+Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu"]
+Strategy = Literal[
+    "auto",
+    "single_device",
+    "ddp",
+    "ddp_spawn",
+    "ddp_fork",
+    "ddp_notebook",
+    "ddp_find_unused_parameters_false",
+    "ddp_find_unused_parameters_true",
+    "ddp_spawn_find_unused_parameters_false",
+    "ddp_spawn_find_unused_parameters_true",
+    "ddp_fork_find_unused_parameters_false",
+    "ddp_fork_find_unused_parameters_true",
+    "ddp_notebook_find_unused_parameters_false",
+    "ddp_notebook_find_unused_parameters_true",
+    "fsdp",
+    "fsdp_cpu_offload",
+    "deepspeed",
+    "deepspeed_stage_1",
+    "deepspeed_stage_2",
+    "deepspeed_stage_2_offload",
+    "deepspeed_stage_3",
+    "deepspeed_stage_3_offload",
+    "deepspeed_stage_3_offload_nvme",
+    "xla",
+    "xla_debug",
+    "single_xla",
+    "single_tpu",
+]
+Precision = Literal[
+    "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "transformer-engine",
+    "transformer-engine-float16",
+]  # fmt: skip
+# Metrics where smaller is better: a threshold on them is a ceiling, on every other metric a floor.
+LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "calibration_error", "worst_slice_mae"})
+Metric = Literal[
+    "accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "f1_weighted",
+    "precision_weighted",
+    "recall_weighted",
+    "roc_auc",
+    "calibration_error",
+    "worst_slice_accuracy",
+    "mse",
+    "rmse",
+    "mae",
+    "r2",
+    "worst_slice_mae",
+]
+METRICS = get_args(Metric)  # in the order reports show them
+
+
+class ParamsError(MillraceError):
+    """params.yaml is missing, unreadable, or does not match the schema."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Section):
+    inputs: str = "data/inputs"
+    acquire: str = "data/acquire"
+    clean: str = "data/clean"
+    label: str = "data/label"
+    selection: str = "models/selection.json"
+    train: str = "models/train"
+    deploy: str = "models/deploy"
+    releases: str = "models/releases"  # every deployed version, one active (outside DVC's outputs)
+    monitoring: str = "data/monitoring"  # the server's request log (outside DVC's outputs)
+    reports: str = "reports"
+    gx: str = "gx"
+
+
+class BuiltinSource(_Section):
+    kind: Literal["builtin"] = "builtin"
+    name: BuiltinDataset
+
+
+def _known_encoding(name: str) -> str:
+    if name != "auto":
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ValueError(f"unknown encoding {name!r}") from None
+    return name
+
+
+class _TableOptions(_Section):
+    """How to read table files, wherever they come from (a path, a glob, an archive, a URL)."""
+
+    format: Literal["auto", "csv", "tsv", "parquet", "json", "jsonl", "excel"] = "auto"  # auto: from the suffix
+    # auto: a byte-order mark, else UTF-8 (verified); or e.g. latin-1, cp1252
+    encoding: Annotated[str, AfterValidator(_known_encoding)] = "auto"
+    members: str = "**/*"  # inside an archive: a glob of the files to read
+    sheet: str | int = 0  # excel: sheet name or position
+
+
+class FileSource(_TableOptions):
+    """A table file, a glob of files with the same columns (concatenated), or a .zip/.tar.gz of them."""
+
+    kind: Literal["file"]
+    path: str
+
+
+class UrlSource(_TableOptions):
+    """A table file or archive over HTTP(S); pin `sha256` so DVC's view of the data cannot go stale."""
+
+    kind: Literal["url"]
+    url: str = Field(pattern=r"^https?://")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$")
+    timeout_seconds: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)  # transient failures only: refused, reset, timeout, 5xx
+    backoff_seconds: float = Field(1.0, ge=0)  # doubles after each failed attempt
+    max_bytes: int = Field(2 << 30, ge=1)
+
+
+class SqlSource(_Section):
+    """The result of one query through SQLAlchemy, e.g. url: sqlite:///data/inputs/shop.db."""
+
+    kind: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None  # the name of an environment variable holding the URL (keeps passwords out of git)
+    query: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
+
+
+class ImageFolderSource(_Section):
+    """One sub-folder per class holding PNG/JPEG files (or an archive of them); the folder name is the label."""
+
+    kind: Literal["image_folder"]
+    path: str
+
+
+class TextSource(_TableOptions):
+    """A table file with a text column, or a folder (or archive) with one sub-folder of .txt files per class."""
+
+    kind: Literal["text"]
+    path: str
+    text_column: str = "text"
+
+
+Source = Annotated[
+    BuiltinSource | FileSource | UrlSource | SqlSource | ImageFolderSource | TextSource, Field(discriminator="kind")
+]
+
+
+class ImageInput(_Section):
+    size: int | None = Field(None, ge=4, le=512)  # square side in pixels; None: the most common training size
+    channels: Literal[1, 3] | None = None  # None: 1 if every training image is greyscale, else 3
+
+
+class TextInput(_Section):
+    max_length: int = Field(64, ge=8, le=512)  # tokens per text; longer texts are truncated
+
+
+class Data(_Section):
+    source: Source  # no default: which data is the user's to say
+    target: str
+    task: Literal["auto", Task] = "auto"  # auto: a numeric target with many values is regression
+    features: list[str] | None = None  # None: every column except the target
+    image: ImageInput = ImageInput()
+    text: TextInput = TextInput()
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> Data:
+        if self.features is not None and self.target in self.features:
+            raise ValueError(f"the target {self.target!r} cannot also be a feature")
+        return self
+
+
+class Missing(_Section):
+    numeric: Literal["drop", "median", "mean", "mode", "constant"] = "median"
+    categorical: Literal["drop", "mode", "constant"] = "mode"
+    numeric_constant: float = 0.0
+    categorical_constant: str = "missing"
+    columns: dict[str, Literal["drop", "median", "mean", "mode", "constant"]] = {}  # per column, over the above
+
+
+class Outliers(_Section):
+    method: Literal["none", "iqr", "zscore"] = "iqr"
+    action: Literal["clip", "drop"] = "clip"
+    iqr_k: float = Field(1.5, gt=0)
+    z: float = Field(3.0, gt=0)
+
+
+class TextCleaning(_Section):
+    unicode_form: Literal["NFC", "NFKC", "none"] = "NFC"
+    control_characters: Literal["remove", "keep"] = "remove"  # all but tab and newline (NUL and CR included)
+    fix_mojibake: bool = True  # "cafÃ©" → "café", by ftfy, only where it is confident
+    collapse_whitespace: bool = False  # runs of spaces, tabs and newlines → one space
+
+
+class ValueFilter(_Section):
+    """Keep rows whose value lies in [min, max], or is one of `allowed`; quarantine the rest."""
+
+    min: float | None = None
+    max: float | None = None
+    allowed: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ValueFilter:
+        ranged = self.min is not None or self.max is not None
+        if ranged == (self.allowed is not None):
+            raise ValueError("give either min/max or allowed")
+        return self
+
+
+CleanStep = Literal["coerce", "text", "duplicates", "filters", "missing", "outliers"]
+CLEAN_STEPS = get_args(CleanStep)
+
+
+class Clean(_Section):
+    steps: list[CleanStep] = list(CLEAN_STEPS)  # which steps run, in this order
+    coerce: dict[str, Literal["int", "float", "string", "bool", "datetime"]] = {}
+    text: TextCleaning = TextCleaning()
+    strip_strings: bool = True
+    lowercase_strings: bool = False
+    drop_duplicates: bool = True  # exact duplicate rows
+    duplicate_key: list[str] | None = None  # also: rows repeating these columns' values (the first is kept)
+    filters: dict[str, ValueFilter] = {}
+    missing: Missing = Missing()
+    outliers: Outliers = Outliers()
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_once(cls, steps: list[str]) -> list[str]:
+        repeated = sorted({s for s in steps if steps.count(s) > 1})
+        if repeated:
+            raise ValueError(f"{repeated} appear more than once")
+        return steps
+
+
+class RawGate(_Section):
+    suite: str | None = None  # a GE suite under gx/expectations; None: generic checks only
+
+
+class CleanGate(_Section):
+    suite: str | None = None
+    min_rows: int = Field(50, ge=1)
+    max_removed_share: float = Field(0.25, gt=0, le=1)  # per cleaning step: more than this is a data problem
+
+
+class LabelsGate(_Section):
+    min_class_share: float = Field(0.05, ge=0, lt=1)
+
+
+class Gates(_Section):
+    raw: RawGate = RawGate()
+    clean: CleanGate = CleanGate()
+    labels: LabelsGate = LabelsGate()
+
+
+class Split(_Section):
+    train: float = Field(0.7, gt=0, lt=1)
+    val: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Split:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        return self
+
+
+class LabelRule(_Section):
+    """A labelling function: votes `label` for the rows it matches, abstains on the rest."""
+
+    name: str
+    label: str
+    column: str | None = None  # default: the text column
+    keywords: list[str] | None = None  # any of these whole words, case-insensitive
+    regex: str | None = None  # a regular expression searched in the column
+    above: float | None = None  # threshold rules: column > above and/or column < below
+    below: float | None = None
+    weight: float = Field(1.0, gt=0)  # label.combine: weighted
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LabelRule:
+        kinds = [self.keywords is not None, self.regex is not None, self.above is not None or self.below is not None]
+        if sum(kinds) != 1:
+            raise ValueError(f"rule {self.name!r}: give exactly one of keywords, regex, or above/below")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"rule {self.name!r}: regex {self.regex!r} does not compile: {exc}") from None
+        return self
+
+
+class AnnotationFile(_Section):
+    """Human labels kept beside the data: CSV / JSON Lines / Parquet, or a Label Studio JSON export."""
+
+    path: str
+    key: str = "row_id"  # the column matching label.key (row_id: what the active-learning export carries)
+    label_column: str = "label"
+    annotator_column: str | None = None  # set: Cohen's kappa between annotators, majority per row
+
+
+class LabelReview(_Section):
+    enabled: bool = True  # confident learning: likely mislabelled rows → data/label/label_review.csv
+    folds: int = Field(5, ge=2, le=20)
+    max_rows: int = Field(200, ge=1)
+    # Each fold's model trains on at most this many of the other folds' rows (a random sample);
+    # every row is still scored out of fold. Keeps the review linear and quick on millions of rows.
+    fit_rows: int = Field(100_000, ge=100)
+
+
+class ActiveLearning(_Section):
+    batch: int = Field(50, ge=0)  # unlabelled rows to export for labelling; 0: none
+    strategy: Literal["margin", "uncertainty", "entropy"] = "margin"
+
+
+class Label(_Section):
+    split: Split = Split()
+    key: str | None = None  # a column identifying each row; None: row_id, a hash of the row's other values
+    annotations: list[AnnotationFile] = []  # a human label always wins over a rule
+    rules: list[LabelRule] = []  # weak supervision for rows without a human label
+    combine: Literal["majority", "weighted"] = "majority"
+    review: LabelReview = LabelReview()
+    active_learning: ActiveLearning = ActiveLearning()
+
+    @field_validator("rules")
+    @classmethod
+    def _names_unique(cls, rules: list[LabelRule]) -> list[LabelRule]:
+        names = [r.name for r in rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rule names {repeated} are used more than once")
+        return rules
+
+
+class Lora(_Section):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = ["query", "value"]
+
+
+class Distill(_Section):
+    teacher: str  # a train output folder (model.safetensors, model.json, preprocess.json) of the same data
+    temperature: float = Field(2.0, gt=0)
+    alpha: float = Field(0.7, ge=0, le=1)  # weight of the teacher's soft targets; 1 - alpha on the true labels
+
+
+# The families of millrace/models/catalogue.py (a test keeps the two the same; params never import the catalogue,
+# whose changes would otherwise rerun every stage that parses params).
+FamilyName = Literal["tabular_mlp", "image_cnn", "text_minilm", "text_bow"]
+
+
+class Model(_Section):
+    name: Literal["auto", FamilyName] = "auto"  # auto: select chooses from the catalogue
+    strategy: Literal["auto", "full", "freeze", "lora", "gradual_unfreeze"] = "auto"
+    size: Literal["auto", "small", "medium", "large"] = "auto"
+    preference: Literal["speed", "balanced", "accuracy"] = "balanced"
+    time_budget_minutes: float = Field(10.0, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    lora: Lora = Lora()
+    distill: Distill | None = None  # train a small student on a teacher's soft targets
+
+
+def _lightning_devices(devices: int | str | list[int]) -> int | str | list[int]:
+    """As Lightning takes them: a count (-1: all), "auto", device indices as a list or "0,1", or "-1"."""
+    if isinstance(devices, int) and (devices >= 1 or devices == -1):
+        return devices
+    if isinstance(devices, list) and devices and all(d >= 0 for d in devices):
+        return devices
+    if isinstance(devices, str) and re.fullmatch(r"auto|-1|\d+|\d+(,\d+)*,?", devices.strip()):
+        return devices
+    raise ValueError('give a number of devices (-1: all), "auto", or device indices such as [0, 1] or "0,1"')
+
+
+class Augment(_Section):
+    """Random image transforms applied to training batches only."""
+
+    flip: bool = False  # horizontal flips; wrong for digits and text in images
+    rotate_degrees: float = Field(0.0, ge=0, le=180)
+    shift: float = Field(0.0, ge=0, le=0.5)  # share of the image size
+
+
+class Train(_Section):
+    lr: float = Field(0.01, gt=0)
+    max_epochs: int = Field(60, ge=1)
+    batch_size: int = Field(32, ge=1)
+    weight_decay: float = Field(0.0001, ge=0)
+    patience: int = Field(10, ge=1)
+    accelerator: Accelerator = "auto"
+    devices: Annotated[int | str | list[int], AfterValidator(_lightning_devices)] = "auto"
+    strategy: Strategy = "auto"
+    num_nodes: int = Field(1, ge=1)  # machines taking part in DDP (docs/FLOWS.md)
+    precision: Precision = "32-true"
+    scheduler: Literal["none", "cosine", "plateau"] = "none"
+    pretrained_lr_scale: float = Field(0.05, gt=0, le=1)  # lr × this for a pretrained encoder's own weights
+    resume: Literal["auto", "never"] = "auto"  # auto: continue from the last checkpoint of an interrupted run
+    unfreeze_every: int = Field(1, ge=1)  # gradual_unfreeze: epochs between unfreezing the next layer
+    augment: Augment = Augment()
+
+
+class Review(_Section):
+    per_class: int = Field(3, ge=0, le=50)  # samples per class and kind on reports/review.html; 0: no page
+    max_wrong: int | None = Field(None, ge=0)  # set: more current "wrong" verdicts fail the delivery standard
+
+
+class Evaluate(_Section):
+    # The delivery standard: a floor on each metric, a ceiling on errors (mse, rmse, mae,
+    # calibration_error, worst_slice_mae).
+    thresholds: dict[Metric, float] = {"accuracy": 0.9, "f1_macro": 0.85}
+    slices: list[str] = []  # test-split columns to report metrics per value (numbers: per quartile)
+    slice_min_rows: int = Field(5, ge=1)  # smaller slices are reported, not judged
+    bootstrap: int = Field(200, ge=0, le=10_000)  # resamples for 95% intervals; 0: none
+    baselines: bool = True  # train scikit-learn baselines on the same split and report them
+    baseline_margin: float | None = None  # set: the model must beat the best baseline by this much
+    review: Review = Review()
+
+
+Variant = Literal["int8", "pruned"]
+
+
+class Deploy(_Section):
+    parity_tolerance: float = Field(1e-4, gt=0)  # max abs probability difference vs checkpoint
+    champion_tolerance: float = Field(0.02, ge=0)  # how much worse than the active release (primary metric) is allowed
+    promote: Literal["auto", "manual"] = "auto"  # auto: a new release becomes active; manual: `millrace promote`
+    variants: list[Variant] = ["int8"]  # optimised ONNX graphs built, measured and shipped
+    prune_amount: float = Field(0.3, gt=0, lt=1)  # pruned: share of Linear/Conv weights set to zero
+    variant_tolerance: float = Field(0.01, ge=0)  # a variant losing more of the primary metric is refused
+    targets: list[Literal["local", "edge", "cloud"]] = ["local", "edge", "cloud"]  # what the bundle carries
+
+
+class Serve(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(1_000_000, ge=1)
+    max_batch: int = Field(1024, ge=1)
+    token_env: str | None = None  # name of an environment variable holding a bearer token
+    reload_seconds: float = Field(2.0, ge=0)  # how often to look for a newly promoted release; 0: never
+    variant: Literal["fp32", Variant] = "fp32"  # which of the bundle's ONNX graphs to serve
+    max_concurrency: int = Field(64, ge=1)  # predictions in flight beyond this are answered 503 at once
+
+
+class Monitor(_Section):
+    log_requests: bool = True  # the server logs a sample of its records for `millrace drift`
+    sample_rate: float = Field(1.0, ge=0, le=1)
+    max_rows: int = Field(100_000, ge=1)  # beyond this the oldest logged records go
+    max_record_bytes: int = Field(10_000, ge=1)  # a bigger record is logged without its inputs
+    window: int = Field(5_000, ge=1)  # the most recent records the drift check compares
+    min_rows: int = Field(50, ge=1)  # fewer logged records: no verdict
+    psi_threshold: float = Field(0.2, gt=0)  # population stability index over this: drifted
+
+
+class Schedule(_Section):
+    """When a deployment runs: a cron expression, or every `interval_seconds`."""
+
+    cron: str | None = None
+    interval_seconds: float | None = Field(None, gt=0)
+    timezone: str = "UTC"
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError("give either cron or interval_seconds")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(f"cron {self.cron!r} needs five fields: minute hour day-of-month month day-of-week")
+        return self
+
+
+class Flows(_Section):
+    """The Prefect flows: retries, timeouts, notifications and the scheduled deployments."""
+
+    retries: int = Field(3, ge=0, le=10)  # transient failures only (a URL that did not answer); a gate never
+    retry_backoff_seconds: float = Field(30.0, ge=0)  # doubled on each retry
+    stage_timeout_seconds: float = Field(6 * 3600, gt=0)  # a stage running longer is stopped, the run fails
+    webhook_env: str | None = None  # name of an environment variable holding a URL; a failed run posts JSON to it
+    work_pool: str = "millrace"  # `python -m flows.deployments register` puts the deployments on this pool
+    retrain: Schedule = Schedule(cron="0 2 * * *")  # nightly: fresh data, retrain, deploy if it beats the champion
+    drift: Schedule = Schedule(cron="0 * * * *")  # hourly: the drift check on the served model's requests
+    retrain_on_drift: bool = True  # a drift check that finds drift starts the retraining deployment
+
+
+class Sweep(_Section):
+    """`millrace sweep`: every combination of the grid a queued `dvc exp run`, `jobs` at a time."""
+
+    grid: dict[str, list[Any]] = {}  # params key -> values, e.g. {train.lr: [0.003, 0.01]}
+    jobs: int = Field(2, ge=1, le=64)  # `dvc queue start -j`: experiments running at once
+
+    @field_validator("grid")
+    @classmethod
+    def _values(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [key for key, values in grid.items() if not values]
+        if empty:
+            raise ValueError(f"{', '.join(empty)}: give at least one value")
+        return grid
+
+
+class Params(_Section):
+    seed: int = 42
+    paths: Paths = Paths()
+    data: Data
+    clean: Clean = Clean()
+    gates: Gates = Gates()
+    label: Label = Label()
+    model: Model = Model()
+    train: Train = Train()
+    evaluate: Evaluate = Evaluate()
+    deploy: Deploy = Deploy()
+    serve: Serve = Serve()
+    monitor: Monitor = Monitor()
+    flows: Flows = Flows()
+    sweep: Sweep = Sweep()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    value = error.get("input")
+    allowed = ""
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (value {value!r}); check the spelling against params.yaml's schema"
+    if error["type"] == "literal_error":
+        allowed = f"; allowed: {error['ctx']['expected']}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key or '(top level)'}: {message} (got {value!r}){allowed}"
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate an already-loaded mapping; the error lists every wrong key at once."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = "\n".join(f"  - {_describe(e)}" for e in exc.errors())
+        raise ParamsError(f"{source} does not match the schema:\n{lines}") from None
+
+
+def load_params(path: Path | str = PARAMS_FILE) -> Params:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path} not found; run from the project root") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+    return parse_params(raw, str(path))

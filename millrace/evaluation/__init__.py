@@ -1,0 +1,1 @@
+"""Test-split metrics, baselines, the review page and the model card."""

@@ -1,0 +1,1 @@
+"""How each kind of data (tables, images, text) becomes model inputs: the fitted input plans."""

@@ -1,0 +1,1 @@
+"""Labels beyond the target column: human annotations, weak supervision, curation, row identities."""

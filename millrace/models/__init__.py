@@ -1,0 +1,1 @@
+"""The catalogue of model families, their builders, and the trained model on disk."""

@@ -1,0 +1,104 @@
+"""The catalogue of model families: the ones `select` chooses from, and the extension point for new ones.
+
+Adding a family is one module under `millrace/models/families/` with a `build(plan, outputs, spec)` that
+returns a plain `nn.Module` (its `forward` takes the plan's inputs in order), plus one
+`ModelFamily` entry below. `spec` is what `select` chose: strategy, size and that size's options,
+and the model params (dropout, LoRA settings). Entries name their builder by import path so that
+`select` never imports torch.
+
+The costs are rough CPU seconds per training row per epoch (validation included) at the family's
+reference input size (16 tokens, 8×8 pixels), measured on the 2-core CI machine (text: the
+reviews example, 510 rows, 3 epochs per strategy); `select` multiplies them by rows, epochs and input scale to
+estimate a run's time against `model.time_budget_minutes`. The quality ranks order candidates
+by what usually reaches higher accuracy; they are priors, not promises.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Variant:
+    strategy: str  # full, freeze, lora, gradual_unfreeze
+    size: str  # small, medium, large
+    quality: int  # higher usually means more accurate
+    cost: float  # CPU seconds per training row per epoch at the reference input size
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    name: str
+    data_kinds: frozenset[str]  # tabular, image, text
+    tasks: frozenset[str]  # classification, regression
+    description: str
+    builder: str  # "module:function"
+    variants: tuple[Variant, ...]
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)  # size -> builder options
+    max_rows: int | None = None  # beyond this the family is too slow or too small to be a good choice
+    gpu_speedup: float = 1.0  # how much faster one GPU trains it than the CPU
+    parameters: int = 0  # about how many weights its largest size has (0: small enough not to matter)
+    automatic: bool = True  # False: chosen only by name (model.name) or as a distillation student
+
+    def build(self, plan, outputs: int, spec: dict[str, Any]):
+        module, function = self.builder.split(":")
+        return getattr(importlib.import_module(module), function)(plan, outputs, spec)
+
+
+FAMILIES: dict[str, ModelFamily] = {
+    family.name: family
+    for family in [
+        ModelFamily(
+            name="tabular_mlp",
+            data_kinds=frozenset({"tabular"}),
+            tasks=frozenset({"classification", "regression"}),
+            description="a multilayer perceptron over standardised numeric and one-hot features",
+            builder="millrace.models.families.tabular_mlp:build",
+            variants=(
+                Variant("full", "small", 1, 2e-5),
+                Variant("full", "medium", 2, 3e-5),
+                Variant("full", "large", 3, 8e-5),
+            ),
+            sizes={"small": {"hidden": [32]}, "medium": {"hidden": [64, 32]}, "large": {"hidden": [256, 128, 64]}},
+        ),
+        ModelFamily(
+            name="image_cnn",
+            data_kinds=frozenset({"image"}),
+            tasks=frozenset({"classification", "regression"}),
+            description="a small convolutional network (conv-batchnorm-ReLU blocks, global pooling, linear head)",
+            builder="millrace.models.families.image_cnn:build",
+            variants=(Variant("full", "small", 2, 1.5e-4), Variant("full", "large", 3, 6e-4)),
+            sizes={"small": {"channels": [16, 32]}, "large": {"channels": [32, 64, 128]}},
+            gpu_speedup=10.0,
+        ),
+        ModelFamily(
+            name="text_minilm",
+            data_kinds=frozenset({"text"}),
+            tasks=frozenset({"classification", "regression"}),
+            description="the pretrained MiniLM-L6 sentence encoder (22.6M parameters, mean pooling) plus a linear head",
+            builder="millrace.models.families.text_minilm:build",
+            variants=(
+                Variant("freeze", "medium", 2, 2e-3),  # encodings cached after the first epoch
+                Variant("lora", "medium", 3, 1.2e-2),
+                Variant("gradual_unfreeze", "medium", 4, 1.2e-2),
+                Variant("full", "medium", 5, 1.7e-2),
+            ),
+            sizes={"medium": {}},
+            gpu_speedup=30.0,
+            parameters=22_600_000,
+        ),
+        ModelFamily(
+            name="text_bow",
+            data_kinds=frozenset({"text"}),
+            tasks=frozenset({"classification", "regression"}),
+            description="mean of learned token embeddings plus a linear head: tiny and fast, a distillation student",
+            builder="millrace.models.families.text_bow:build",
+            variants=(Variant("full", "small", 1, 3e-5),),
+            sizes={"small": {"embedding": 64}},
+            parameters=2_000_000,
+            automatic=False,
+        ),
+    ]
+}

@@ -1,0 +1,1 @@
+"""Great Expectations gates, suggested data contracts and Data Docs."""

@@ -1,0 +1,1 @@
+"""What deploy makes of a trained model: compressed variants, deploy targets, the release registry."""

@@ -1,0 +1,121 @@
+"""Releases: every bundle that passed deploy, kept by version under `paths.releases`; one of them active.
+
+Layout: `<root>/<version>/` (the bundle: ONNX, TorchScript, manifest, MODEL_CARD.md), `<root>/ACTIVE`
+(the active version's name) and `<root>/history.jsonl` (each promotion and rollback: when, from,
+to, why). The deploy stage registers each new bundle and, with `deploy.promote: auto`, promotes
+it; `millrace releases` lists them, `millrace promote VERSION` and `millrace rollback` move the
+active version. The pointer is replaced atomically, so a reader (the server reloading) sees the
+old version or the new one, never half of either. Releases live outside DVC's outputs: DVC
+rebuilds `models/deploy`, releases accumulate.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from millrace.errors import MillraceError
+from millrace.files import atomic_dir, read_json, write_text
+from millrace.serving.bundle import verify
+
+ACTIVE, HISTORY, MANIFEST = "ACTIVE", "history.jsonl", "manifest.json"
+
+
+def versions(root: Path | str) -> list[str]:
+    """Registered versions, oldest first (version names start with their UTC timestamp)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    # A hidden folder is a copy still being made (or one a killed deploy left half made), never a release.
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file())
+
+
+def active(root: Path | str) -> str | None:
+    pointer = Path(root) / ACTIVE
+    if not pointer.is_file():
+        return None
+    version = pointer.read_text().strip()
+    if not (Path(root) / version / MANIFEST).is_file():
+        raise MillraceError(f"{pointer} names {version!r}, which is not a release in {root}; `millrace promote` one")
+    return version
+
+
+def active_dir(root: Path | str) -> Path | None:
+    version = active(root)
+    return None if version is None else Path(root) / version
+
+
+def register(bundle: Path | str, root: Path | str) -> str:
+    """Copy a deployed bundle in as a release, once: the same weights with the same files (graphs,
+    variants) are the same release."""
+    bundle, root = Path(bundle), Path(root)
+    manifest = read_json(bundle / MANIFEST)
+    for partial in root.glob(".*.tmp"):  # what a killed deploy was copying in (DVC runs one deploy at a time)
+        if partial.is_dir() and not partial.is_symlink():
+            shutil.rmtree(partial, ignore_errors=True)
+    for existing in versions(root):
+        known = read_json(root / existing / MANIFEST)
+        if known.get("weights_sha256") == manifest["weights_sha256"] and set(known["files"]) == set(manifest["files"]):
+            return existing
+    with atomic_dir(root / manifest["version"]) as target:
+        for path in bundle.iterdir():
+            if path.is_dir():
+                shutil.copytree(path, target / path.name)
+            else:
+                shutil.copy2(path, target / path.name)
+    return manifest["version"]
+
+
+def promote(root: Path | str, version: str, reason: str) -> str | None:
+    """Make `version` active; return the version it replaced."""
+    root = Path(root)
+    if version not in versions(root):
+        raise MillraceError(f"no release {version!r} in {root}; releases: {versions(root) or 'none'}")
+    verify(root / version)  # a damaged release never becomes the active one
+    previous = active(root)
+    # The history first, then the pointer: a promotion killed in between is recorded but not made, and the
+    # next promotion of the same version completes it rather than recording it twice.
+    last = history(root)[-1:]
+    if not (last and last[0]["from"] == previous and last[0]["to"] == version):
+        entry = {"at": datetime.now(UTC).isoformat(), "from": previous, "to": version, "reason": reason}
+        with (root / HISTORY).open("a") as lines:
+            lines.write(json.dumps(entry) + "\n")
+    write_text(root / ACTIVE, version + "\n")
+    return previous
+
+
+def history(root: Path | str) -> list[dict[str, Any]]:
+    path = Path(root) / HISTORY
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def rollback(root: Path | str) -> str:
+    """Return to the version that was active before the current one; return it."""
+    current = active(root)
+    earlier = next((h["from"] for h in reversed(history(root)) if h["to"] == current and h["from"]), None)
+    if current is None or earlier is None:
+        raise MillraceError(f"nothing to roll back to in {root}: the active version {current!r} replaced none")
+    promote(root, earlier, f"rollback from {current}")
+    return earlier
+
+
+def listing(root: Path | str) -> list[dict[str, Any]]:
+    current = active(root)
+    rows = []
+    for version in versions(root):
+        manifest = read_json(Path(root) / version / MANIFEST)
+        test = manifest.get("metrics", {}).get("test", {})
+        primary = "r2" if manifest.get("task") == "regression" else "accuracy"
+        rows.append(
+            {
+                "version": version,
+                "active": version == current,
+                "family": manifest.get("family"),
+                primary: None if test.get(primary) is None else round(test[primary], 4),
+                "created_at": str(manifest.get("created_at", ""))[:19],
+            }
+        )
+    return rows

@@ -1,0 +1,218 @@
+"""serve: the deployed bundle behind HTTP (FastAPI + uvicorn, ONNX Runtime for inference).
+
+Serves the active release (`<paths.releases>/ACTIVE`), or `<paths.deploy>/` before there is one,
+with the `serve.*` params; every `serve.reload_seconds` it looks for a newly promoted (or rolled
+back) release, loads it beside the current one and swaps it in: requests in flight finish on the
+version they started with, none is dropped. A sample of the predicted records goes to the request
+log (`<paths.monitoring>/requests.sqlite`, `monitor.*`) for `millrace drift`. `POST /predict` takes
+`{"records": [{feature: value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a
+string) and returns a class and probabilities per record, or a value for regression. `GET /health`
+(the process is alive), `GET /ready` (503 until the bundle, loaded in the background at start-up, is
+ready), `GET /metadata` (the model) and `GET /metrics` (Prometheus text: requests by route and
+status, a latency histogram, errors, predictions) describe it; OpenAPI docs are at `/docs`. Binds
+127.0.0.1 unless told otherwise, caps the body size and the batch, and requires a bearer token when
+`serve.token_env` names one.
+Run: `python -m millrace.serving.app` or `millrace serve [--host H] [--port P]`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from millrace import __version__
+from millrace.config.params import Serve, load_params
+from millrace.errors import MillraceError
+from millrace.inputs.tabular import FeatureError
+from millrace.release import registry
+from millrace.serving import openapi_docs, request_errors
+from millrace.serving.bundle import Bundle, check_exists
+from millrace.serving.guard import Guard
+from millrace.serving.request_log import RequestLog
+from millrace.serving.telemetry import Telemetry
+
+Value = float | int | str | bool | None
+# A few tabular records take ~0.1 ms to predict: less than handing them to a worker thread, so they are
+# predicted on the event loop. Larger batches, images and text (decoding, tokenising, a transformer)
+# go to the thread pool, where they cannot hold up other requests.
+INLINE_RECORDS = 16
+
+
+class Loading:
+    """The bundle being served: loaded in the background at start-up, so `/ready` can say when."""
+
+    def __init__(self, source: Bundle | Callable[[], Bundle]) -> None:
+        self.bundle: Bundle | None = source if isinstance(source, Bundle) else None
+        self.error: str | None = None
+        self._load = None if isinstance(source, Bundle) else source
+
+    def start(self) -> None:
+        if self._load is not None:
+            threading.Thread(target=self._run, name="load-bundle", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.bundle = self._load()
+        except Exception as exc:  # reported by /ready and /predict, and logged
+            self.error = f"the model could not be loaded: {exc}"
+            logging.getLogger("uvicorn.error").error(self.error)
+
+    def watch(self, root: Path, every: float, stop: threading.Event, variant: str = "fp32") -> None:
+        """Swap in the active release whenever it changes, loading it before the swap."""
+
+        def loop() -> None:
+            log = logging.getLogger("uvicorn.error")
+            while not stop.wait(every):
+                try:
+                    wanted = registry.active(root)
+                    if wanted is None or (self.bundle is not None and self.bundle.version == wanted):
+                        continue
+                    self.bundle = Bundle(root / wanted, variant)  # one assignment: requests see old or new
+                    self.error = None
+                    log.info("serving release %s", wanted)
+                except Exception as exc:  # keep serving what is loaded; say why the new one is not
+                    log.error("release not reloaded, still serving the previous one: %s", exc)
+
+        threading.Thread(target=loop, name="watch-releases", daemon=True).start()
+
+    def current(self) -> Bundle:
+        if self.bundle is None:
+            detail = self.error or "the model is still loading; retry shortly"
+            raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": "1"})
+        return self.bundle
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    records: list[dict[str, Value]] = Field(min_length=1)
+
+
+def create_app(
+    source: Bundle | Callable[[], Bundle],
+    settings: Serve,
+    token: str | None = None,
+    releases_root: Path | None = None,
+    log: RequestLog | None = None,
+) -> FastAPI:
+    """The server for a loaded bundle, or for a loader that start-up runs in the background; with
+    `releases_root`, it follows that registry's active release; with `log`, it logs what it predicts."""
+    model = Loading(source)
+    telemetry = Telemetry()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        model.start()
+        stop = threading.Event()
+        if releases_root is not None and settings.reload_seconds:
+            model.watch(releases_root, settings.reload_seconds, stop, settings.variant)
+        yield
+        stop.set()
+
+    app = FastAPI(title="millrace model server", version=__version__, lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, request_errors.answer)
+
+    app.add_middleware(
+        Guard,
+        max_body_bytes=settings.max_body_bytes,
+        max_concurrency=settings.max_concurrency,
+        observe=telemetry.observe,
+    )
+
+    async def authorised(request: Request) -> None:  # async: a sync dependency costs a thread hop
+        if token is None:
+            return
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong bearer token")
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        """Liveness: the process answers. Whether the model is loaded is `/ready`."""
+        return {"status": "ok"}
+
+    @app.get("/ready", responses=openapi_docs.READY)
+    def ready() -> JSONResponse:
+        if model.bundle is None:
+            detail = model.error or "loading"
+            return JSONResponse({"ready": False, "detail": detail}, status_code=503, headers={"Retry-After": "1"})
+        return JSONResponse({"ready": True, "version": model.bundle.version})
+
+    @app.get("/metrics", dependencies=[Depends(authorised)], responses=openapi_docs.PROTECTED)
+    def metrics() -> Response:
+        if model.bundle is not None:
+            telemetry.model.labels(model.bundle.version).set(1)
+        return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/metadata", dependencies=[Depends(authorised)], responses=openapi_docs.PROTECTED)
+    def metadata() -> dict[str, Any]:
+        manifest = model.current().manifest
+        keys = ("version", "created_at", "family", "task", "kind", "target", "classes", "features", "inputs")
+        return {k: manifest.get(k) for k in (*keys, "metrics", "data_sha256")}
+
+    @app.post("/predict", dependencies=[Depends(authorised)], responses=openapi_docs.PREDICT)
+    async def predict(request: PredictRequest) -> dict[str, Any]:
+        bundle = model.current()
+        if len(request.records) > settings.max_batch:
+            message = f"at most {settings.max_batch} records per request, got {len(request.records)}"
+            raise request_errors.invalid("records", message)
+        started = time.perf_counter()
+        try:
+            if bundle.plan.kind == "tabular" and len(request.records) <= INLINE_RECORDS:
+                predictions = bundle.predict(request.records)
+            else:
+                predictions = await run_in_threadpool(bundle.predict, request.records)
+        except FeatureError as exc:
+            raise request_errors.invalid("records" if exc.row is None else f"records[{exc.row}]", str(exc)) from None
+        telemetry.predictions.inc(len(predictions))
+        if log is not None:
+            log.record(bundle.version, request.records, predictions, time.perf_counter() - started)
+        return {"model_version": bundle.version, "predictions": predictions}
+
+    return app
+
+
+def main(host: str | None = None, port: int | None = None) -> None:
+    import uvicorn
+
+    params = load_params()
+    settings = params.serve
+    token = None
+    if settings.token_env:
+        token = os.environ.get(settings.token_env)
+        if not token:
+            raise MillraceError(f"serve.token_env names {settings.token_env!r}, but that variable is not set")
+    root = Path(params.paths.releases)
+
+    def served() -> Path:
+        return registry.active_dir(root) or check_exists(params.paths.deploy)
+
+    served()  # no bundle at all: say so now, not via /ready
+    log = RequestLog(params.paths.monitoring, params.monitor) if params.monitor.log_requests else None
+    app = create_app(lambda: Bundle(served(), settings.variant), settings, token, root, log)
+    uvicorn.run(app, host=host or settings.host, port=settings.port if port is None else port, log_level="info")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from millrace.entry import run_stage
+
+    parser = argparse.ArgumentParser(description="serve the deployed model over HTTP")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args()
+    run_stage(lambda: main(args.host, args.port))

@@ -1,0 +1,1 @@
+"""The pieces of a Lightning training run: system, datamodule, callbacks, logger, resuming."""

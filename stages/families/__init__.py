@@ -1,1 +1,0 @@
-"""Model families: plain `nn.Module` backbones, one module each, registered in stages.registry."""

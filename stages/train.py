@@ -1,0 +1,92 @@
+"""train: fit the selected model family with Lightning, log curves with dvclive, keep the best.
+
+Reads `<paths.label>/{train,val}.parquet`, `<paths.selection>` and the `seed`, `data.*`, `model.*`
+and `train.*` params; writes `<paths.train>/` (model.safetensors, model.json,
+preprocess.json [+ tokenizer.json for text]) and `reports/train/` (dvclive metrics and per-epoch plots).
+Deterministic on CPU: the same params give the same weights. With `train.resume: auto` an
+interrupted run continues from its last epoch (checkpoints in `.millrace/resume/`, removed once
+training completes). Run: `python -m stages.train`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from millrace.config.params import load_params
+from millrace.entry import stage_main
+from millrace.files import atomic_dir, read_json
+
+RESUME_DIR = Path(".millrace/resume/train")
+
+
+def run(
+    label_dir: Path,
+    selection: dict[str, Any],
+    params,
+    out: Path,
+    live_dir: Path,
+    checkpoints: Path = RESUME_DIR,
+    callbacks: tuple = (),
+) -> dict[str, Any]:
+    """Train, then save the best epoch's weights to `out`; return what model.json records, and whether
+    the run resumed an interrupted one (not recorded: a resumed run's model is the uninterrupted one's,
+    byte for byte, so nothing downstream has to run again).
+
+    `params` is the whole millrace.config.params.Params; only seed, data, model and train are read.
+    """
+    from millrace.models import trained_model
+    from millrace.training.callbacks import GradualUnfreeze
+    from millrace.training.fit import build, fingerprint, trainer
+    from millrace.training.logger import Logger
+    from millrace.training.resume import resume_point
+
+    setup = build(label_dir, selection, params)
+    ckpt_path = resume_point(checkpoints, fingerprint(label_dir, selection, params), params.train.resume)
+    logger = Logger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
+    gradual = setup.meta["model"]["strategy"] == "gradual_unfreeze"
+    extra = [GradualUnfreeze(params.train.unfreeze_every)] if gradual else []
+    fitter, checkpoint = trainer(params.train, checkpoints, logger, [*extra, *callbacks])
+    fitter.fit(setup.system, datamodule=setup.datamodule, ckpt_path=ckpt_path)
+    if not fitter.is_global_zero:  # a DDP worker: rank 0 holds the best checkpoint and saves the model
+        return {}
+
+    best = trained_model.load_checkpoint(checkpoint.best_model_path)
+    setup.system.load_state_dict(best["state_dict"])
+    backbone = setup.system.backbone
+    meta = setup.meta | {
+        "best_epoch": int(best["epoch"]),
+        "best_val_loss": float(checkpoint.best_model_score),
+        "epochs_run": fitter.current_epoch,
+    }
+    meta |= trained_model.parameter_counts(backbone)
+    trained_model.save(out, backbone.cpu(), meta, setup.plan)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return meta | {"resumed": ckpt_path is not None}
+
+
+def ddp_worker() -> bool:
+    """This process is a DDP rank other than 0, started by Lightning's launcher (or torchrun, SLURM)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return any(int(os.environ.get(name) or 0) != 0 for name in ranks)
+
+
+def main() -> None:
+    params = load_params()
+    selection = read_json(params.paths.selection)
+    if ddp_worker():  # it trains its share of each batch; only rank 0 writes the outputs
+        with tempfile.TemporaryDirectory(prefix="millrace-rank-") as scratch:
+            run(Path(params.paths.label), selection, params, Path(scratch) / "model", Path(scratch) / "live")
+        return
+    with (
+        atomic_dir(params.paths.train) as out,
+        atomic_dir(Path(params.paths.reports) / "train") as live_dir,
+    ):
+        run(Path(params.paths.label), selection, params, out, live_dir)
+
+
+if __name__ == "__main__":
+    stage_main(main, __doc__)

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.config, one file per module."""

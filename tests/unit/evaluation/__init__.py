@@ -1,0 +1,1 @@
+"""Unit tests of millrace.evaluation, one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of flows/, one file per module."""

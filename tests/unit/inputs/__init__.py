@@ -1,0 +1,1 @@
+"""Unit tests of millrace.inputs, one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.labelling, one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.models, one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.ops, one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.quality, one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.release, one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.serving, one file per module."""

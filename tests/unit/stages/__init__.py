@@ -1,0 +1,1 @@
+"""Unit tests of the seven stages, one file per stage."""

@@ -1,0 +1,1 @@
+"""Unit tests of millrace.training, one file per module."""
