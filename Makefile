@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench suggest-expectations compare sweep
+.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench suggest-expectations compare sweep preset plots-template
 
 # requirements.lock pins every distribution (transitive ones too) to what the suite was run with, for
 # linux x86-64, CPython 3.11, CPU torch; pyproject.toml keeps the ranges. `make lock` makes it afresh.
@@ -75,6 +75,11 @@ serve: $(VENV)/.installed
 suggest-expectations: $(VENV)/.installed
 	millrace suggest-expectations --suite $(or $(SUITE),raw_contract) $(FORCE)
 
+# Merge a preset into params.yaml: PRESET=examples/digits.yaml (FORCE=--force overwrites uncommitted edits).
+preset: $(VENV)/.installed
+	@test -n "$(PRESET)" || { echo "usage: make preset PRESET=examples/<name>.yaml"; exit 2; }
+	millrace preset $(PRESET) $(FORCE)
+
 # The experiments (dvc exp run …) best first, and dvc plots diff of the best against its baseline.
 compare: $(VENV)/.installed
 	millrace compare
@@ -88,6 +93,10 @@ sweep: $(VENV)/.installed
 PORT ?= 4200
 serve-flows: $(VENV)/.installed
 	PREFECT_HOME=$${PREFECT_HOME:-$(CURDIR)/.prefect} python -m flows.deployments serve --start-server --port $(PORT)
+
+# .dvc/plots_template.html, the plots page with Vega inlined (it opens offline), made afresh from the npm registry.
+plots-template: $(VENV)/.installed
+	python -m millrace.ops.plots_template
 
 plots: $(VENV)/.installed
 	dvc plots show --out dvc_plots

@@ -27,8 +27,14 @@ from millrace.files import write_text
 def _round_trip() -> YAML:
     yaml = YAML()  # round trip: comments, order and flow style survive
     yaml.preserve_quotes = True
-    yaml.width = 120
+    yaml.width = 4096  # a long line of the user's stays one line
+    yaml.indent(mapping=2, sequence=4, offset=2)  # as params.yaml indents a list under its key
+    yaml.representer.add_representer(type(None), _null)  # `null`, as params.yaml writes it, not an empty value
     return yaml
+
+
+def _null(representer, _value):
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
 
 
 def _load(path: Path, what: str) -> Any:

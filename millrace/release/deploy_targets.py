@@ -26,7 +26,7 @@ from millrace.inputs import texts
 
 # What `python -m millrace.serving.app` imports, by distribution; kind-specific extras below.
 SERVING = ["fastapi", "uvicorn", "httptools", "uvloop", "onnxruntime", "numpy", "pandas", "pydantic", "pyyaml"]
-SERVING += ["prometheus-client", "rich"]
+SERVING += ["prometheus-client", "rich", "fastapi-offline"]
 BY_KIND = {"image": ["pillow"], "text": ["tokenizers"], "tabular": []}
 PORT = 8000
 # The library's modules that `python -m millrace.serving.app` imports: the image holds these and nothing else

@@ -31,6 +31,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,7 +123,8 @@ def create_app(
         yield
         stop.set()
 
-    app = FastAPI(title="millrace model server", version=__version__, lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from files in fastapi-offline's package, not from a CDN
+    app = FastAPIOffline(title="millrace model server", version=__version__, lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, request_errors.answer)
 
     app.add_middleware(

@@ -30,14 +30,15 @@ def _jsonable(records: list[dict]) -> list[dict]:
 
 
 # iris is tabular classification, the path the default pipeline's end-to-end tests already take;
-# its params are validated with every preset's in tests/unit/test_examples.py.
+# its params are validated with every preset's in tests/unit/config/test_presets.py.
 PRESETS = [p for p in sorted((ROOT / "examples").glob("*.yaml")) if p.stem != "iris"]
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
 def test_preset_runs_end_to_end_and_serves(preset, tmp_path):
     repo = copy_project(tmp_path / "repo")
-    shutil.copy(preset, repo / "params.yaml")
+    applied = sh(repo, "millrace", "preset", f"examples/{preset.name}").stdout
+    assert f"applied examples/{preset.name}" in applied and "data.source" in applied
     sh(repo, "dvc", "repro")
     metrics = json.loads((repo / "reports/evaluate/metrics.json").read_text())
     assert metrics["delivery"]["passed"] is True

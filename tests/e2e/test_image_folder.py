@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from tests.conftest import ROOT
 from tests.helpers.harness import copy_project, sh
 
 pytestmark = pytest.mark.slow
@@ -33,15 +32,13 @@ def _write_digits(root):
 def test_an_image_folder_trains_and_the_corrupt_file_is_named_not_fatal(tmp_path):
     repo = copy_project(tmp_path / "repo")
     _write_digits(repo / "data/inputs/digits")
-    params = (ROOT / "examples/digits.yaml").read_text()
-    for old, new in [
-        ("    kind: builtin\n    name: digits", "    kind: image_folder\n    path: data/inputs/digits"),
-        ("  target: target\n", "  target: digit\n"),
-        ("    min_rows: 1000\n", "    min_rows: 200\n"),
-    ]:
-        assert old in params, old
-        params = params.replace(old, new)
-    (repo / "params.yaml").write_text(params)
+    sh(repo, "millrace", "preset", "examples/digits.yaml")
+    folder = "data: {source: {kind: image_folder, path: data/inputs/digits}, target: digit}\n"
+    folder += "gates: {clean: {min_rows: 200}}\n"
+    (tmp_path / "folder.yaml").write_text(folder)
+    refused = sh(repo, "millrace", "preset", str(tmp_path / "folder.yaml"), check=False)
+    assert refused.returncode == 1 and "params.yaml has uncommitted edits" in refused.stderr  # the digits preset
+    sh(repo, "millrace", "preset", "--force", str(tmp_path / "folder.yaml"))
     # Up to select: what is particular to a folder source; training a CNN on images is the digits
     # preset's end-to-end test.
     result = sh(repo, "dvc", "repro", "select")

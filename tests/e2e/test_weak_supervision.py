@@ -3,13 +3,11 @@ most informative unlabelled ones go out as a Label Studio import, and the labels
 win on the next run."""
 
 import json
-import shutil
 
 import pandas as pd
 import pytest
 
 from millrace.sources.builtin_reviews import messages
-from tests.conftest import ROOT
 from tests.helpers.harness import copy_project, set_param, sh, stages_run
 
 pytestmark = pytest.mark.slow
@@ -17,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_rules_and_annotators_label_then_returned_labels_win(tmp_path):
     repo = copy_project(tmp_path / "repo")
-    shutil.copy(ROOT / "examples/weak_supervision/params.yaml", repo / "params.yaml")
+    sh(repo, "millrace", "preset", "examples/weak_supervision.yaml")
     first = sh(repo, "dvc", "repro", "label").stdout
     assert "labelling rules (majority)" in first
     report = json.loads((repo / "reports/labels.json").read_text())
