@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench suggest-expectations compare sweep preset plots-template
+.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench suggest-expectations compare sweep preset plots-template docs-assets
 
 # requirements.lock pins every distribution (transitive ones too) to what the suite was run with, for
 # linux x86-64, CPython 3.11, CPU torch; pyproject.toml keeps the ranges. `make lock` makes it afresh.
@@ -97,6 +97,10 @@ serve-flows: $(VENV)/.installed
 # .dvc/plots_template.html, the plots page with Vega inlined (it opens offline), made afresh from the npm registry.
 plots-template: $(VENV)/.installed
 	python -m millrace.ops.plots_template
+
+# gx/plugins/custom_data_docs/vendor/: the scripts, styles and fonts Data Docs load, made afresh from the npm registry.
+docs-assets: $(VENV)/.installed
+	python -m millrace.quality.offline_docs
 
 plots: $(VENV)/.installed
 	dvc plots show --out dvc_plots

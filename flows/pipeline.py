@@ -64,6 +64,11 @@ def stages_to_run(root: Path, until: str | None) -> list[str]:
     return names[: names.index(until) + 1]
 
 
+def workspace_state(root: Path) -> tuple[bytes | None, ...]:
+    """What an experiment records that a run can change: the params and, through dvc.lock, every output."""
+    return tuple((root / name).read_bytes() if (root / name).exists() else None for name in ("params.yaml", "dvc.lock"))
+
+
 def save_experiment(root: Path, name: str) -> None:
     result = subprocess.run(
         dvc_command("exp", "save", "--force", "--name", name),
@@ -129,7 +134,8 @@ async def pipeline(
     """Run the stages in order (up to `until`), with `overrides` applied; save the run as an experiment.
 
     refresh_data: acquire runs even if DVC sees no change (a URL without sha256, a database).
-    save: record a successful run with `dvc exp save` (needs a git commit to hang it on).
+    save: record a successful run that changed params.yaml or dvc.lock with `dvc exp save` (needs a git commit
+    to hang it on); a run that changed nothing saves no new experiment.
     """
     logger = get_run_logger()
     root = Path(repo).resolve()
@@ -138,6 +144,7 @@ async def pipeline(
         restored = restore_after_killed_run(root)
         if restored:
             logger.warning(restored)
+        before = workspace_state(root)
         with overridden(root, overrides or []):
             if overrides:
                 logger.info("params.yaml with %s", ", ".join(overrides))
@@ -145,12 +152,14 @@ async def pipeline(
             run_stages(root, names, params.flows, refresh_data, logger)
         experiment = None
         if save and until is None:
-            if (root / ".git").exists():
+            if not (root / ".git").exists():
+                logger.warning("not saved as a DVC experiment: %s is not a git repository", root)
+            elif workspace_state(root) == before:
+                logger.info("nothing changed (params.yaml and dvc.lock as they were): no new DVC experiment")
+            else:
                 experiment = flow_run.get_name()
                 save_experiment(root, experiment)
                 logger.info("saved as DVC experiment %r (dvc exp show, millrace compare)", experiment)
-            else:
-                logger.warning("not saved as a DVC experiment: %s is not a git repository", root)
     await publish(root, params, experiment)
     return {"experiment": experiment, "stages": names, "evaluation": artifacts.evaluation(root, params)}
 

@@ -29,6 +29,14 @@ from millrace.errors import TRANSIENT_EXIT
 from millrace.ops.dvc import dvc_command
 
 GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
+# What DVC says after every `dvc repro` in a git repository: once per stage task, it is noise in the run's log.
+DVC_HINTS = (
+    "To track the changes with git",
+    "git add ",
+    "To enable auto staging",
+    "dvc config core.autostage",
+    "Use `dvc push` to send your updates",
+)
 CORRUPT_RWLOCK_HINT = (
     "DVC's lock file .dvc/tmp/rwlock is corrupt (a crash while DVC wrote it): when no dvc process is running "
     "(`pgrep -af dvc`), delete it and run again; DVC writes a fresh one"
@@ -101,7 +109,7 @@ def run_stage(
         assert process.stdout is not None
         for line in process.stdout:
             line = line.rstrip()
-            if line:
+            if line and not line.lstrip().startswith(DVC_HINTS):
                 logger.info(line)
                 tail.append(line)
         process.wait()

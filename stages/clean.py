@@ -24,9 +24,10 @@ import pandas as pd
 
 from millrace.config.params import Clean, CleanGate, Missing, Outliers, load_params
 from millrace.errors import MillraceError
-from millrace.files import atomic_dir, write_json, write_parquet
+from millrace.files import atomic_dir, write_parquet
 from millrace.inputs.columns import is_numeric, is_text
 from millrace.inputs.images import is_binary
+from millrace.precision import write_figures
 from millrace.quality.gates import Check, expectation, load_suite, run_gate
 
 EXAMPLES = 5
@@ -300,7 +301,7 @@ def main() -> None:
     report["rows_removed_share"] = float(np.round(1 - len(frame) / max(raw_rows, 1), 4))
     gate = params.gates.clean
     suite = load_suite(params.paths.gx, gate.suite) if gate.suite else []
-    write_json(Path(params.paths.reports) / "clean.json", report)
+    write_figures(Path(params.paths.reports) / "clean.json", report)
     run_gate(
         "clean",
         clean_checks(frame, params.data.target, gate, suite, removed_by_step(quarantine, raw_rows)),

@@ -19,7 +19,8 @@ Run: `python -m stages.deploy`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,13 @@ from millrace.config.params import TRAINING_SECTIONS, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
 from millrace.inputs import plans
+from millrace.precision import rounded, write_figures
 from millrace.release import compression, deploy_targets
+from millrace.release.reproducible import normalise_torchscript, strip_source_paths
 
 ONNX, TORCHSCRIPT, MANIFEST, CARD = "model.onnx", "model.torchscript.pt", "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # test rows checked for export parity
+TIMINGS = Path(".millrace/logs/deploy_timings.json")  # latency and throughput differ run to run: not for git
 # The params the manifest records: what made the model and the bundle. Each is a params dep of deploy in
 # dvc.yaml, so the record is never older than params.yaml.
 MANIFEST_PARAMS = TRAINING_SECTIONS | {"deploy"}
@@ -76,7 +80,9 @@ def export(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: s
         verbose=False,
         external_data=False,
     )
+    strip_source_paths(out / ONNX)
     torch.jit.trace(model, example).save(str(out / TORCHSCRIPT))
+    normalise_torchscript(out / TORCHSCRIPT)
 
 
 def parity(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path) -> dict[str, float]:
@@ -140,18 +146,19 @@ def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], settings, out: 
 
     labels = test["label"].to_numpy()
     variants = compression.build(model, export_onnx, everything, labels, trained.task, out, settings)
-    return {"parity": figures, "variants": variants}
+    timings = {name: measured.pop("timings") for name, measured in variants.items()}
+    return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}
 
 
 def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dict, params) -> dict[str, Any]:
     files = {p.name: sha256(p) for p in sorted(out.iterdir())}
-    created = datetime.now(UTC)
-    # The ONNX exporter's bytes vary between identical exports; the trained weights do not.
     weights = sha256(Path(params.paths.train) / "model.safetensors")
+    # The version names the content, not the time: the same weights and graphs are the same version, and
+    # a bundle made again from the same commit is the same bytes (its hash in dvc.lock does not move).
+    content = hashlib.sha256(json.dumps({"weights": weights, "files": files}, sort_keys=True).encode()).hexdigest()
     return {
-        "version": f"{created:%Y%m%dT%H%M%SZ}-{weights[:8]}",
+        "version": f"{weights[:8]}-{content[:8]}",
         "weights_sha256": weights,
-        "created_at": created.isoformat(),
         "family": trained.meta["family"],
         "strategy": trained.meta["model"]["strategy"],
         "task": trained.task,
@@ -236,9 +243,10 @@ def main() -> None:
         info["files"][CARD] = sha256(out / CARD)
         info["targets"] = deploy_targets.write(params.deploy.targets, out, info, params)
         info["files"] |= {f"{d.name}/": folder_sha256(d) for d in sorted(out.iterdir()) if d.is_dir()}
-        write_json(out / MANIFEST, info)
+        write_figures(out / MANIFEST, info)
     size = sum(p.stat().st_size for p in Path(params.paths.deploy).iterdir())
     report = {"parity": figures, "variants": built["variants"], "bundle_bytes": size, "champion": champion}
+    write_json(TIMINGS, {"version": info["version"], "variants": built["timings"]})  # volatile: not in git
     if experiment:
         report["release"] = f"none: inside experiment {experiment!r}"
     else:
@@ -247,7 +255,7 @@ def main() -> None:
         if promoted:
             registry.promote(params.paths.releases, version, "deploy: met the delivery standard and the champion")
         report["release"] = {"version": version, "active": registry.active(params.paths.releases) == version}
-    write_json(Path(params.paths.reports) / "deploy.json", report)
+    write_figures(Path(params.paths.reports) / "deploy.json", report)
     print(f"deployed bundle {info['version']} to {params.paths.deploy}; release: {report['release']}")
 
 

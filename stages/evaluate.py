@@ -9,8 +9,9 @@ teacher beside it); and the delivery decision with its reasons. `reports/evaluat
 the confusion matrix, ROC, precision-recall and calibration data (residuals for regression) for
 `dvc plots`; `reports/review.html` is the subjective review (chosen samples with their inputs,
 predictions and probabilities; reviewers' verdicts from `reports/review_verdicts.csv` folded in).
-The deploy stage refuses a model whose decision is not `passed`.
-Run: `python -m stages.evaluate`.
+`reports/metrics.json` holds the headline figures `dvc exp show` compares (figures written to git are
+rounded to 4 significant digits: millrace/precision.py). The deploy stage refuses a model whose decision is
+not `passed`. Run: `python -m stages.evaluate`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from millrace.evaluation.metrics import (
     scores,
     slices,
 )
-from millrace.files import atomic_dir, write_json, write_text
+from millrace.files import atomic_dir, write_text
+from millrace.precision import SIGNIFICANT, write_figures
 
 BATCH = 256
+HEADLINE = {"classification": ("accuracy", "f1_macro"), "regression": ("r2", "mae", "rmse")}
 
 
 def predict(trained, frame: pd.DataFrame):
@@ -189,6 +192,18 @@ def teacher_comparison(trained, test: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The few figures `dvc exp show` puts side by side: the task's headline test metrics, the best baseline's
+    primary metric, and whether the delivery standard was met (the details stay in evaluate/metrics.json)."""
+    task = "regression" if "r2" in report["test"] else "classification"
+    test = {name: report["test"][name] for name in HEADLINE[task] if name in report["test"]}
+    found = {"test": test, "standard_met": report["delivery"]["passed"]}
+    best = (report.get("baselines") or {}).get("best")
+    if best:
+        found["baseline"] = {best["metric"]: best["value"]}
+    return found
+
+
 def main() -> None:
     from millrace.models import trained_model
 
@@ -209,8 +224,9 @@ def main() -> None:
     out = Path(params.paths.reports) / "evaluate"
     with atomic_dir(out / "plots") as plots:
         for name, frame in plot_data.items():
-            frame.to_csv(plots / name, index=False)
-    write_json(out / "metrics.json", report)
+            frame.to_csv(plots / name, index=False, float_format=f"%.{SIGNIFICANT}g")
+    write_figures(out / "metrics.json", report)
+    write_figures(Path(params.paths.reports) / "metrics.json", headline(report))
     if page is not None:
         write_text(Path(params.paths.reports) / "review.html", page)
     verdict = "meets" if report["delivery"]["passed"] else "does NOT meet"

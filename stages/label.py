@@ -29,6 +29,7 @@ from millrace.files import atomic_dir, write_json, write_parquet
 from millrace.inputs.tabular import text_positions
 from millrace.labelling import annotations, weak_supervision
 from millrace.labelling.row_ids import row_hash_ids
+from millrace.precision import write_figures
 from millrace.quality.gates import Check, expectation, run_gate
 
 SPLITS = ("train", "val", "test")
@@ -295,7 +296,7 @@ def main() -> None:
         write_json(out / "label_map.json", summary)
         report |= curate(labelled, ids[known], source[known], pool, ids[~known], task, params, out)
     report["unlabelled"] = len(pool)
-    write_json(Path(params.paths.reports) / "labels.json", report)
+    write_figures(Path(params.paths.reports) / "labels.json", report)
     _print_rules(report.get("rules"))
 
 

@@ -33,6 +33,7 @@ from millrace.inputs.plans import data_kind, declared_text_column
 from millrace.inputs.tabular import feature_columns
 from millrace.models.catalogue import FAMILIES, ModelFamily, Variant
 
+RESOURCES_LOG = Path(".millrace/logs/resources.json")  # what select found on this machine, for people
 OVER_BUDGET = "estimated"  # how a rejection for time starts
 BALANCED_SHARE = 0.25  # `balanced` keeps to candidates that need at most this share of the budget
 REFERENCE_TOKENS = 16  # the registry's text costs are per text of this many tokens
@@ -236,7 +237,10 @@ def report(selection: dict[str, Any]) -> str:
         verdict = "**chosen**" if chosen else f"rejected: {c['rejected']}"
         minutes, memory = f"{c['estimated_minutes']:.2f}", f"{c['memory_gb']:.2f}"
         lines.append(f"| {_label(c)} | {c['quality']} | {minutes} | {memory} | {verdict} |")
-    lines += ["", f"Data: `{selection['data']}`", "", f"Resources: `{selection['resources']}`", ""]
+    found = selection["resources"]
+    machine = found.get("gpu") or f"{found['cpu_cores']} CPU cores, no GPU"
+    # The machine's memory differs between machines of one kind; it is in the untracked log, not in git.
+    lines += ["", f"Data: `{selection['data']}`", "", f"Resources: {machine} (memory: {RESOURCES_LOG})", ""]
     return "\n".join(lines)
 
 
@@ -253,6 +257,7 @@ def main() -> None:
     # only the report, so a rerun on another machine that chooses the same retrains nothing.
     write_json(params.paths.selection, {k: v for k, v in selection.items() if k not in ("resources", "candidates")})
     write_text(Path(params.paths.reports) / "selection.md", report(selection))
+    write_json(RESOURCES_LOG, selection["resources"])
     print(f"select: {selection['reasons'][0]}")
 
 

@@ -71,14 +71,15 @@ def _limits(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[s
 
 def _variants(manifest: dict[str, Any]) -> list[str]:
     found = manifest.get("variants") or {}
-    lines = ["| variant | bytes | gzip bytes | test metric | p50 latency (ms, 1 row) | rows/s | shipped |"]
-    lines.append("|---|---|---|---|---|---|---|")
+    lines = ["| variant | bytes | gzip bytes | test metric | shipped |", "|---|---|---|---|---|"]
     for name, v in found.items():
         shipped = "no: " + v["refused"] if "refused" in v else "yes"
-        lines.append(
-            f"| {name} | {v['bytes']} | {v['gzip_bytes']} | {v['metric']:.4f} | {v['latency_ms_p50']} "
-            f"| {v['rows_per_second']:.0f} | {shipped} |"
-        )
+        lines.append(f"| {name} | {v['bytes']} | {v['gzip_bytes']} | {v['metric']:.4f} | {shipped} |")
+    if found:  # latency and throughput differ from run to run; the card is part of a reproducible bundle
+        lines += [
+            "",
+            "Latency and throughput of each, measured where deploy ran: `.millrace/logs/deploy_timings.json`.",
+        ]
     return lines if found else ["None measured."]
 
 
@@ -94,7 +95,7 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[st
         "",
         f"- **Task**: {manifest['task']} of `{manifest['target']}` from {manifest['kind']} data; classes: {classes}",
         f"- **Inputs**: {', '.join(manifest.get('inputs', []))}; output `{manifest.get('output')}`",
-        f"- **Created**: {manifest['created_at']}; weights sha256 `{manifest['weights_sha256'][:16]}…`",
+        f"- **Weights**: sha256 `{manifest['weights_sha256'][:16]}…`; data sha256 `{manifest['data_sha256'][:16]}…`",
         f"- **Delivery standard**: {'met' if decision.get('passed') else 'NOT met'} — "
         + "; ".join(decision.get("reasons", [])),
         "",

@@ -1,9 +1,10 @@
 """compare: the experiments DVC knows, best first, and their curves against the baseline's.
 
-Reads `dvc exp show --json`: for each experiment its test metric (`--metric`, default the task's
-primary; errors sort lowest first), whether it met the delivery standard, and the params that differ
-from its baseline commit. Prints them as a table, then renders `dvc plots diff` between the
-baseline and the best experiment into `dvc_plots/compare/`.
+Reads `dvc exp show --json`: for each experiment its headline test metric (`--metric`, default the
+task's primary; errors sort lowest first), whether it met the delivery standard, and the params that differ
+from its baseline commit. Ties are broken by the delivery standard (met first), then by the other headline
+metrics, then by name. Prints them as a table under the baseline commit's own score, then renders
+`dvc plots diff` between the baseline and the best experiment into `dvc_plots/compare/`.
 Run: `millrace compare [--metric NAME] [--top N]` or `make compare`.
 """
 
@@ -20,7 +21,7 @@ from millrace.config.params import LOWER_IS_BETTER
 from millrace.errors import MillraceError
 from millrace.ops.dvc import dvc_executable
 
-EVALUATION = "reports/evaluate/metrics.json"
+HEADLINE = "reports/metrics.json"  # evaluate's headline figures, the only metrics file besides training's
 
 
 def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -37,22 +38,30 @@ def _params(data: dict[str, Any]) -> dict[str, Any]:
     return _flat((data.get("params") or {}).get("params.yaml", {}).get("data", {}))
 
 
-def _evaluation(data: dict[str, Any]) -> dict[str, Any]:
-    return ((data.get("metrics") or {}).get(EVALUATION) or {}).get("data", {})
+def _headline(data: dict[str, Any]) -> dict[str, Any]:
+    return ((data.get("metrics") or {}).get(HEADLINE) or {}).get("data", {})
 
 
-def table(listing: list[dict[str, Any]], metric: str | None) -> tuple[list[dict[str, Any]], str, str | None]:
-    """One row per experiment (best first), the metric used, and the baseline commit's revision."""
-    rows, baseline_rev = [], None
+def _better_first(value: Any, name: str) -> float:
+    """A sort key: smaller is better (errors as they are, scores negated); missing last."""
+    if not isinstance(value, int | float):
+        return float("inf")
+    return value if name in LOWER_IS_BETTER else -value
+
+
+def table(listing: list[dict[str, Any]], metric: str | None) -> tuple[list[dict[str, Any]], str, dict[str, Any] | None]:
+    """One row per experiment (best first), the metric used, and the baseline commit (its revision and score)."""
+    rows, baseline_row = [], None
     for commit in listing:
         if commit["rev"] == "workspace":
             continue
         baseline = _params(commit["data"])
-        baseline_rev = baseline_rev or commit["rev"]
+        if baseline_row is None:
+            baseline_row = {"rev": commit["rev"], "test": _headline(commit["data"]).get("test", {})}
         for experiment in commit.get("experiments") or []:
             for run in experiment.get("revs") or []:
-                evaluation = _evaluation(run.get("data") or {})
-                test = evaluation.get("test", {})
+                headline = _headline(run.get("data") or {})
+                test = headline.get("test", {})
                 if not test:
                     continue
                 metric = metric or ("r2" if "r2" in test else "accuracy")
@@ -61,19 +70,30 @@ def table(listing: list[dict[str, Any]], metric: str | None) -> tuple[list[dict[
                     {
                         "experiment": run.get("name") or run["rev"][:7],
                         metric: test.get(metric),
-                        "standard": (evaluation.get("delivery") or {}).get("passed"),
+                        "standard": headline.get("standard_met"),
                         "changed": ", ".join(f"{k}={v}" for k, v in sorted(changed.items())),
+                        "_test": test,
                     }
                 )
     metric = metric or "accuracy"
     unknown = [r["experiment"] for r in rows if r[metric] is None]
     if unknown:
-        raise MillraceError(f"--metric {metric!r}: not measured by {unknown}; use a key of test metrics")
-    rows.sort(key=lambda r: r[metric], reverse=metric not in LOWER_IS_BETTER)
-    return rows, metric, baseline_rev
+        known = sorted({name for r in rows for name in r["_test"]})
+        raise MillraceError(f"--metric {metric!r}: not measured by {unknown}; the headline metrics are {known}")
+
+    def rank(row: dict[str, Any]) -> tuple:
+        others = [_better_first(value, name) for name, value in sorted(row["_test"].items()) if name != metric]
+        return (_better_first(row[metric], metric), row["standard"] is not True, *others, row["experiment"])
+
+    rows.sort(key=rank)
+    for row in rows:
+        del row["_test"]
+    if baseline_row is not None:
+        baseline_row = {"rev": baseline_row["rev"], metric: baseline_row["test"].get(metric)}
+    return rows, metric, baseline_row
 
 
-def experiments(repo: Path, metric: str | None = None) -> tuple[list[dict[str, Any]], str, str | None]:
+def experiments(repo: Path, metric: str | None = None) -> tuple[list[dict[str, Any]], str, dict[str, Any] | None]:
     """`table` over what `dvc exp show` lists in `repo`."""
     shown = subprocess.run([dvc_executable(), "exp", "show", "--json"], cwd=repo, capture_output=True, text=True)
     if shown.returncode != 0:
@@ -98,7 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     rows, metric, baseline = experiments(Path.cwd(), args.metric)
     if not rows:
         raise MillraceError("no experiments yet: `dvc exp run -S train.lr=0.003` makes one")
-    rich_table = Table(title=f"experiments by test {metric} (best first)")
+    score = baseline.get(metric) if baseline else None
+    shown = "not measured" if score is None else cell(score)
+    caption = f"baseline {baseline['rev'][:7]}: test {metric} {shown}" if baseline else None
+    rich_table = Table(title=f"experiments by test {metric} (best first)", caption=caption)
     for column in rows[0]:
         rich_table.add_column(column, justify="right" if column == metric else "left")
     for row in rows[: args.top]:
@@ -108,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path("dvc_plots/compare")
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(exist_ok=True)  # dvc writes the folder, not its parents
-    command = [dvc_executable(), "plots", "diff", baseline, rows[0]["experiment"], "-o", str(out)]
+    command = [dvc_executable(), "plots", "diff", baseline["rev"], rows[0]["experiment"], "-o", str(out)]
     plots = subprocess.run(command, capture_output=True, text=True)
     if plots.returncode != 0:
         raise MillraceError(f"dvc plots diff failed: {plots.stderr.strip()[-300:]}")
-    console.print(f"curves of {rows[0]['experiment']} against the baseline {baseline[:7]}: {out / 'index.html'}")
+    console.print(f"curves of {rows[0]['experiment']} against the baseline {baseline['rev'][:7]}: {out / 'index.html'}")

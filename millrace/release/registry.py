@@ -1,11 +1,12 @@
 """Releases: every bundle that passed deploy, kept by version under `paths.releases`; one of them active.
 
 Layout: `<root>/<version>/` (the bundle: ONNX, TorchScript, manifest, MODEL_CARD.md), `<root>/ACTIVE`
-(the active version's name) and `<root>/history.jsonl` (each promotion and rollback: when, from,
-to, why). The deploy stage registers each new bundle and, with `deploy.promote: auto`, promotes
-it; `millrace releases` lists them, `millrace promote VERSION` and `millrace rollback` move the
-active version. The pointer is replaced atomically, so a reader (the server reloading) sees the
-old version or the new one, never half of either. Releases live outside DVC's outputs: DVC
+(the active version's name), `<root>/registered.jsonl` (each version and when it was registered: a
+version names the bundle's content, so the registry keeps the times) and `<root>/history.jsonl` (each
+promotion and rollback: when, from, to, why). The deploy stage registers each new bundle and, with
+`deploy.promote: auto`, promotes it; `millrace releases` lists them, `millrace promote VERSION` and
+`millrace rollback` move the active version. The pointer is replaced atomically, so a reader (the server
+reloading) sees the old version or the new one, never half of either. Releases live outside DVC's outputs: DVC
 rebuilds `models/deploy`, releases accumulate.
 """
 
@@ -21,16 +22,30 @@ from millrace.errors import MillraceError
 from millrace.files import atomic_dir, read_json, write_text
 from millrace.serving.bundle import verify
 
-ACTIVE, HISTORY, MANIFEST = "ACTIVE", "history.jsonl", "manifest.json"
+ACTIVE, HISTORY, MANIFEST, REGISTERED = "ACTIVE", "history.jsonl", "manifest.json", "registered.jsonl"
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def registered_at(root: Path | str) -> dict[str, str]:
+    """When each version was registered (its first registration)."""
+    found: dict[str, str] = {}
+    for entry in _lines(Path(root) / REGISTERED):
+        found.setdefault(entry["version"], entry["at"])
+    return found
 
 
 def versions(root: Path | str) -> list[str]:
-    """Registered versions, oldest first (version names start with their UTC timestamp)."""
+    """Registered versions, oldest first."""
     root = Path(root)
     if not root.is_dir():
         return []
     # A hidden folder is a copy still being made (or one a killed deploy left half made), never a release.
-    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file())
+    found = {p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file()}
+    order = [version for version in registered_at(root) if version in found]
+    return sorted(found - set(order)) + order  # releases older than the record (named by time) first
 
 
 def active(root: Path | str) -> str | None:
@@ -66,6 +81,8 @@ def register(bundle: Path | str, root: Path | str) -> str:
                 shutil.copytree(path, target / path.name)
             else:
                 shutil.copy2(path, target / path.name)
+    with (root / REGISTERED).open("a") as lines:
+        lines.write(json.dumps({"version": manifest["version"], "at": datetime.now(UTC).isoformat()}) + "\n")
     return manifest["version"]
 
 
@@ -88,8 +105,7 @@ def promote(root: Path | str, version: str, reason: str) -> str | None:
 
 
 def history(root: Path | str) -> list[dict[str, Any]]:
-    path = Path(root) / HISTORY
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    return _lines(Path(root) / HISTORY)
 
 
 def rollback(root: Path | str) -> str:
@@ -103,7 +119,7 @@ def rollback(root: Path | str) -> str:
 
 
 def listing(root: Path | str) -> list[dict[str, Any]]:
-    current = active(root)
+    current, times = active(root), registered_at(root)
     rows = []
     for version in versions(root):
         manifest = read_json(Path(root) / version / MANIFEST)
@@ -115,7 +131,7 @@ def listing(root: Path | str) -> list[dict[str, Any]]:
                 "active": version == current,
                 "family": manifest.get("family"),
                 primary: None if test.get(primary) is None else round(test[primary], 4),
-                "created_at": str(manifest.get("created_at", ""))[:19],
+                "registered": times.get(version, str(manifest.get("created_at", "")))[:19],
             }
         )
     return rows

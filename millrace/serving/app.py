@@ -162,7 +162,7 @@ def create_app(
     @app.get("/metadata", dependencies=[Depends(authorised)], responses=openapi_docs.PROTECTED)
     def metadata() -> dict[str, Any]:
         manifest = model.current().manifest
-        keys = ("version", "created_at", "family", "task", "kind", "target", "classes", "features", "inputs")
+        keys = ("version", "family", "task", "kind", "target", "classes", "features", "inputs")
         return {k: manifest.get(k) for k in (*keys, "metrics", "data_sha256")}
 
     @app.post("/predict", dependencies=[Depends(authorised)], responses=openapi_docs.PREDICT)

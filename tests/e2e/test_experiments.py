@@ -40,18 +40,26 @@ def test_a_sweep_queues_the_grid_runs_it_in_parallel_and_ranks_it(workspace):
         for d in shown.values()
     }
     assert trained == {(0.02, 3), (0.03, 3)}
-    for data in shown.values():
-        test = data["metrics"]["reports/evaluate/metrics.json"]["data"]["test"]
-        assert 0 <= test["accuracy"] <= 1 and "f1_macro" in test
+    for data in shown.values():  # the headline figures and training's, nothing more
+        assert set(data["metrics"]) == {"reports/metrics.json", "reports/train/metrics.json"}
+        test = data["metrics"]["reports/metrics.json"]["data"]["test"]
+        assert 0 <= test["accuracy"] <= 1 and set(test) == {"accuracy", "f1_macro"}
         assert data["metrics"]["reports/train/metrics.json"]["data"]["epoch"] <= 2
     assert registry.listing(workspace / "models/releases") == released  # an experiment is not a release
+    # what the README suggests: the params that vary and the headline metrics, not hundreds of columns
+    header = sh(workspace, "dvc", "exp", "show", "--only-changed", "--drop", ".*/.*", "--csv").stdout.splitlines()[0]
+    columns = header.split(",")
+    assert {"train.lr", "train.max_epochs", "val.loss"} <= set(columns) and len(columns) <= 24, columns
+    assert not [c for c in columns if c.startswith(("per_class", "slices", "baselines", "confidence"))], columns
     assert sh(workspace, "git", "status", "--porcelain", "--untracked-files=no").stdout.strip() == "M params.yaml"
 
     # the sweep ended with `millrace compare`: both ranked, best first, the best plotted against the baseline
-    rows, metric, _ = compare.experiments(workspace)
+    rows, metric, baseline = compare.experiments(workspace)
+    assert baseline["rev"] == committed["rev"] and 0 < baseline["accuracy"] <= 1
     assert metric == "accuracy" and {row["experiment"] for row in rows} == set(shown)
     assert [row["accuracy"] for row in rows] == sorted((row["accuracy"] for row in rows), reverse=True)
     assert "experiments by test accuracy" in swept and all(name in swept for name in shown)
+    assert f"baseline {committed['rev'][:7]}: test accuracy" in swept
     assert f"curves of {rows[0]['experiment']} against the baseline" in swept
     page = (workspace / "dvc_plots/compare/index.html").read_text()
     for text in ("Loss", "Confusion"):

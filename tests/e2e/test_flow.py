@@ -34,6 +34,15 @@ def test_each_stage_is_a_task_and_the_run_is_a_dvc_experiment(workspace):
     assert run_name in sh(workspace, "dvc", "exp", "list").stdout  # dvc exp show / millrace compare see it
     manifest = json.loads((workspace / "models/deploy/manifest.json").read_text())
     assert manifest["params"]["deploy"]["parity_tolerance"] == 0.0002
+    assert "To track the changes with git" not in log  # DVC's hint, once per stage task, is not repeated
+
+    experiments = sh(workspace, "dvc", "exp", "list").stdout
+    again = sh(workspace, "python", "-m", "flows.pipeline", "-S", "deploy.parity_tolerance=0.0002")
+    assert stages_run(again.stdout + again.stderr) == []  # the run left it so: nothing to do
+    assert (
+        "nothing changed (params.yaml and dvc.lock as they were): no new DVC experiment" in again.stdout + again.stderr
+    )
+    assert sh(workspace, "dvc", "exp", "list").stdout == experiments
 
 
 def test_a_failed_gate_is_not_retried_restores_params_and_posts_to_the_webhook(workspace):

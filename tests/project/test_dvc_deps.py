@@ -25,6 +25,7 @@ HOW_NOT_WHAT = {
     "millrace.environment": "usage reporting off, Arrow's allocator",
     "millrace.errors": "the exception classes behind those messages",
     "millrace.memory": "when freed memory goes back to the system",
+    "millrace.quality.offline_docs": "how the Data Docs pages (not a DVC output) load their scripts",
 }
 
 

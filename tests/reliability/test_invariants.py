@@ -19,6 +19,8 @@ def test_a_finished_workspace_holds_and_each_breakage_is_named(workspace):
     root = workspace / "models/releases"
     active = registry.active(root)
     shutil.copytree(root / active, root / "20991231T000000Z-later")  # a later release that passed ...
+    with (root / registry.REGISTERED).open("a") as registered:
+        registered.write('{"version": "20991231T000000Z-later", "at": "2099-12-31T00:00:00+00:00"}\n')
     with pytest.raises(AssertionError) as caught:
         assert_invariants(workspace)
     said = str(caught.value)

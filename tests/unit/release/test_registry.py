@@ -92,6 +92,6 @@ def test_a_copy_a_killed_deploy_left_half_made_is_not_a_release_and_is_cleared(t
     again = bundle(tmp_path, "20260102T000000Z-aaaa", "a" * 64)
     version = registry.register(again, root)
     assert version == "20260102T000000Z-aaaa" and registry.versions(root) == [version]
-    assert not partial.exists() and sorted(p.name for p in root.iterdir()) == [version]
+    assert not partial.exists() and sorted(p.name for p in root.iterdir()) == [version, "registered.jsonl"]
     registry.promote(root, version, "deploy")  # whole: it verifies
     assert registry.active(root) == version
