@@ -74,7 +74,7 @@ def main() -> None:
     import great_expectations as gx
 
     from millrace.quality.gates import Check, _batch_definition, _context, load_suite, run_gate
-    from stages.acquire import load_builtin
+    from millrace.sources.builtin import load_builtin
 
     penguins = load_builtin("penguins")
     suite = load_suite(ROOT / "gx", "penguins_raw")

@@ -56,7 +56,7 @@ for name, part in [("train", train), ("val", val), ("test", test)]:
 
 def synthetic_penguins(rows: int, seed: int = 0) -> pd.DataFrame:
     """Penguins resampled to `rows`, measurements jittered within each species' observed range."""
-    from stages.acquire import load_builtin
+    from millrace.sources.builtin import load_builtin
 
     penguins = load_builtin("penguins")
     rng = np.random.default_rng(seed)

@@ -24,7 +24,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from millrace.config.params import TRAINING_SECTIONS, load_params
@@ -33,9 +32,10 @@ from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_j
 from millrace.inputs import plans
 from millrace.precision import rounded, write_figures
 from millrace.release import compression, deploy_targets
-from millrace.release.reproducible import normalise_torchscript, strip_source_paths
+from millrace.release.champion import champion_comparison
+from millrace.release.exports import export, output_name, parity
 
-ONNX, TORCHSCRIPT, MANIFEST, CARD = "model.onnx", "model.torchscript.pt", "manifest.json", "MODEL_CARD.md"
+MANIFEST, CARD = "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # test rows checked for export parity
 TIMINGS = Path(".millrace/logs/deploy_timings.json")  # latency and throughput differ run to run: not for git
 # The params the manifest records: what made the model and the bundle. Each is a params dep of deploy in
@@ -45,71 +45,6 @@ MANIFEST_PARAMS = TRAINING_SECTIONS | {"deploy"}
 
 class DeployRefused(MillraceError):
     """The model did not meet the delivery standard, or an export disagrees with it."""
-
-
-def output_name(task: str) -> str:
-    return "prediction" if task == "regression" else "probabilities"
-
-
-def export(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path) -> None:
-    """ONNX (one self-contained file) and TorchScript; batch size, and sequence length for text, stay dynamic."""
-    import logging
-    import warnings
-
-    import torch
-
-    # The exporter warns about torchvision ops and a pytree deprecation; neither concerns us.
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module="torch.onnx")
-    # Tracing a transformer warns about Python branches on shapes it treats as constants; the
-    # parity check below is what shows whether the traced graph generalises.
-    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
-    example = tuple(torch.from_numpy(inputs[name][:2]) for name in names)
-    batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
-    dynamic = tuple({0: batch, 1: length} if name in ("input_ids", "attention_mask") else {0: batch} for name in names)
-    torch.onnx.export(
-        model,
-        example,
-        str(out / ONNX),
-        input_names=list(names),
-        output_names=[output_name(task)],
-        dynamic_shapes=(dynamic,),  # one entry: the serving model takes its inputs as *inputs
-        dynamo=True,
-        verbose=False,
-        external_data=False,
-    )
-    strip_source_paths(out / ONNX)
-    torch.jit.trace(model, example).save(str(out / TORCHSCRIPT))
-    normalise_torchscript(out / TORCHSCRIPT)
-
-
-def parity(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path) -> dict[str, float]:
-    """Each export's largest difference from the checkpoint, and (classification) argmax agreement.
-
-    For regression the difference is relative to the value's size, so a tolerance means the same
-    for a target in the hundreds as for one near 1.
-    """
-    import onnxruntime
-    import torch
-
-    tensors = [torch.from_numpy(inputs[name]) for name in names]
-    with torch.no_grad():
-        reference = model(*tensors).numpy()
-        scripted = torch.jit.load(str(out / TORCHSCRIPT)).eval()(*tensors).numpy()
-    session = onnxruntime.InferenceSession(str(out / ONNX), providers=["CPUExecutionProvider"])
-    exported = session.run(None, {name: inputs[name] for name in names})[0]
-    result = {}
-    for name, values in [("onnx", exported), ("torchscript", scripted)]:
-        difference = np.abs(values - reference)
-        regression = task == "regression"
-        if regression:
-            difference = difference / np.maximum(np.abs(reference), 1.0)
-        result[f"{name}_max_abs_diff"] = float(difference.max())
-        same = regression or bool((values.argmax(1) == reference.argmax(1)).all())
-        result[f"{name}_same_predictions"] = same
-    return result
 
 
 def check_delivery(report: dict[str, Any]) -> None:
@@ -174,38 +109,6 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
         "delivery": evaluation["delivery"],
         "parity": figures,
         "files": files,
-    }
-
-
-def champion_comparison(champion_dir: Path, trained, test: pd.DataFrame, evaluation: dict, tolerance: float) -> dict:
-    """The active release scored on this test split beside the challenger, on the primary metric."""
-    from millrace.evaluation.metrics import PRIMARY
-    from millrace.serving.bundle import Bundle
-
-    champion = Bundle(champion_dir)
-    found: dict[str, Any] = {"version": champion.version}
-    same = (champion.manifest.get("task"), champion.manifest.get("target"), sorted(champion.classes))
-    if same != (trained.task, trained.meta["target"], sorted(trained.classes)):
-        return found | {"comparable": False, "reason": "it predicts another target, task or set of classes"}
-    try:
-        predicted = champion.predict_frame(test)["prediction"]
-    except MillraceError as exc:
-        return found | {"comparable": False, "reason": f"it cannot read this test split: {exc}"}
-    metric = PRIMARY[trained.task]
-    if trained.task == "regression":
-        from sklearn.metrics import r2_score
-
-        score = float(r2_score(test["label"], predicted))
-    else:
-        score = float((predicted.to_numpy() == np.array(trained.classes)[test["label"].to_numpy()]).mean())
-    challenger = evaluation["test"][metric]
-    return found | {
-        "comparable": True,
-        "metric": metric,
-        "champion": score,
-        "challenger": challenger,
-        "tolerance": tolerance,
-        "passed": challenger >= score - tolerance,
     }
 
 

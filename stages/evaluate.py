@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-from millrace.config.params import LOWER_IS_BETTER, Evaluate, load_params
-from millrace.errors import MillraceError
+from millrace.config.params import Evaluate, load_params
 from millrace.evaluation import baselines, review_page
+from millrace.evaluation.delivery import delivery
 from millrace.evaluation.metrics import (
     WORST_SLICE,
     bootstrap,
@@ -35,86 +35,10 @@ from millrace.evaluation.metrics import (
     slices,
 )
 from millrace.files import atomic_dir, write_text
+from millrace.models.trained_model import model_size, predict
 from millrace.precision import SIGNIFICANT, write_figures
 
-BATCH = 256
 HEADLINE = {"classification": ("accuracy", "f1_macro"), "regression": ("r2", "mae", "rmse")}
-
-
-def predict(trained, frame: pd.DataFrame):
-    """Class probabilities (N × classes) or predicted values (N), as the deployed graph computes them."""
-    import torch
-
-    model = trained.serving_model()
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(frame), BATCH):
-            encoded = trained.plan.encode(frame.iloc[start : start + BATCH])
-            outputs.append(model(*(torch.from_numpy(encoded[n]) for n in trained.plan.input_names)))
-    return torch.cat(outputs)
-
-
-def delivery(
-    metrics: dict[str, Any], params: Evaluate, baselines: dict[str, Any] | None = None, review: dict | None = None
-) -> dict[str, Any]:
-    """Every declared threshold must be met (a floor, or a ceiling on errors), with `baseline_margin`
-    the best baseline beaten by that much, and with `review.max_wrong` no more predictions marked
-    wrong by reviewers; the reasons say which were."""
-    unknown = [name for name in params.thresholds if name not in metrics]
-    if unknown:
-        available = [k for k, v in metrics.items() if isinstance(v, float)]
-        raise MillraceError(
-            f"evaluate.thresholds names {unknown}, which this task does not measure; use some of {available}"
-        )
-    checks = []
-    for name, limit in params.thresholds.items():
-        ceiling = name in LOWER_IS_BETTER
-        passed = metrics[name] <= limit if ceiling else metrics[name] >= limit
-        checks.append({"metric": f"test/{name}", "value": metrics[name], "threshold": limit, "passed": passed})
-    reasons = []
-    for c in checks:
-        ceiling = c["metric"].split("/")[1] in LOWER_IS_BETTER
-        sign = ("<=" if c["passed"] else ">") if ceiling else (">=" if c["passed"] else "<")
-        reasons.append(f"{c['metric']} {c['value']:.4f} {sign} {c['threshold']}")
-    if params.baseline_margin is not None and baselines:
-        best = baselines["best"]
-        lead = metrics[best["metric"]] - best["value"]
-        passed = lead >= params.baseline_margin
-        checks.append(
-            {
-                "metric": f"test/{best['metric']} lead over {best['name']}",
-                "value": lead,
-                "threshold": params.baseline_margin,
-                "passed": passed,
-            }
-        )
-        reasons.append(
-            f"test/{best['metric']} {metrics[best['metric']]:.4f} vs baseline {best['name']} {best['value']:.4f}: "
-            f"lead {lead:+.4f} {'>=' if passed else '<'} {params.baseline_margin:+g}"
-        )
-    if params.review.max_wrong is not None and review is not None:
-        passed = review["wrong"] <= params.review.max_wrong
-        limit = params.review.max_wrong
-        checks.append({"metric": "review/wrong", "value": review["wrong"], "threshold": limit, "passed": passed})
-        reasons.append(f"reviewers marked {review['wrong']} predictions wrong {'<=' if passed else '>'} {limit}")
-    return {"passed": all(c["passed"] for c in checks), "checks": checks, "reasons": reasons}
-
-
-def model_size(trained, train_dir: Path) -> dict[str, Any]:
-    """Parameters and their bytes (what a deployed model carries), and the bytes this run saved.
-
-    The two differ for freeze and LoRA, which save only what they trained.
-    """
-    from millrace.models.trained_model import WEIGHTS, parameter_counts
-
-    counts = parameter_counts(trained.backbone)
-    weights = sum(p.numel() * p.element_size() for p in trained.backbone.parameters())
-    return {
-        "parameters": counts["total_params"],
-        "trainable_parameters": trained.meta.get("trainable_params", counts["trainable_params"]),  # as trained
-        "parameter_bytes": weights,
-        "saved_bytes": (train_dir / WEIGHTS).stat().st_size,
-    }
 
 
 def run(

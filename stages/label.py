@@ -19,69 +19,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
-from millrace.config.params import Data, Label, Params, Split, load_params
+from millrace.config.params import Data, Split, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_json, write_parquet
-from millrace.inputs.tabular import text_positions
-from millrace.labelling import annotations, weak_supervision
-from millrace.labelling.row_ids import row_hash_ids
+from millrace.labelling.curation import curate
+from millrace.labelling.sources import assign_labels
+from millrace.labelling.splits import split_rows
+from millrace.labelling.targets import class_ids, label_map, task_of
 from millrace.precision import write_figures
 from millrace.quality.gates import Check, expectation, run_gate
-
-SPLITS = ("train", "val", "test")
-MAX_CLASSES = 20  # a numeric target with more distinct values than this is taken as continuous
-
-
-def task_of(target: pd.Series, declared: str) -> str:
-    """The task params declare, or, for `auto`, what the target looks like."""
-    values = target.dropna()
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if declared == "regression" and not numeric:
-        raise MillraceError(f"data.task is regression, but data.target {target.name!r} is not numeric ({values.dtype})")
-    if declared != "auto":
-        return declared
-    if numeric and (values.nunique() > MAX_CLASSES or (values % 1 != 0).any()):
-        return "regression"
-    return "classification"
-
-
-def label_map(target: pd.Series) -> list[str]:
-    """Class names in a stable order (sorted as strings); a class's id is its index."""
-    values = target.dropna()
-    if values.nunique() > 1000:
-        raise MillraceError(
-            f"data.target {target.name!r} has {values.nunique()} distinct values: too many classes; "
-            "set data.task: regression if it is a quantity"
-        )
-    return sorted(values.astype("str").unique())
-
-
-def class_ids(target: pd.Series, classes: list[str]) -> np.ndarray:
-    """Each value's class id (its index in `classes`, compared as text); -1 where missing or no class."""
-    return text_positions(target.astype("str"), classes)
-
-
-def _split_groups(groups: pd.DataFrame, split: Split, seed: int) -> dict[str, pd.Index]:
-    strata = groups["_stratum"]
-    try:
-        rest, test = train_test_split(groups.index, test_size=split.test, stratify=strata, random_state=seed)
-        val_share = split.val / (split.train + split.val)
-        train, val = train_test_split(rest, test_size=val_share, stratify=strata.loc[rest], random_state=seed)
-    except ValueError as exc:
-        counts = strata.value_counts().to_dict()
-        raise MillraceError(f"cannot split stratified ({exc}); distinct rows per stratum: {counts}") from None
-    return {"train": train, "val": val, "test": test}
-
-
-def _strata(label: pd.Series, task: str) -> pd.Series:
-    """Classes, or for regression the target's quintiles, so every split sees the whole range."""
-    if task == "classification":
-        return label
-    return pd.qcut(label.astype("float64"), q=5, labels=False, duplicates="drop")
 
 
 def run(
@@ -98,18 +46,7 @@ def run(
         classes = label_map(frame[target])
         ids = class_ids(frame[target], classes)
         frame = frame.assign(label=pd.Series(ids, index=frame.index, dtype="Int64").mask(ids < 0))
-    frame = frame.assign(_stratum=_strata(frame["label"], task))
-    # Identical rows form one group, so a duplicate can never land in two splits.
-    group = pd.util.hash_pandas_object(frame.drop(columns=["label", "_stratum"]), index=False)
-    strata = frame["_stratum"].set_axis(pd.Index(group.to_numpy(), name="_group"))
-    groups = strata[~strata.index.duplicated()].to_frame()  # the stratum alone: a copy of every column is not needed
-    chosen = _split_groups(groups, split, seed)
-    keys = frame.assign(_group=group.values)
-    splits = {}
-    for name in SPLITS:
-        rows = keys[keys["_group"].isin(chosen[name])].drop(columns=["_group", "_stratum"])
-        splits[name] = rows.reset_index(drop=True)
-    return splits, classes, task
+    return split_rows(frame, split, seed, task), classes, task
 
 
 def class_balance(splits: dict[str, pd.DataFrame], classes: list[str]) -> pd.DataFrame:
@@ -159,114 +96,6 @@ def labels_checks(
         Check("class_balance", class_balance(splits, classes), balance, index_columns=["split", "class"]),
         leaks,
     ]
-
-
-def row_ids(frame: pd.DataFrame, target: str, key: str | None) -> pd.Series:
-    """What identifies a row across runs and tools: the declared key, or a hash of its other values."""
-    if key is not None:
-        if key not in frame.columns:
-            raise MillraceError(f"label.key {key!r} is not a column; columns: {list(frame.columns)}")
-        return frame[key].astype("str")
-    return row_hash_ids(frame.drop(columns=[target]))
-
-
-def assign_labels(frame: pd.DataFrame, target: str, params: Label, text_column: str | None):
-    """The target filled from annotations, then rules; each row's label source; and the report."""
-    ids = row_ids(frame, target, params.key)
-    known = frame[target].notna()
-    source = pd.Series(np.full(len(frame), None, dtype=object), index=frame.index)
-    source[known] = "column"  # one shared string (np.where would make a string object per row)
-    report: dict[str, Any] = {}
-    if not (params.annotations or params.rules):
-        report["sources"] = _source_counts(source)
-        return frame, source, ids, report
-    given = frame[target].astype("object").where(known, None)  # values of any type, and None
-    if params.annotations:
-        read = pd.concat([annotations.read(spec, i) for i, spec in enumerate(params.annotations)], ignore_index=True)
-        winners, ties = annotations.resolve(read)
-        human = ids.map(winners)
-        numeric = pd.api.types.is_numeric_dtype(frame[target].dropna()) and frame[target].notna().any()
-        if numeric:
-            human = pd.to_numeric(human, errors="coerce").where(human.notna(), None)
-        changed = human.notna() & given.notna() & (human.astype("str") != given.astype("str"))
-        report["annotations"] = {
-            "rows": len(read),
-            "matched": int(human.notna().sum()),
-            "unmatched_keys": int((~winners.index.isin(ids)).sum()),
-            "overrode_column": int(changed.sum()),
-            "annotator_ties": ties,
-            "agreement": annotations.agreement(read),
-        }
-        given = human.where(human.notna(), given)
-        source = source.where(human.isna(), "annotation")
-    if params.rules:
-        votes = weak_supervision.votes(params.rules, frame, text_column)
-        combined = weak_supervision.combine(votes, params.rules, params.combine)
-        fills = given.isna() & combined.notna()
-        report["rules"] = {
-            "combine": params.combine,
-            "labelled": int(fills.sum()),
-            "abstained_or_tied": int((given.isna() & combined.isna()).sum()),
-            "per_rule": weak_supervision.analysis(votes, given.where(source != "rule")),
-        }
-        given = given.where(~fills, combined)
-        source = source.where(~fills, "rule")
-    report["sources"] = _source_counts(source)
-    filled = given.infer_objects()  # numbers stay numbers (regression, numeric classes); the rest is text
-    if filled.dtype == object:
-        filled = filled.astype("str").where(filled.notna())
-    return frame.assign(**{target: filled}), source, ids, report
-
-
-def _source_counts(source: pd.Series) -> dict[str, int]:
-    return {k: int(v) for k, v in source.fillna("unlabelled").value_counts().items()}
-
-
-def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Path) -> dict[str, Any]:
-    """Label review and the active-learning export (classification only)."""
-    from millrace.evaluation import baselines
-    from millrace.inputs import plans
-    from millrace.labelling import curation
-
-    review, active = params.label.review, params.label.active_learning
-    if task != "classification":
-        return {"review": "classification only", "active_learning": "classification only"}
-    columns = params.data.features or [c for c in labelled.columns if c not in (params.data.target, "label")]
-    # Encodings only (no labels are used), so the unlabelled pool counts too; no copy when there is none.
-    plan = plans.fit(pd.concat([labelled, pool]) if len(pool) else labelled, columns, params.data)
-    classes = label_map(labelled[params.data.target])
-    y = class_ids(labelled[params.data.target], classes)
-    x = baselines.inputs(plan, labelled)
-    report: dict[str, Any] = {}
-    if review.enabled:
-        flagged, how = curation.suspects(x, y, classes, plan.kind, review.folds, params.seed, review.fit_rows)
-        flagged = flagged.head(review.max_rows)
-        positions = flagged.pop("position").to_numpy().astype(int)
-        flagged.insert(0, "row_id", ids.iloc[positions].to_numpy())
-        flagged.insert(1, "label_source", source.iloc[positions].to_numpy())
-        flagged["row"] = _display(labelled.iloc[positions].drop(columns=[params.data.target]), plan).to_numpy()
-        flagged.to_csv(out / "label_review.csv", index=False)
-        report["review"] = {"method": how, "flagged": len(flagged)}
-    if active.batch and len(pool) and len(classes) > 1:
-        chosen, scores, probabilities, model_classes = curation.most_informative(
-            x, y, baselines.inputs(plan, pool), plan.kind, active.strategy, active.batch, params.seed
-        )
-        picked = pool.iloc[chosen].drop(columns=[params.data.target]).assign(row_id=pool_ids.iloc[chosen].to_numpy())
-        display = _display(picked, plan)
-        tasks = curation.label_studio_tasks(picked, display, probabilities, classes, model_classes)
-        suggested = [classes[int(model_classes[i])] for i in probabilities.argmax(axis=1)]
-        table = picked.assign(suggested=suggested, informativeness=scores.round(4))
-        curation.write_tasks(out, tasks, table, classes)
-        report["active_learning"] = {"strategy": active.strategy, "pool": len(pool), "exported": len(picked)}
-    return report
-
-
-def _display(rows: pd.DataFrame, plan) -> pd.Series:
-    """What a labeller reads: the text itself, or the row's values as `name: value` pairs."""
-    if plan.kind == "text":
-        return rows[plan.column].astype("str")
-    shown = rows.drop(columns=["row_id"], errors="ignore")
-    return shown.apply(lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if not isinstance(v, bytes)), axis=1)
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ def machine_share(request, tmp_path_factory) -> Iterator[None]:
 
 @pytest.fixture
 def penguins() -> pd.DataFrame:
-    from stages.acquire import load_builtin
+    from millrace.sources.builtin import load_builtin
 
     return load_builtin("penguins")
 

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from millrace.config.params import Params
 
 REVIEW_COLUMNS = ["position", "given", "given_probability", "suspected", "suspected_probability"]
 LABEL_STUDIO_FROM = "label"  # the Choices control's name in the labelling config written beside the tasks
@@ -141,3 +144,50 @@ def write_tasks(directory: Path, tasks: list[dict[str, Any]], table: pd.DataFram
     (directory / "to_label.json").write_text(json.dumps(tasks, indent=1, default=str) + "\n")
     table.to_csv(directory / "to_label.csv", index=False)
     (directory / "label_config.xml").write_text(label_config(classes))
+
+
+def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Path) -> dict[str, Any]:
+    """Label review and the active-learning export (classification only)."""
+    from millrace.evaluation import baselines
+    from millrace.inputs import plans
+    from millrace.labelling.targets import class_ids, label_map
+
+    review, active = params.label.review, params.label.active_learning
+    if task != "classification":
+        return {"review": "classification only", "active_learning": "classification only"}
+    columns = params.data.features or [c for c in labelled.columns if c not in (params.data.target, "label")]
+    # Encodings only (no labels are used), so the unlabelled pool counts too; no copy when there is none.
+    plan = plans.fit(pd.concat([labelled, pool]) if len(pool) else labelled, columns, params.data)
+    classes = label_map(labelled[params.data.target])
+    y = class_ids(labelled[params.data.target], classes)
+    x = baselines.inputs(plan, labelled)
+    report: dict[str, Any] = {}
+    if review.enabled:
+        flagged, how = suspects(x, y, classes, plan.kind, review.folds, params.seed, review.fit_rows)
+        flagged = flagged.head(review.max_rows)
+        positions = flagged.pop("position").to_numpy().astype(int)
+        flagged.insert(0, "row_id", ids.iloc[positions].to_numpy())
+        flagged.insert(1, "label_source", source.iloc[positions].to_numpy())
+        flagged["row"] = _display(labelled.iloc[positions].drop(columns=[params.data.target]), plan).to_numpy()
+        flagged.to_csv(out / "label_review.csv", index=False)
+        report["review"] = {"method": how, "flagged": len(flagged)}
+    if active.batch and len(pool) and len(classes) > 1:
+        chosen, scores, probabilities, model_classes = most_informative(
+            x, y, baselines.inputs(plan, pool), plan.kind, active.strategy, active.batch, params.seed
+        )
+        picked = pool.iloc[chosen].drop(columns=[params.data.target]).assign(row_id=pool_ids.iloc[chosen].to_numpy())
+        display = _display(picked, plan)
+        tasks = label_studio_tasks(picked, display, probabilities, classes, model_classes)
+        suggested = [classes[int(model_classes[i])] for i in probabilities.argmax(axis=1)]
+        table = picked.assign(suggested=suggested, informativeness=scores.round(4))
+        write_tasks(out, tasks, table, classes)
+        report["active_learning"] = {"strategy": active.strategy, "pool": len(pool), "exported": len(picked)}
+    return report
+
+
+def _display(rows: pd.DataFrame, plan) -> pd.Series:
+    """What a labeller reads: the text itself, or the row's values as `name: value` pairs."""
+    if plan.kind == "text":
+        return rows[plan.column].astype("str")
+    shown = rows.drop(columns=["row_id"], errors="ignore")
+    return shown.apply(lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if not isinstance(v, bytes)), axis=1)

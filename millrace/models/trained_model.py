@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from millrace.errors import MillraceError
 from millrace.files import atomic_path, read_json, write_json
 from millrace.inputs import plans
 from millrace.models.catalogue import FAMILIES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WEIGHTS, META = "model.safetensors", "model.json"
 
@@ -129,3 +132,34 @@ def load(train_dir: Path | str) -> Trained:
             f"missing {sorted(absent)[:5]}, unexpected {sorted(result.unexpected_keys)[:5]}; rerun the train stage"
         )
     return Trained(backbone=backbone.eval(), meta=meta, plan=plan)
+
+
+PREDICT_BATCH = 256
+
+
+def predict(trained, frame: pd.DataFrame):
+    """Class probabilities (N × classes) or predicted values (N), as the deployed graph computes them."""
+    import torch
+
+    model = trained.serving_model()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(frame), PREDICT_BATCH):
+            encoded = trained.plan.encode(frame.iloc[start : start + PREDICT_BATCH])
+            outputs.append(model(*(torch.from_numpy(encoded[n]) for n in trained.plan.input_names)))
+    return torch.cat(outputs)
+
+
+def model_size(trained, train_dir: Path) -> dict[str, Any]:
+    """Parameters and their bytes (what a deployed model carries), and the bytes this run saved.
+
+    The two differ for freeze and LoRA, which save only what they trained.
+    """
+    counts = parameter_counts(trained.backbone)
+    weights = sum(p.numel() * p.element_size() for p in trained.backbone.parameters())
+    return {
+        "parameters": counts["total_params"],
+        "trainable_parameters": trained.meta.get("trainable_params", counts["trainable_params"]),  # as trained
+        "parameter_bytes": weights,
+        "saved_bytes": (train_dir / WEIGHTS).stat().st_size,
+    }

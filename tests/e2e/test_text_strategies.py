@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from millrace.evaluation.metrics import scores
 from millrace.files import write_parquet
 from millrace.models import trained_model
+from millrace.models.trained_model import predict
 from stages import acquire, clean, label
-from stages.evaluate import predict, scores
 from tests.helpers.params import parse
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,8 @@ def test_strategy_beats_the_majority_class_clearly(label_dir, tmp_path, strategy
 def test_a_distilled_bag_of_embeddings_is_far_smaller_and_close_to_its_minilm_teacher(label_dir, tmp_path):
     import pandas as pd
 
-    from stages.evaluate import model_size, teacher_comparison
+    from millrace.models.trained_model import model_size
+    from stages.evaluate import teacher_comparison
     from stages.train import run
 
     teacher_dir = tmp_path / "teacher"

@@ -47,9 +47,13 @@ def tree(path: Path) -> ast.Module:
 
 def imported_names(path: Path, module: str) -> set[str]:
     """Every module name an import statement in the file could load (`from a import b` may be a.b)."""
+    return _names(ast.walk(tree(path)), path, module)
+
+
+def _names(nodes: Iterable[ast.AST], path: Path, module: str) -> set[str]:
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
-    for node in ast.walk(tree(path)):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -60,24 +64,6 @@ def imported_names(path: Path, module: str) -> set[str]:
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
-
-
-def top_level_imports(path: Path, module: str) -> set[str]:
-    """The project modules the file imports when it is imported (not those imported inside functions)."""
-    body = ast.Module(body=[node for node in tree(path).body if isinstance(node, ast.Import | ast.ImportFrom)])
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in body.body:
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        else:
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(parent + ([node.module] if node.module else []))
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {name for name in names if source_file(name) is not None}
 
 
 def builds_a_family(path: Path) -> bool:

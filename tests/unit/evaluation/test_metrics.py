@@ -3,12 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from millrace.config.params import Evaluate
 from millrace.evaluation import baselines
-from millrace.evaluation.metrics import bootstrap, calibration_points, quick, roc_points, slices
+from millrace.evaluation.delivery import delivery
+from millrace.evaluation.metrics import bootstrap, calibration_points, quick, roc_points, scores, slices
 from millrace.inputs.tabular import fit
-from stages.evaluate import delivery
 
 
 def test_bootstrap_interval_brackets_the_metric_and_is_seeded():
@@ -108,3 +109,30 @@ def test_baselines_train_on_the_same_split_and_the_standard_can_require_beating_
 )
 def test_each_kind_and_task_has_its_baselines(kind, task, names):
     assert set(baselines.models(kind, task, seed=0)) == names
+
+
+"""evaluate: scores against hand counts and numpy, and the delivery standard's floors and ceilings."""
+
+
+def test_scores_match_a_hand_count():
+    probabilities = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    metrics = scores(probabilities, [0, 1, 1, 1], ["a", "b"])
+    assert metrics["accuracy"] == pytest.approx(0.75)
+    assert metrics["per_class"]["b"]["recall"] == pytest.approx(2 / 3)
+    assert metrics["per_class"]["a"]["precision"] == pytest.approx(0.5)
+    assert metrics["per_class"]["b"]["support"] == 3
+    assert metrics["confusion_matrix"]["counts"] == [[1, 0], [1, 2]]
+
+
+def test_regression_scores_match_numpy():
+    import numpy as np
+
+    from millrace.evaluation.metrics import regression_scores
+
+    actual = np.array([3.0, 5.0, 7.0, 9.0])
+    predicted = torch.tensor([2.0, 5.0, 8.0, 9.0])
+    metrics = regression_scores(predicted, actual)
+    assert metrics["mse"] == pytest.approx(0.5)
+    assert metrics["rmse"] == pytest.approx(0.5**0.5)
+    assert metrics["mae"] == pytest.approx(0.5)
+    assert metrics["r2"] == pytest.approx(1 - 2.0 / 20.0)

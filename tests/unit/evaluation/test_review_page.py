@@ -9,7 +9,7 @@ import pytest
 from millrace.config.params import Evaluate
 from millrace.errors import MillraceError
 from millrace.evaluation import review_page
-from stages.evaluate import delivery
+from millrace.evaluation.delivery import delivery
 
 CLASSES = ["billing", "delivery"]
 TEST = pd.DataFrame(

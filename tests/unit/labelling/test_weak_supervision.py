@@ -8,30 +8,8 @@ import pytest
 from millrace.config.params import ParamsError
 from millrace.errors import MillraceError
 from millrace.labelling import weak_supervision
-from stages.label import assign_labels
-from tests.helpers.params import parse
-
-
-def label_params(**label):
-    return parse({"label": label}).label
-
-
-MAIL = pd.DataFrame(
-    {
-        "text": [
-            "refund my invoice please",  # billing rule
-            "the parcel never arrived",  # delivery rule
-            "invoice for the parcel",  # both rules: a conflict, a tie under majority
-            "hello there",  # no rule
-            "where is my parcel",  # delivery rule, but a human says billing
-        ],
-        "topic": [None, None, None, None, "billing"],
-    }
-)
-RULES = [
-    {"name": "billing_words", "label": "billing", "keywords": ["invoice", "refund"]},
-    {"name": "delivery_words", "label": "delivery", "regex": r"\bparcel|arriv", "weight": 2},
-]
+from millrace.labelling.sources import assign_labels
+from tests.helpers.labelling import MAIL, RULES, label_params
 
 
 def test_rules_vote_combine_and_never_override_a_human():

@@ -14,7 +14,9 @@ import pytest
 from millrace.config.params import BuiltinSource, Data, FileSource
 from millrace.errors import MillraceError
 from millrace.files import sha256
-from stages.acquire import canonical, load_builtin, profile, run
+from millrace.sources.builtin import load_builtin
+from millrace.sources.read import canonical
+from stages.acquire import profile, run
 from tests.helpers import loopback
 from tests.helpers.params import data, parse
 

@@ -3,8 +3,8 @@
 import pytest
 
 from millrace.config.params import Evaluate
+from millrace.evaluation.delivery import delivery
 from stages.deploy import DeployRefused, check_delivery
-from stages.evaluate import delivery
 
 
 def test_delivery_standard_fails_below_threshold_and_deploy_refuses():

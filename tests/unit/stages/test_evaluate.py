@@ -1,45 +1,31 @@
-"""evaluate: scores against hand counts and numpy, and the delivery standard's floors and ceilings."""
+"""evaluate on a model trained on a tiny table: the report, the plots, the headline figures and the decision."""
 
-import pytest
-import torch
+import pandas as pd
 
 from millrace.config.params import Evaluate
-from stages.evaluate import delivery, scores
+from millrace.models import trained_model
+from stages.evaluate import headline, run
+from stages.train import run as train
+from tests.helpers.params import parse
 
 
-def test_scores_match_a_hand_count():
-    probabilities = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
-    metrics = scores(probabilities, [0, 1, 1, 1], ["a", "b"])
-    assert metrics["accuracy"] == pytest.approx(0.75)
-    assert metrics["per_class"]["b"]["recall"] == pytest.approx(2 / 3)
-    assert metrics["per_class"]["a"]["precision"] == pytest.approx(0.5)
-    assert metrics["per_class"]["b"]["support"] == 3
-    assert metrics["confusion_matrix"]["counts"] == [[1, 0], [1, 2]]
+def test_a_trained_model_is_scored_plotted_and_judged(label_dir, tmp_path):
+    params = parse({"data": {"target": "y", "features": ["x", "c"]}, "train": {"max_epochs": 3}})
+    train(label_dir, {"family": "tabular_mlp"}, params, tmp_path / "model", tmp_path / "live", tmp_path / "ckpt")
+    model = trained_model.load(tmp_path / "model")
+    test, fit = pd.read_parquet(label_dir / "val.parquet"), pd.read_parquet(label_dir / "train.parquet")
 
+    report, plots, page = run(model, test, Evaluate(thresholds={"accuracy": 0.8}, bootstrap=20), fit, seed=0)
+    assert 0.8 <= report["test"]["accuracy"] <= 1 and report["delivery"]["passed"] is True
+    assert set(plots) == {"confusion.csv", "roc.csv", "precision_recall.csv", "calibration.csv"}
+    assert len(plots["confusion.csv"]) == len(test) and page is not None and "Review" in page
+    assert report["baselines"]["best"]["metric"] == "accuracy"
+    assert headline(report) == {
+        "test": {"accuracy": report["test"]["accuracy"], "f1_macro": report["test"]["f1_macro"]},
+        "standard_met": True,
+        "baseline": {"accuracy": report["baselines"]["best"]["value"]},
+    }
 
-def test_regression_scores_match_numpy():
-    import numpy as np
-
-    from stages.evaluate import regression_scores
-
-    actual = np.array([3.0, 5.0, 7.0, 9.0])
-    predicted = torch.tensor([2.0, 5.0, 8.0, 9.0])
-    metrics = regression_scores(predicted, actual)
-    assert metrics["mse"] == pytest.approx(0.5)
-    assert metrics["rmse"] == pytest.approx(0.5**0.5)
-    assert metrics["mae"] == pytest.approx(0.5)
-    assert metrics["r2"] == pytest.approx(1 - 2.0 / 20.0)
-
-
-def test_error_metrics_are_ceilings_and_others_floors():
-    standard = Evaluate(thresholds={"r2": 0.3, "mae": 50})
-    assert delivery({"r2": 0.5, "mae": 40.0}, standard)["passed"] is True
-    failed = delivery({"r2": 0.5, "mae": 60.0}, standard)
-    assert failed["passed"] is False and "test/mae 60.0000 > 50.0" in failed["reasons"]
-
-
-def test_a_threshold_the_task_does_not_measure_is_named():
-    from millrace.errors import MillraceError
-
-    with pytest.raises(MillraceError, match=r"names \['accuracy'\].*use some of \['mse'"):
-        delivery({"mse": 1.0, "rmse": 1.0, "mae": 1.0, "r2": 0.1}, Evaluate(thresholds={"accuracy": 0.9}))
+    strict, _, _ = run(model, test, Evaluate(thresholds={"accuracy": 1.01}, baselines=False), fit, seed=0)
+    assert strict["delivery"]["passed"] is False and "baselines" not in strict
+    assert "test/accuracy" in strict["delivery"]["reasons"][0] and "< 1.01" in strict["delivery"]["reasons"][0]

@@ -1,4 +1,4 @@
-"""label: label sources (column, annotations, rules), the split, and the labels gate."""
+"""label: the split is stratified, seeded, complete, keeps duplicates together and says when it cannot be made."""
 
 from __future__ import annotations
 
@@ -7,53 +7,8 @@ import pytest
 
 from millrace.config.params import Split
 from millrace.errors import MillraceError
-from stages.label import SPLITS, assign_labels, row_ids, run, task_of
-from tests.helpers.params import parse
-
-
-def label_params(**label):
-    return parse({"label": label}).label
-
-
-MAIL = pd.DataFrame(
-    {
-        "text": [
-            "refund my invoice please",  # billing rule
-            "the parcel never arrived",  # delivery rule
-            "invoice for the parcel",  # both rules: a conflict, a tie under majority
-            "hello there",  # no rule
-            "where is my parcel",  # delivery rule, but a human says billing
-        ],
-        "topic": [None, None, None, None, "billing"],
-    }
-)
-RULES = [
-    {"name": "billing_words", "label": "billing", "keywords": ["invoice", "refund"]},
-    {"name": "delivery_words", "label": "delivery", "regex": r"\bparcel|arriv", "weight": 2},
-]
-
-
-def test_annotations_win_over_column_and_rules_and_annotators_are_compared(tmp_path):
-    ids = row_ids(MAIL, "topic", None)
-    rows = [
-        (ids[0], "delivery", "ana"),  # overrides the billing rule's vote
-        (ids[0], "delivery", "bo"),
-        (ids[3], "support", "ana"),  # labels a row no rule covered
-        (ids[3], "billing", "bo"),  # … but the annotators tie: left to other sources
-        (ids[4], "delivery", "ana"),  # overrides the column
-        (ids[4], "delivery", "bo"),
-        ("not-a-row", "billing", "ana"),
-    ]
-    path = tmp_path / "labels.csv"
-    pd.DataFrame(rows, columns=["row_id", "label", "who"]).to_csv(path, index=False)
-    spec = {"path": str(path), "annotator_column": "who"}
-    frame, source, _, report = assign_labels(MAIL, "topic", label_params(annotations=[spec], rules=RULES), "text")
-    assert frame["topic"].fillna("-").tolist() == ["delivery", "delivery", "-", "-", "delivery"]
-    assert source.tolist() == ["annotation", "rule", None, None, "annotation"]
-    found = report["annotations"]
-    assert found["matched"] == 2 and found["overrode_column"] == 1 and found["annotator_ties"] == 1
-    assert found["unmatched_keys"] == 1
-    assert found["agreement"]["pairs"]["ana vs bo"]["rows"] == 3
+from millrace.labelling.splits import SPLITS
+from stages.label import run
 
 
 def test_split_is_stratified_deterministic_and_complete(penguins):
@@ -93,26 +48,6 @@ def test_a_continuous_target_is_regression_split_across_its_range():
     assert splits["train"]["label"].dtype.kind == "f"
     for frame in splits.values():  # quintile strata: every split sees low and high targets
         assert frame["label"].min() < 10 and frame["label"].max() > 40
-
-
-@pytest.mark.parametrize(
-    ("values", "declared", "task"),
-    [
-        (["a", "b"] * 10, "auto", "classification"),
-        ([0, 1] * 10, "auto", "classification"),
-        (list(range(30)), "auto", "regression"),
-        ([0.5, 1.0] * 10, "auto", "regression"),
-        (list(range(30)), "classification", "classification"),
-        ([0, 1] * 10, "regression", "regression"),
-    ],
-)
-def test_task_follows_params_or_the_target(values, declared, task):
-    assert task_of(pd.Series(values, name="y"), declared) == task
-
-
-def test_regression_on_text_is_refused():
-    with pytest.raises(MillraceError, match="not numeric"):
-        task_of(pd.Series(["a", "b"], name="y"), "regression")
 
 
 def test_too_few_rows_per_class_is_explained():

@@ -6,7 +6,8 @@ import pytest
 from millrace.config.params import Model
 from millrace.errors import MillraceError
 from millrace.inputs.images import png_bytes
-from stages.select import describe, report, run
+from millrace.models.selection import describe
+from stages.select import report, run
 
 CPU = {"accelerator": "cpu", "gpu_memory_gb": 0.0, "cpu_cores": 2}
 GPU = {"accelerator": "cuda", "gpu": "H100", "gpu_memory_gb": 80.0, "cpu_cores": 16}

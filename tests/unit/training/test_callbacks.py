@@ -1,29 +1,12 @@
 """Gradual unfreezing releases one encoder layer from the top every n epochs."""
 
-import pytest
-
-from millrace.config.params import Model
-from millrace.inputs import texts
 from millrace.models import trained_model
-from millrace.models.catalogue import FAMILIES
 from millrace.training.callbacks import GradualUnfreeze
-from millrace.training.fit import model_spec
-
-HEAD = 384 * 4 + 4
+from tests.helpers.models import HEAD, build_minilm
 
 
-@pytest.fixture(scope="module")
-def plan():
-    return texts.fit("text", 32)
-
-
-def _build(plan, strategy):
-    spec = model_spec({"family": "text_minilm", "strategy": strategy, "size": "medium"}, Model())
-    return FAMILIES["text_minilm"].build(plan, 4, spec), spec
-
-
-def test_gradual_unfreeze_releases_one_layer_from_the_top_every_n_epochs(plan):
-    model, _ = _build(plan, "gradual_unfreeze")
+def test_gradual_unfreeze_releases_one_layer_from_the_top_every_n_epochs(text_plan):
+    model, _ = build_minilm(text_plan, "gradual_unfreeze")
 
     class Trainer:
         current_epoch = 0

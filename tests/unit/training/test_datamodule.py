@@ -1,23 +1,6 @@
 """The datamodule's loader serves whole batches with one gather."""
 
-import json
-
-import numpy as np
 import pandas as pd
-import pytest
-
-
-@pytest.fixture
-def label_dir(tmp_path):
-    rng = np.random.default_rng(0)
-    directory = tmp_path / "label"
-    directory.mkdir()
-    for split, n in [("train", 60), ("val", 20)]:
-        label = rng.integers(0, 2, n)
-        frame = pd.DataFrame({"x": rng.normal(label * 3.0, 1.0), "c": np.where(label, "p", "q"), "y": label})
-        frame.assign(label=label).to_parquet(directory / f"{split}.parquet")
-    (directory / "label_map.json").write_text(json.dumps({"classes": ["n", "y"]}))
-    return directory
 
 
 def test_loader_serves_whole_batches_with_one_gather(label_dir, monkeypatch):

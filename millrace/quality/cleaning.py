@@ -1,0 +1,248 @@
+"""The cleaning steps, each on the table being cleaned: what it changed, and every row it removed, with why.
+
+`STEPS` names them in their default order (`clean.steps` chooses and orders them): coerce declared types,
+repair text (Unicode form, control characters, mojibake, whitespace), drop exact and keyed duplicates, keep
+rows within declared filters, fill or drop missing values, clip or drop outliers. A removed row is never
+lost: it goes to the quarantine with its step and reason.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from millrace.config.params import Clean, Missing, Outliers
+from millrace.errors import MillraceError
+from millrace.inputs.columns import is_numeric, is_text
+from millrace.inputs.images import is_binary
+
+EXAMPLES = 5
+TRUE = frozenset({"true", "t", "yes", "y", "1"})
+FALSE = frozenset({"false", "f", "no", "n", "0"})
+# Unicode's control characters (category Cc: C0, DEL, C1) other than tab and newline; NUL and CR included.
+CONTROL = dict.fromkeys(c for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n")
+
+
+class Cleaning:
+    """The frame being cleaned, the rows removed so far (with step and reason) and the report."""
+
+    def __init__(self, raw: pd.DataFrame, target: str) -> None:
+        self.frame = raw.reset_index(drop=True).rename_axis("_row").copy()
+        self.target = target
+        self.removed: list[pd.DataFrame] = []
+        self.report: dict[str, Any] = {"rows_in": len(raw)}
+
+    def remove(self, mask: pd.Series, step: str, reason: pd.Series | str) -> int:
+        """Move the rows under `mask` to the quarantine, each with its reason."""
+        mask = mask.fillna(False).astype(bool)
+        n = int(mask.sum())
+        if n:
+            rows = self.frame[mask].copy()
+            why = reason.reindex(rows.index) if isinstance(reason, pd.Series) else reason
+            self.removed.append(rows.assign(_step=step, _reason=why))
+            self.frame = self.frame[~mask]
+        return n
+
+    def quarantine(self) -> pd.DataFrame:
+        """Removed rows as text (their types differ between steps), images kept as bytes."""
+        columns = [*self.frame.columns, "_step", "_reason"]
+        if not self.removed:
+            return pd.DataFrame({c: pd.Series(dtype="str") for c in ["_row", *columns]})
+        rows = pd.concat([r.astype({c: "str" for c in r.columns if not is_binary(r[c])}) for r in self.removed])
+        return rows.reset_index()[["_row", *columns]]
+
+
+def _convert(series: pd.Series, kind: str) -> pd.Series:
+    if kind in ("int", "float"):
+        numbers = pd.to_numeric(series, errors="coerce")
+        if kind == "float":
+            return numbers.astype("float64")
+        return numbers.where(numbers % 1 == 0).astype("Int64")
+    if kind == "bool":
+        if pd.api.types.is_bool_dtype(series):
+            return series.astype("boolean")
+        words = series.astype("str").str.strip().str.lower()
+        return words.map(lambda w: True if w in TRUE else False if w in FALSE else None).astype("boolean")
+    if kind == "datetime":
+        return pd.to_datetime(series, errors="coerce", format="mixed")
+    return series.astype("str").where(series.notna())
+
+
+def _declared(state: Cleaning, key: str, columns: list[str]) -> None:
+    """Columns that params name under `key` must exist."""
+    missing = [c for c in columns if c not in state.frame.columns]
+    if missing:
+        raise MillraceError(f"{key}: no such columns {missing}; columns: {list(state.frame.columns)}")
+
+
+def coerce(state: Cleaning, params: Clean) -> dict[str, Any]:
+    report = {}
+    _declared(state, "clean.coerce", list(params.coerce))
+    for column, kind in params.coerce.items():
+        series = state.frame[column]
+        converted = _convert(series, kind)
+        failed = series.notna() & converted.isna()
+        examples = series[failed].astype("str").unique()[:EXAMPLES].tolist()
+        reason = series[failed].astype("str").map(lambda v, c=column, k=kind: f"{c}: {v!r} does not convert to {k}")
+        state.remove(failed, "coerce", reason)
+        state.frame[column] = converted[~failed]
+        report[column] = {"to": kind, "failed": int(failed.sum()), "examples": examples}
+    return report
+
+
+def _text_operations(params: Clean) -> list[tuple[str, Callable[[str], str]]]:
+    text = params.text
+    operations: list[tuple[str, Callable[[str], str]]] = []
+    if text.fix_mojibake:
+        import ftfy
+
+        operations.append(("mojibake_fixed", ftfy.fix_encoding))
+    if text.unicode_form != "none":
+        form = text.unicode_form
+        operations.append((f"unicode_{form}", lambda s: unicodedata.normalize(form, s)))
+    if text.control_characters == "remove":
+        operations.append(("control_characters_removed", lambda s: s.translate(CONTROL)))
+    if text.collapse_whitespace:
+        operations.append(("whitespace_collapsed", lambda s: " ".join(s.split())))
+    if params.strip_strings:
+        operations.append(("stripped", str.strip))
+    if params.lowercase_strings:
+        operations.append(("lowercased", str.lower))
+    return operations
+
+
+def normalise_text(state: Cleaning, params: Clean) -> dict[str, dict[str, int]]:
+    """Each operation's count of changed cells per column; a cell left blank becomes missing."""
+    operations = _text_operations(params) + [("blank_to_missing", lambda s: s)]
+    report: dict[str, dict[str, int]] = {}
+    for column in [c for c in state.frame.columns if is_text(state.frame[c])]:
+        present = state.frame[column].dropna().astype("str")
+        # Texts repeat: each operation runs once per distinct value, and cells follow by code.
+        codes, distinct = pd.factorize(present)
+        current, cells_per_value = np.asarray(distinct, dtype=object), np.bincount(codes, minlength=len(distinct))
+        for name, operation in operations:
+            if name == "blank_to_missing":
+                changed = current == ""
+            else:
+                mapped = np.array([operation(value) for value in current], dtype=object)
+                changed, current = mapped != current, mapped
+            if changed.any():
+                report.setdefault(name, {})[column] = int(cells_per_value[changed].sum())
+        values = pd.Series(current[codes], index=present.index)
+        state.frame[column] = values[values != ""].reindex(state.frame.index).astype("str")
+    return report
+
+
+def drop_duplicates(state: Cleaning, params: Clean) -> dict[str, Any]:
+    report: dict[str, Any] = {"exact": 0}
+    if params.drop_duplicates:
+        report["exact"] = state.remove(state.frame.duplicated(), "duplicates", "exact duplicate of an earlier row")
+    if params.duplicate_key:
+        _declared(state, "clean.duplicate_key", params.duplicate_key)
+        repeated = state.frame.duplicated(subset=params.duplicate_key)
+        reason = f"repeats the key {params.duplicate_key} of an earlier row"
+        report["key"] = state.remove(repeated, "duplicates", reason)
+    return report
+
+
+def apply_filters(state: Cleaning, params: Clean) -> dict[str, int]:
+    report = {}
+    _declared(state, "clean.filters", list(params.filters))
+    for column, rule in params.filters.items():
+        series = state.frame[column]
+        if rule.allowed is not None:
+            outside = series.notna() & ~series.isin(rule.allowed)
+            reason = series[outside].astype("str").map(lambda v, c=column: f"{c}={v!r} is not an allowed value")
+        else:
+            if not is_numeric(series):
+                raise MillraceError(f"clean.filters.{column}: a range needs a numeric column, not {series.dtype}")
+            low = -np.inf if rule.min is None else rule.min
+            high = np.inf if rule.max is None else rule.max
+            outside = series.notna() & ((series < low) | (series > high))
+            reason = series[outside].map(lambda v, c=column, span=f"[{low:g}, {high:g}]": f"{c}={v} is outside {span}")
+        report[column] = state.remove(outside, "filters", reason)
+    return report
+
+
+def _fill_value(series: pd.Series, strategy: str, missing: Missing) -> Any:
+    if strategy == "median":
+        return series.median()
+    if strategy == "mean":
+        return series.mean()
+    if strategy == "mode":
+        modes = series.mode()
+        if modes.empty:
+            raise MillraceError(f"clean.missing: column {series.name!r} has no values to take a mode of")
+        return modes.iloc[0]
+    return missing.numeric_constant if is_numeric(series) else missing.categorical_constant
+
+
+def fill_missing(state: Cleaning, params: Clean) -> dict[str, Any]:
+    """Fill or drop missing values per column kind. A missing target is never imputed and the row is
+    kept: labelling it (annotations, rules, active learning) is the label stage's job."""
+    missing, target = params.missing, state.target
+    report: dict[str, Any] = {"target_missing": int(state.frame[target].isna().sum())}
+    _declared(state, "clean.missing.columns", list(missing.columns))
+    imputed, dropped = {}, 0
+    for column in state.frame.columns.drop(target):
+        series = state.frame[column]
+        n = int(series.isna().sum())
+        if not n:
+            continue
+        strategy = missing.columns.get(column) or (missing.numeric if is_numeric(series) else missing.categorical)
+        if strategy in ("median", "mean") and not is_numeric(series):
+            raise MillraceError(
+                f"clean.missing.columns.{column}: {strategy} needs numbers; {column!r} is {series.dtype}"
+            )
+        if strategy == "drop":
+            dropped += state.remove(series.isna(), "missing", f"{column} is missing")
+            continue
+        state.frame[column] = series.fillna(_fill_value(series, strategy, missing))
+        imputed[column] = {"strategy": strategy, "cells": n}
+    return report | {"imputed": imputed, "missing_rows_dropped": dropped}
+
+
+def bounds(series: pd.Series, outliers: Outliers) -> tuple[float, float]:
+    if outliers.method == "iqr":
+        q1, q3 = series.quantile([0.25, 0.75])
+        spread = outliers.iqr_k * (q3 - q1)
+        return q1 - spread, q3 + spread
+    mean, std = series.mean(), series.std()
+    return mean - outliers.z * std, mean + outliers.z * std
+
+
+def handle_outliers(state: Cleaning, params: Clean) -> dict[str, Any]:
+    outliers = params.outliers
+    if outliers.method == "none":
+        return {}
+    report = {}
+    for column in state.frame.columns.drop(state.target):
+        series = state.frame[column]
+        if not is_numeric(series) or series.nunique() < 3:
+            continue
+        low, high = bounds(series, outliers)
+        outside = (series < low) | (series > high)
+        if not outside.any():
+            continue
+        report[column] = {"rows": int(outside.sum()), "low": float(low), "high": float(high)}
+        if outliers.action == "clip":
+            clipped = series.clip(low, high)
+            state.frame[column] = clipped.round().astype(series.dtype) if series.dtype.kind in "iu" else clipped
+        else:
+            reason = f"{column} outside [{low:.4g}, {high:.4g}] ({outliers.method})"
+            state.remove(outside, "outliers", reason)
+    return {"method": outliers.method, "action": outliers.action, "columns": report}
+
+
+STEPS: dict[str, Callable[[Cleaning, Clean], Any]] = {
+    "coerce": coerce,
+    "text": normalise_text,
+    "duplicates": drop_duplicates,
+    "filters": apply_filters,
+    "missing": fill_missing,
+    "outliers": handle_outliers,
+}

@@ -1,0 +1,43 @@
+"""Champion and challenger: the active release scored on the challenger's test split, on the primary metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from millrace.errors import MillraceError
+
+
+def champion_comparison(champion_dir: Path, trained, test: pd.DataFrame, evaluation: dict, tolerance: float) -> dict:
+    """The active release scored on this test split beside the challenger, on the primary metric."""
+    from millrace.evaluation.metrics import PRIMARY
+    from millrace.serving.bundle import Bundle
+
+    champion = Bundle(champion_dir)
+    found: dict[str, Any] = {"version": champion.version}
+    same = (champion.manifest.get("task"), champion.manifest.get("target"), sorted(champion.classes))
+    if same != (trained.task, trained.meta["target"], sorted(trained.classes)):
+        return found | {"comparable": False, "reason": "it predicts another target, task or set of classes"}
+    try:
+        predicted = champion.predict_frame(test)["prediction"]
+    except MillraceError as exc:
+        return found | {"comparable": False, "reason": f"it cannot read this test split: {exc}"}
+    metric = PRIMARY[trained.task]
+    if trained.task == "regression":
+        from sklearn.metrics import r2_score
+
+        score = float(r2_score(test["label"], predicted))
+    else:
+        score = float((predicted.to_numpy() == np.array(trained.classes)[test["label"].to_numpy()]).mean())
+    challenger = evaluation["test"][metric]
+    return found | {
+        "comparable": True,
+        "metric": metric,
+        "champion": score,
+        "challenger": challenger,
+        "tolerance": tolerance,
+        "passed": challenger >= score - tolerance,
+    }
