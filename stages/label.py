@@ -10,8 +10,10 @@ the most informative unlabelled rows for Label Studio (`to_label.json`, `to_labe
 ids, or the target value for regression), `label_map.json` and `reports/labels.json` (label
 sources, per-rule coverage/overlap/conflict, annotator agreement, review and export counts), but
 only after the `labels` gate: every row labelled; for classification every class present in every
-split and none below `gates.labels.min_class_share`. Splits are stratified (by class, or by target
-quintile for regression) and exact duplicate rows never straddle splits. Run: `python -m stages.label`.
+split and none below `gates.labels.min_class_share`; no validation or test row repeating a training row's
+inputs, exactly or once text is normalised (the pairs are named). A row's split is a function of a seeded hash of
+its key (`label.key`, or its normalised inputs): adding rows moves no existing row, and (near-)duplicates land
+together. Run: `python -m stages.label`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from millrace.config.params import Data, Split, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_json, write_parquet
 from millrace.labelling.curation import curate
+from millrace.labelling.near_duplicates import across_splits
+from millrace.labelling.row_ids import row_hash_ids
 from millrace.labelling.sources import assign_labels
 from millrace.labelling.splits import split_rows
 from millrace.labelling.targets import class_ids, label_map, task_of
@@ -33,9 +37,11 @@ from millrace.quality.gates import Check, expectation, run_gate
 
 
 def run(
-    frame: pd.DataFrame, target: str, split: Split, seed: int, task: str = "auto"
+    frame: pd.DataFrame, target: str, split: Split, seed: int, task: str = "auto", key: pd.Series | None = None
 ) -> tuple[dict[str, pd.DataFrame], list[str], str]:
-    """Return the three labelled splits, the class names (index = class id; none for regression) and the task."""
+    """Return the three labelled splits, the class names (index = class id; none for regression) and the task.
+
+    A row's split follows from a seeded hash of its `key` (or of its normalised inputs), so it never moves."""
     if target not in frame.columns:
         raise MillraceError(f"data.target {target!r} is not a column; columns: {list(frame.columns)}")
     task = task_of(frame[target], task)
@@ -46,7 +52,8 @@ def run(
         classes = label_map(frame[target])
         ids = class_ids(frame[target], classes)
         frame = frame.assign(label=pd.Series(ids, index=frame.index, dtype="Int64").mask(ids < 0))
-    return split_rows(frame, split, seed, task), classes, task
+    inputs = [c for c in frame.columns if c not in (target, "label")]
+    return split_rows(frame, split, seed, key, inputs), classes, task
 
 
 def class_balance(splits: dict[str, pd.DataFrame], classes: list[str]) -> pd.DataFrame:
@@ -59,31 +66,50 @@ def class_balance(splits: dict[str, pd.DataFrame], classes: list[str]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def leakage(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per evaluation split, its rows whose inputs (every column but the label) are also a training row's."""
-    inputs = [c for c in splits["train"].columns if c != "label"]
-    seen = pd.util.hash_pandas_object(splits["train"][inputs], index=False).to_numpy()
-    rows = []
-    for name in ("val", "test"):
-        hashes = pd.util.hash_pandas_object(splits[name][inputs], index=False)
-        rows.append({"split": name, "rows_also_in_train": int(hashes.isin(seen).sum()), "rows": len(hashes)})
-    return pd.DataFrame(rows)
+def leakage(splits: dict[str, pd.DataFrame], target: str, key: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per evaluation split, how many of its rows repeat a training row's inputs, exactly or near; and the pairs."""
+    inputs = [c for c in splits["train"].columns if c not in (target, "label")]
+    names = {s: f[key].astype("str") if key else row_hash_ids(f[inputs]) for s, f in splits.items()}
+    pairs = across_splits(splits, inputs, names)
+    counts = pd.DataFrame(
+        {
+            "split": ["val", "test"],
+            "rows": [len(splits["val"]), len(splits["test"])],
+            "rows_also_in_train": [int((pairs["exact"] & (pairs["split"] == s)).sum()) for s in ("val", "test")],
+            "near_duplicates_of_train": [int((pairs["split"] == s).sum()) for s in ("val", "test")],
+        }
+    )
+    return counts, pairs.assign(repeats_a_training_row=1)
 
 
 def labels_checks(
-    splits: dict[str, pd.DataFrame], classes: list[str], min_share: float, task: str = "classification"
+    splits: dict[str, pd.DataFrame],
+    classes: list[str],
+    min_share: float,
+    task: str = "classification",
+    target: str = "",
+    key: str | None = None,
 ) -> list[Check]:
     # The row expectations read only the label: a copy of every column would double the stage's memory.
     labelled = pd.concat([f[["label"]].assign(split=n) for n, f in splits.items()], ignore_index=True)
     every_row = [expectation("expect_column_values_to_not_be_null", column="label")]
-    # A model scored on rows it trained on looks better than it is: no evaluation row may repeat a training row.
-    no_leak = expectation("expect_column_values_to_be_between", column="rows_also_in_train", max_value=0)
-    leaks = Check("train_test_leakage", leakage(splits), [no_leak], ["split"])
+    # A model scored on rows it trained on looks better than it is: no evaluation row may repeat a training
+    # row, even once case, punctuation and spacing are set aside.
+    counts, pairs = leakage(splits, target, key)
+    no_leak = [
+        expectation("expect_column_values_to_be_between", column=c, max_value=0)
+        for c in ("rows_also_in_train", "near_duplicates_of_train")
+    ]
+    no_pair = expectation("expect_column_values_to_be_between", column="repeats_a_training_row", max_value=0)
+    leaks = [
+        Check("train_test_leakage", counts, no_leak, ["split"]),
+        Check("near_duplicate_pairs", pairs, [no_pair], ["split", "row", "train_row"]),
+    ]
     if task == "regression":
         sizes = pd.DataFrame({"split": list(splits), "rows": [len(f) for f in splits.values()]})
         finite = expectation("expect_column_values_to_be_between", column="label", min_value=-1e300, max_value=1e300)
         enough = [expectation("expect_column_values_to_be_between", column="rows", min_value=2)]
-        return [Check("rows", labelled, [*every_row, finite]), Check("split_sizes", sizes, enough, ["split"]), leaks]
+        return [Check("rows", labelled, [*every_row, finite]), Check("split_sizes", sizes, enough, ["split"]), *leaks]
     every_row.append(
         expectation("expect_column_values_to_be_in_set", column="label", value_set=list(range(len(classes))))
     )
@@ -94,7 +120,7 @@ def labels_checks(
     return [
         Check("rows", labelled, every_row),
         Check("class_balance", class_balance(splits, classes), balance, index_columns=["split", "class"]),
-        leaks,
+        *leaks,
     ]
 
 
@@ -108,10 +134,13 @@ def main() -> None:
     frame, source, ids, report = assign_labels(frame, target, params.label, text_column)
     known = frame[target].notna()
     labelled, pool = (frame, frame.iloc[:0]) if known.all() else (frame[known], frame[~known])
-    splits, classes, task = run(labelled, target, params.label.split, params.seed, params.data.task)
+    key = params.label.key
+    splits, classes, task = run(
+        labelled, target, params.label.split, params.seed, params.data.task, labelled[key] if key else None
+    )
     run_gate(
         "labels",
-        labels_checks(splits, classes, params.gates.labels.min_class_share, task),
+        labels_checks(splits, classes, params.gates.labels.min_class_share, task, target, key),
         gx_dir=params.paths.gx,
         reports_dir=params.paths.reports,
     )

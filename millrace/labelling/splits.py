@@ -1,47 +1,44 @@
-"""Splitting labelled rows with a seed: stratified by class (by quintile of the target for regression), and
-identical rows always in the same split, so a duplicate can never leak from training into evaluation."""
+"""Splitting labelled rows so that a row's split never changes: it is a function of a seeded hash of the row's
+key (`label.key`, or the row's normalised values), not of the other rows.
+
+Adding or reordering rows moves no existing row to another split, and rows that are (near-)duplicates of each
+other share a key, so they always land on the same side. The price of stability is that the split is not
+stratified: the shares are met in expectation, and the labels gate checks every class reached every split.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from millrace.config.params import Split
-from millrace.errors import MillraceError
+from millrace.labelling.near_duplicates import normalised_hashes
+from millrace.labelling.row_ids import hex_digits
 
 SPLITS = ("train", "val", "test")
 
 
-def split_rows(frame: pd.DataFrame, split: Split, seed: int, task: str) -> dict[str, pd.DataFrame]:
-    """train, val and test, stratified by class (by quintile for regression), with identical rows kept together."""
-    frame = frame.assign(_stratum=_strata(frame["label"], task))
-    # Identical rows form one group, so a duplicate can never land in two splits.
-    group = pd.util.hash_pandas_object(frame.drop(columns=["label", "_stratum"]), index=False)
-    strata = frame["_stratum"].set_axis(pd.Index(group.to_numpy(), name="_group"))
-    groups = strata[~strata.index.duplicated()].to_frame()  # the stratum alone: a copy of every column is not needed
-    chosen = _split_groups(groups, split, seed)
-    keys = frame.assign(_group=group.values)
-    splits = {}
-    for name in SPLITS:
-        rows = keys[keys["_group"].isin(chosen[name])].drop(columns=["_group", "_stratum"])
-        splits[name] = rows.reset_index(drop=True)
-    return splits
+def positions(groups: np.ndarray, seed: int) -> np.ndarray:
+    """Each group's place in [0, 1): a hash of its 64-bit hash, keyed by the seed (siphash)."""
+    digits = pd.Series(hex_digits(groups), dtype="str")
+    salted = pd.util.hash_pandas_object(digits, index=False, hash_key=f"millrace{seed % 2**32:08x}").to_numpy()
+    return (salted >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
-def _split_groups(groups: pd.DataFrame, split: Split, seed: int) -> dict[str, pd.Index]:
-    strata = groups["_stratum"]
-    try:
-        rest, test = train_test_split(groups.index, test_size=split.test, stratify=strata, random_state=seed)
-        val_share = split.val / (split.train + split.val)
-        train, val = train_test_split(rest, test_size=val_share, stratify=strata.loc[rest], random_state=seed)
-    except ValueError as exc:
-        counts = strata.value_counts().to_dict()
-        raise MillraceError(f"cannot split stratified ({exc}); distinct rows per stratum: {counts}") from None
-    return {"train": train, "val": val, "test": test}
+def split_groups(frame: pd.DataFrame, key: pd.Series | None) -> np.ndarray:
+    """What keeps rows together: the declared key's values, or the row's normalised inputs."""
+    if key is not None:
+        return pd.util.hash_pandas_object(key.astype("str"), index=False).to_numpy()
+    return normalised_hashes(frame)
 
 
-def _strata(label: pd.Series, task: str) -> pd.Series:
-    """Classes, or for regression the target's quintiles, so every split sees the whole range."""
-    if task == "classification":
-        return label
-    return pd.qcut(label.astype("float64"), q=5, labels=False, duplicates="drop")
+def split_rows(
+    frame: pd.DataFrame, split: Split, seed: int, key: pd.Series | None = None, inputs: list[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """train, val and test: a row goes to train when its place is below `split.train`, to val below
+    `split.train + split.val`, else to test. `inputs` are the columns hashed when there is no key."""
+    inputs = inputs if inputs is not None else [c for c in frame.columns if c != "label"]
+    place = positions(split_groups(frame[inputs], key), seed)
+    chosen = {"train": place < split.train, "test": place >= split.train + split.val}
+    chosen["val"] = ~(chosen["train"] | chosen["test"])
+    return {name: frame[chosen[name]].reset_index(drop=True) for name in SPLITS}
