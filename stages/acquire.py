@@ -1,12 +1,13 @@
 """acquire: bring the declared data source in as one canonical Parquet table, behind the raw gate.
 
-Reads `data.source`: a built-in dataset; a table file (CSV, TSV, Parquet, JSON, JSON Lines, Excel),
-a glob of them or a .zip/.tar.gz holding them; the same over HTTP(S) (verified by sha256); a SQL
-query; a folder (or archive) of images or .txt files, one sub-folder per class; or a table with a
-text column. Writes `<paths.acquire>/raw.parquet` (images as their encoded bytes), `profile.json`
-(rows, columns, dtypes, nulls; provenance: each file's origin, size and sha256; files excluded and
-why) and `quarantine.csv` (records that could not be parsed: file, line, reason, raw text), but
-only after the `raw` gate (the data contract) has passed. Run: `python -m stages.acquire`.
+Reads `data.source`: a built-in dataset; a table file (CSV, TSV, Parquet, JSON, JSON Lines, Excel), a glob of
+them or a .zip/.tar.gz holding them; the same over HTTP(S) (verified by sha256); a SQL query; a folder (or
+archive) of images or .txt files, one sub-folder per class; or a table with a text column. Writes
+`<paths.acquire>/raw.parquet` (images as their encoded bytes), `profile.json` (rows, columns, dtypes, nulls,
+each column's role as inferred from its values, and the columns the model will not read, with why:
+identifiers, constants, empty columns; provenance: each file's origin, size and sha256; files excluded and
+why) and `quarantine.csv` (records that could not be parsed: file, line, reason, raw text), but only after the
+`raw` gate (the data contract) has passed. Run: `python -m stages.acquire`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import pandas as pd
 
 from millrace.config.params import Data, Params, Source, load_params
+from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_json, write_parquet
+from millrace.inputs.roles import excluded_message, feature_roles, infer_all, selection
 from millrace.quality.gates import Check, expectation, load_suite, run_gate
 from millrace.sources.read import read_source
 
@@ -33,9 +36,12 @@ def run(data: Data) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, read
 
 
-def profile(frame: pd.DataFrame, source: Source, read: dict[str, Any] | None = None) -> dict[str, Any]:
+def profile(
+    frame: pd.DataFrame, source: Source, read: dict[str, Any] | None = None, target: str | None = None
+) -> dict[str, Any]:
     read = dict(read or {})
     quarantined = len(read.pop("quarantined", []))
+    inferred = infer_all(frame, [c for c in frame.columns if c != target])
     return {
         "rows": len(frame),
         "rows_in": len(frame) + quarantined,
@@ -43,13 +49,27 @@ def profile(frame: pd.DataFrame, source: Source, read: dict[str, Any] | None = N
         "columns": list(frame.columns),
         "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
         "nulls": {c: int(n) for c, n in frame.isna().sum().items()},
+        "roles": {c: {"role": r.role, "why": r.why} for c, r in inferred.items()}
+        | ({target: {"role": "target"}} if target else {}),
         "source": source.model_dump() | read,
     }
 
 
+def excluded_columns(frame: pd.DataFrame, data: Data) -> str | None:
+    """The line naming the columns the model will not read (identifiers, constants, empty), or None."""
+    if data.target not in frame.columns:
+        return None
+    try:
+        left_out = feature_roles(frame, data)[1]
+    except MillraceError:  # a column data.features names is missing: the raw gate says so
+        return None
+    return excluded_message(left_out)
+
+
 def raw_checks(frame: pd.DataFrame, data: Data, suite: list[dict[str, Any]]) -> list[Check]:
     """The data contract: the committed suite (if any) plus what params.yaml requires."""
-    required = [data.target, *(data.features or [])]
+    chosen = selection(data)
+    required = list(dict.fromkeys([data.target, *(chosen.include or []), *chosen.exclude, *chosen.roles]))
     generic = [expectation("expect_table_row_count_to_be_between", min_value=1)]
     generic += [expectation("expect_column_to_exist", column=c) for c in required]
     return [Check("table", frame, generic + suite)]
@@ -65,11 +85,14 @@ def main() -> None:
         gx_dir=params.paths.gx,
         reports_dir=params.paths.reports,
     )
+    excluded = excluded_columns(frame, params.data)
+    if excluded:
+        print(f"acquire: {excluded}")
     with atomic_dir(params.paths.acquire) as out:
         write_parquet(out / "raw.parquet", frame)
         quarantined = pd.DataFrame(read.get("quarantined", []), columns=QUARANTINE_COLUMNS)
         quarantined.to_csv(out / "quarantine.csv", index=False)
-        write_json(out / "profile.json", profile(frame, params.data.source, read))
+        write_json(out / "profile.json", profile(frame, params.data.source, read, params.data.target))
 
 
 if __name__ == "__main__":

@@ -4,11 +4,15 @@ Reads `<paths.acquire>/raw.parquet` and `clean.*` params. The steps (`clean.step
 `coerce` (declared column types; a value that does not convert is reported and its row
 quarantined), `text` (mojibake repair with ftfy, Unicode normalisation, control characters,
 whitespace, case), `duplicates` (exact rows, or a declared key), `filters` (ranges and allowed
-categories), `missing` (per column kind; a missing target is left for the label stage) and `outliers`.
+categories), `missing` (rows missing a value where `clean.missing` says drop; other missing values
+are counted and left for the model, which imputes them with values fitted on the training split; a
+missing target is left for the label stage) and `outliers` (rows dropped with `action: drop`; with
+`clip` the model clips them, counted here). Clean decides about whole rows; every value-level
+transform the model needs is part of the model (millrace/inputs/tabular.py).
 No row is silently dropped: every removed row goes to `<paths.clean>/quarantine.parquet` with the
 step and the reason, so `rows_in == rows_out + rows_quarantined`. Writes `<paths.clean>/clean.parquet`
-and `reports/clean.json` (per step, also a DVC metric), but only after the `clean` gate (no nulls but
-in the target, enough rows, no step removing more than `gates.clean.max_removed_share` of the rows, the
+and `reports/clean.json` (per step, also a DVC metric), but only after the `clean` gate (enough
+rows, no step removing more than `gates.clean.max_removed_share` of the rows, the
 committed suite's ranges and categories). Run: `python -m stages.clean`.
 """
 
@@ -53,8 +57,8 @@ def removed_by_step(quarantine: pd.DataFrame, rows_in: int) -> pd.DataFrame:
 def clean_checks(
     frame: pd.DataFrame, target: str, gate: CleanGate, suite: list[dict], removed: pd.DataFrame | None = None
 ) -> list[Check]:
+    # Missing values pass: the model imputes them with values fitted on the training split.
     generic = [expectation("expect_table_row_count_to_be_between", min_value=gate.min_rows)]
-    generic += [expectation("expect_column_values_to_not_be_null", column=c) for c in frame.columns if c != target]
     checks = [Check("table", frame, generic + suite)]
     if removed is not None:  # a step that removes a large share of the rows points at a problem upstream
         share = expectation("expect_column_values_to_be_between", column="share", max_value=gate.max_removed_share)

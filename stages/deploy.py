@@ -2,13 +2,14 @@
 
 Reads `<paths.train>/`, `<paths.label>/`, `reports/evaluate/metrics.json` and `deploy.*`; refuses a
 model whose delivery decision failed, and a challenger worse than the champion (the active release,
-scored on this same test split) by more than `deploy.champion_tolerance` on the primary metric.
+scored on this same validation split) by more than `deploy.champion_tolerance` on the primary metric.
+Every choice here is made on the validation split; the test split was scored once, by evaluate.
 Writes `<paths.deploy>/` (model.onnx, model.torchscript.pt, preprocess.json [+ tokenizer.json for
 text], manifest.json, MODEL_CARD.md) and `reports/deploy.json`, after checking that ONNX and
-TorchScript give the checkpoint's outputs on the test split (probabilities; for regression, values
+TorchScript give the checkpoint's outputs on the validation split (probabilities; for regression, values
 within the tolerance relative to their size). LoRA adapters are merged into the exported weights.
 The variants in `deploy.variants` (int8 quantisation, magnitude pruning) are built and measured
-beside fp32 (size, test metric, latency, throughput) and refused when they lose more than
+beside fp32 (size, validation metric, latency, throughput) and refused when they lose more than
 `deploy.variant_tolerance`. `deploy.targets` adds `edge/` (a numpy + onnxruntime loader for tabular
 models) and `cloud/` (Dockerfile, pinned requirements, guide). The bundle is then registered under
 `<paths.releases>/` and, with `deploy.promote: auto`, made the active release, which a running
@@ -36,7 +37,7 @@ from millrace.release.champion import champion_comparison
 from millrace.release.exports import export, output_name, parity
 
 MANIFEST, CARD = "manifest.json", "MODEL_CARD.md"
-PARITY_ROWS = 256  # test rows checked for export parity
+PARITY_ROWS = 256  # validation rows checked for export parity
 TIMINGS = Path(".millrace/logs/deploy_timings.json")  # latency and throughput differ run to run: not for git
 # The params the manifest records: what made the model and the bundle. Each is a params dep of deploy in
 # dvc.yaml, so the record is never older than params.yaml.
@@ -55,31 +56,32 @@ def check_delivery(report: dict[str, Any]) -> None:
         )
 
 
-def run(trained, test: pd.DataFrame, evaluation: dict[str, Any], settings, out: Path) -> dict[str, Any]:
-    """Export into `out`, verify parity, build and measure the optimised variants; return the figures."""
+def run(trained, val: pd.DataFrame, evaluation: dict[str, Any], settings, out: Path) -> dict[str, Any]:
+    """Export into `out`, verify parity, build and measure the optimised variants on the validation split;
+    return the figures."""
     check_delivery(evaluation)
     backbone = trained.backbone
     trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone
     model = trained.serving_model()
     names = trained.plan.input_names
-    inputs = trained.plan.encode(test.iloc[:PARITY_ROWS])
+    inputs = trained.plan.encode(val.iloc[:PARITY_ROWS])
     export(model, inputs, names, trained.task, out)
     figures = parity(model, inputs, names, trained.task, out)
     tolerance = settings.parity_tolerance
     for name in ("onnx", "torchscript"):
         if figures[f"{name}_max_abs_diff"] > tolerance or not figures[f"{name}_same_predictions"]:
             raise DeployRefused(
-                f"{name} export disagrees with the checkpoint on the test split: max abs difference "
+                f"{name} export disagrees with the checkpoint on the validation split: max abs difference "
                 f"{figures[f'{name}_max_abs_diff']:.2e} (tolerance {tolerance:g}), "
                 f"same predictions: {figures[f'{name}_same_predictions']}"
             )
     plans.save(trained.plan, out)
-    everything = trained.plan.encode(test)
+    everything = trained.plan.encode(val)
 
     def export_onnx(candidate, directory: Path) -> None:
         export(candidate, inputs, names, trained.task, directory)
 
-    labels = test["label"].to_numpy()
+    labels = val["label"].to_numpy()
     variants = compression.build(model, export_onnx, everything, labels, trained.task, out, settings)
     timings = {name: measured.pop("timings") for name, measured in variants.items()}
     return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}
@@ -101,11 +103,16 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
         "target": trained.meta["target"],
         "classes": trained.classes,
         "features": trained.plan.describe(),
+        "signature": trained.plan.signature() if hasattr(trained.plan, "signature") else None,
         "inputs": list(trained.plan.input_names),
         "output": output_name(trained.task),
         "data_sha256": folder_sha256(label_dir),
         "params": params.model_dump(mode="json", include=MANIFEST_PARAMS),
-        "metrics": {"test": {k: v for k, v in evaluation["test"].items() if k != "per_class"}},
+        "metrics": {
+            split: {k: v for k, v in evaluation[split].items() if k != "per_class"}
+            for split in ("validation", "test")
+            if split in evaluation
+        },
         "delivery": evaluation["delivery"],
         "parity": figures,
         "files": files,
@@ -123,21 +130,21 @@ def main() -> None:
     evaluation = read_json(Path(params.paths.reports) / "evaluate" / "metrics.json")
     model = trained_model.load(params.paths.train)
     label_dir = Path(params.paths.label)
-    test = pd.read_parquet(label_dir / "test.parquet")
+    val = pd.read_parquet(label_dir / "val.parquet")
     experiment = os.environ.get("DVC_EXP_NAME")  # dvc exp run sets it for the stages it runs
     check_delivery(evaluation)
     champion_dir = registry.active_dir(params.paths.releases)
     champion = None
     if champion_dir is not None:
-        champion = champion_comparison(champion_dir, model, test, evaluation, params.deploy.champion_tolerance)
+        champion = champion_comparison(champion_dir, model, val, evaluation, params.deploy.champion_tolerance)
         if champion.get("passed") is False and not experiment:
             raise DeployRefused(
-                f"refusing to deploy: test {champion['metric']} {champion['challenger']:.4f} is worse than the "
-                f"active release {champion['version']}'s {champion['champion']:.4f} on the same test split by more "
-                f"than deploy.champion_tolerance ({champion['tolerance']:g})"
+                f"refusing to deploy: validation {champion['metric']} {champion['challenger']:.4f} is worse than "
+                f"the active release {champion['version']}'s {champion['champion']:.4f} on the same validation split "
+                f"by more than deploy.champion_tolerance ({champion['tolerance']:g})"
             )
     with atomic_dir(params.paths.deploy) as out:
-        built = run(model, test, evaluation, params.deploy, out)
+        built = run(model, val, evaluation, params.deploy, out)
         figures = built["parity"]
         info = manifest(model, out, label_dir, evaluation, figures, params)
         info |= {"champion": champion, "variants": built["variants"]}

@@ -1,17 +1,19 @@
-"""evaluate: score the trained model on the test split and decide if it meets the delivery standard.
+"""evaluate: score the trained model on the validation split (what every later choice compares: sweeps,
+`millrace compare`, champion and challenger, variants) and, once, on the test split, for the report and the
+delivery standard.
 
-Reads `<paths.train>/`, `<paths.label>/{train,test}.parquet` and `evaluate.*`; writes
-`reports/evaluate/metrics.json`: classification accuracy, macro and weighted precision/recall/F1,
-ROC-AUC, calibration error and per-class metrics, or regression MSE, RMSE, MAE and R²; 95%
-bootstrap intervals; metrics per slice of the declared columns (the worst slice named);
-scikit-learn baselines trained on the same split; the model's size (and a distilled model's
-teacher beside it); and the delivery decision with its reasons. `reports/evaluate/plots/` holds
-the confusion matrix, ROC, precision-recall and calibration data (residuals for regression) for
-`dvc plots`; `reports/review.html` is the subjective review (chosen samples with their inputs,
-predictions and probabilities; reviewers' verdicts from `reports/review_verdicts.csv` folded in).
-`reports/metrics.json` holds the headline figures `dvc exp show` compares (figures written to git are
-rounded to 4 significant digits: millrace/precision.py). The deploy stage refuses a model whose decision is
-not `passed`. Run: `python -m stages.evaluate`.
+Reads `<paths.train>/`, `<paths.label>/{train,val,test}.parquet` and `evaluate.*`; writes
+`reports/evaluate/metrics.json`: the validation metrics, and on the test split classification accuracy, macro
+and weighted precision/recall/F1, ROC-AUC, calibration error and per-class metrics, or regression MSE, RMSE,
+MAE and R²; 95% bootstrap intervals; metrics per slice of the declared columns (the worst slice named);
+scikit-learn baselines trained on the same split; the model's size (and a distilled model's teacher beside
+it); and the delivery decision with its reasons. `reports/evaluate/plots/` holds the confusion matrix, ROC,
+precision-recall and calibration data (residuals for regression) for `dvc plots`; `reports/review.html` is the
+subjective review (chosen samples with their inputs, predictions and probabilities; reviewers' verdicts from
+`reports/review_verdicts.csv` folded in). `reports/metrics.json` holds the headline figures `dvc exp show`
+compares, validation and test (figures written to git are rounded to 4 significant digits:
+millrace/precision.py). The deploy stage refuses a model whose decision is not `passed`. Run: `python -m
+stages.evaluate`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,15 @@ from millrace.precision import SIGNIFICANT, write_figures
 HEADLINE = {"classification": ("accuracy", "f1_macro"), "regression": ("r2", "mae", "rmse")}
 
 
+def validation_scores(trained, val: pd.DataFrame) -> dict[str, Any]:
+    """The validation split's metrics: what every choice after training compares."""
+    outputs = predict(trained, val)
+    actual = val["label"].to_numpy()
+    if trained.task == "regression":
+        return regression_scores(outputs, actual)
+    return {k: v for k, v in scores(outputs, actual, trained.classes).items() if k != "per_class"}
+
+
 def run(
     trained,
     test: pd.DataFrame,
@@ -48,9 +59,11 @@ def run(
     train: pd.DataFrame | None = None,
     seed: int = 0,
     verdicts: pd.DataFrame | None = None,
+    val: pd.DataFrame | None = None,
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], str | None]:
     """Metrics, intervals, slices, baselines, reviewer verdicts and the delivery decision; the data
     for each plot; and the review page (None when `review.per_class` is 0)."""
+    validation = validation_scores(trained, val) if val is not None else None
     outputs = predict(trained, test)
     actual = test["label"].to_numpy()
     task = trained.task
@@ -72,7 +85,7 @@ def run(
             "precision_recall.csv": precision_recall_points(probabilities, actual),
             "calibration.csv": calibration_points(probabilities, actual),
         }
-    report: dict[str, Any] = {"test": metrics}
+    report: dict[str, Any] = ({"validation": validation} if validation is not None else {}) | {"test": metrics}
     report["confidence_intervals"] = bootstrap(task, actual, predicted, params.bootstrap, seed)
     if params.slices:
         sliced = slices(task, test, actual, predicted, params.slices, params.slice_min_rows)
@@ -94,7 +107,9 @@ def run(
         title = f"Review: {trained.meta['family']} on the test split ({len(chosen)} samples)"
         page = review_page.render(test, values, chosen, trained, train, verdicts, title)
         report["review"]["samples"] = len(chosen)
-    report["delivery"] = delivery(metrics, params, report.get("baselines"), report.get("review"))
+    report["delivery"] = delivery(
+        metrics, params, report.get("baselines"), report.get("review"), report["confidence_intervals"]
+    )
     return report, plots, page
 
 
@@ -117,11 +132,17 @@ def teacher_comparison(trained, test: pd.DataFrame) -> dict[str, Any] | None:
 
 
 def headline(report: dict[str, Any]) -> dict[str, Any]:
-    """The few figures `dvc exp show` puts side by side: the task's headline test metrics, the best baseline's
-    primary metric, and whether the delivery standard was met (the details stay in evaluate/metrics.json)."""
+    """The few figures `dvc exp show` puts side by side: the task's headline validation metrics (what
+    experiments are ranked by) and test metrics, the best baseline's primary metric, and whether the delivery
+    standard was met (the details stay in evaluate/metrics.json)."""
     task = "regression" if "r2" in report["test"] else "classification"
-    test = {name: report["test"][name] for name in HEADLINE[task] if name in report["test"]}
-    found = {"test": test, "standard_met": report["delivery"]["passed"]}
+    found: dict[str, Any] = {}
+    for split in ("validation", "test"):
+        if split in report:
+            found["val" if split == "validation" else split] = {
+                name: report[split][name] for name in HEADLINE[task] if name in report[split]
+            }
+    found["standard_met"] = report["delivery"]["passed"]
     best = (report.get("baselines") or {}).get("best")
     if best:
         found["baseline"] = {best["metric"]: best["value"]}
@@ -136,8 +157,9 @@ def main() -> None:
     label_dir = Path(params.paths.label)
     test = pd.read_parquet(label_dir / "test.parquet")
     train = pd.read_parquet(label_dir / "train.parquet")
+    val = pd.read_parquet(label_dir / "val.parquet")
     verdicts = review_page.read_verdicts(Path(params.paths.reports) / review_page.VERDICTS_FILE)
-    report, plot_data, page = run(model, test, params.evaluate, train, params.seed, verdicts)
+    report, plot_data, page = run(model, test, params.evaluate, train, params.seed, verdicts, val)
     report["model"] = {"family": model.meta["family"], "strategy": model.meta["model"]["strategy"]}
     report["model"] |= model_size(model, Path(params.paths.train))
     teacher = teacher_comparison(model, test)

@@ -159,9 +159,9 @@ def main() -> None:
 
 
 def _text_column(frame: pd.DataFrame, data: Data) -> str | None:
-    from millrace.inputs.plans import data_kind, declared_text_column
+    from millrace.inputs.plans import data_kind, declared_text_column, feature_columns
 
-    columns = data.features or [c for c in frame.columns if c != data.target]
+    columns = feature_columns(frame, data)
     kind, column = data_kind(frame, columns, declared_text_column(data))
     return column if kind == "text" else None
 

@@ -28,8 +28,7 @@ import pandas as pd
 from millrace.config.params import Model, load_params
 from millrace.errors import MillraceError
 from millrace.files import read_json, write_json, write_text
-from millrace.inputs.plans import declared_text_column
-from millrace.inputs.tabular import feature_columns
+from millrace.inputs.plans import declared_text_column, feature_columns
 from millrace.models.catalogue import FAMILIES
 from millrace.models.selection import OVER_BUDGET, candidates, choose, describe, label, overrides_of, resources
 
@@ -111,7 +110,7 @@ def main() -> None:
     label_dir = Path(params.paths.label)
     train = pd.read_parquet(label_dir / "train.parquet")
     labels = read_json(label_dir / "label_map.json")
-    features = feature_columns(train, params.data.target, params.data.features)
+    features = feature_columns(train, params.data)
     task = labels.get("task", "classification")
     profile = describe(train, features, labels["classes"], task, declared_text_column(params.data))
     selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs)

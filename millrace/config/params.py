@@ -193,17 +193,32 @@ class TextInput(_Section):
     max_length: int = Field(64, ge=8, le=512)  # tokens per text; longer texts are truncated
 
 
+# What a table column is to the model (millrace/inputs/roles.py infers it; data.features.roles overrides it).
+Role = Literal["numeric", "categorical", "high_cardinality", "text", "datetime", "identifier", "constant", "empty"]
+
+
+class FeatureSelection(_Section):
+    """Which columns the model reads, when listing them all is not what you want."""
+
+    include: list[str] | None = None  # None: every column but the target (identifiers, constants excluded)
+    exclude: list[str] = []
+    roles: dict[str, Role] = {}  # e.g. {customer_id: identifier, zip: categorical, notes: text}
+
+
 class Data(_Section):
     source: Source  # no default: which data is the user's to say
     target: str
     task: Literal["auto", Task] = "auto"  # auto: a numeric target with many values is regression
-    features: list[str] | None = None  # None: every column except the target
+    # None: every column except the target, each used as its inferred role (identifiers, constants, empty
+    # columns left out and named); a list: exactly those columns; or {include, exclude, roles}
+    features: list[str] | FeatureSelection | None = None
     image: ImageInput = ImageInput()
     text: TextInput = TextInput()
 
     @model_validator(mode="after")
     def _target_not_a_feature(self) -> Data:
-        if self.features is not None and self.target in self.features:
+        named = self.features if isinstance(self.features, list) else (self.features and self.features.include)
+        if named is not None and self.target in named:
             raise ValueError(f"the target {self.target!r} cannot also be a feature")
         return self
 
@@ -451,6 +466,15 @@ class Evaluate(_Section):
     baselines: bool = True  # train scikit-learn baselines on the same split and report them
     baseline_margin: float | None = None  # set: the model must beat the best baseline by this much
     review: Review = Review()
+    # point: the test metric itself meets each threshold; lower_bound: its 95% bootstrap interval's pessimistic
+    # end does (the low end of a score, the high end of an error), so a lucky test split cannot pass
+    standard: Literal["point", "lower_bound"] = "point"
+
+    @model_validator(mode="after")
+    def _intervals_for_lower_bound(self) -> Evaluate:
+        if self.standard == "lower_bound" and self.bootstrap == 0:
+            raise ValueError("standard: lower_bound judges the bootstrap interval; set evaluate.bootstrap above 0")
+        return self
 
 
 Variant = Literal["int8", "pruned"]

@@ -1,5 +1,6 @@
-"""The delivery standard: the thresholds the test metrics must meet, and optionally the best baseline's score
-and the reviewers' verdicts; the decision and a reason for each check."""
+"""The delivery standard: the thresholds the test metrics must meet (the metric itself, or with
+`evaluate.standard: lower_bound` the pessimistic end of its bootstrap interval), and optionally the best
+baseline's score and the reviewers' verdicts; the decision and a reason for each check."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from millrace.errors import MillraceError
 
 
 def delivery(
-    metrics: dict[str, Any], params: Evaluate, baselines: dict[str, Any] | None = None, review: dict | None = None
+    metrics: dict[str, Any],
+    params: Evaluate,
+    baselines: dict[str, Any] | None = None,
+    review: dict | None = None,
+    intervals: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every declared threshold must be met (a floor, or a ceiling on errors), with `baseline_margin`
     the best baseline beaten by that much, and with `review.max_wrong` no more predictions marked
-    wrong by reviewers; the reasons say which were."""
+    wrong by reviewers; the reasons say which were. With `standard: lower_bound`, a metric with a
+    bootstrap interval is judged by its pessimistic end."""
     unknown = [name for name in params.thresholds if name not in metrics]
     if unknown:
         available = [k for k, v in metrics.items() if isinstance(v, float)]
@@ -24,11 +30,17 @@ def delivery(
     checks = []
     for name, limit in params.thresholds.items():
         ceiling = name in LOWER_IS_BETTER
-        passed = metrics[name] <= limit if ceiling else metrics[name] >= limit
-        checks.append({"metric": f"test/{name}", "value": metrics[name], "threshold": limit, "passed": passed})
+        judged, label = metrics[name], f"test/{name}"
+        interval = (intervals or {}).get(name)
+        if params.standard == "lower_bound" and interval:
+            judged = interval["high"] if ceiling else interval["low"]
+            label += f" ({'upper' if ceiling else 'lower'} 95% bound)"
+        passed = judged <= limit if ceiling else judged >= limit
+        check = {"metric": label, "value": judged, "threshold": limit, "passed": passed}
+        checks.append(check | ({"point": metrics[name]} if judged != metrics[name] else {}))
     reasons = []
     for c in checks:
-        ceiling = c["metric"].split("/")[1] in LOWER_IS_BETTER
+        ceiling = c["metric"].split("/")[1].split(" ")[0] in LOWER_IS_BETTER
         sign = ("<=" if c["passed"] else ">") if ceiling else (">=" if c["passed"] else "<")
         reasons.append(f"{c['metric']} {c['value']:.4f} {sign} {c['threshold']}")
     if params.baseline_margin is not None and baselines:

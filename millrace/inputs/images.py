@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from millrace.inputs.tabular import FeatureError
+from millrace.inputs.feature_error import FeatureError
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

@@ -17,7 +17,8 @@ import pandas as pd
 
 from millrace.errors import MillraceError
 from millrace.files import read_json, write_json
-from millrace.inputs import images, tabular, texts
+from millrace.inputs import images, roles, tabular, texts
+from millrace.inputs.table_transform import Counts
 
 PREPROCESS = "preprocess.json"
 
@@ -31,21 +32,29 @@ def declared_text_column(data_params) -> str | None:
 
 
 def data_kind(frame: pd.DataFrame, columns: list[str], text_column: str | None = None) -> tuple[str, str | None]:
-    """(kind, the image or text column): image bytes make it image data, long strings (or a declared
-    text column) text."""
+    """(kind, the image or text column): image bytes make it image data; a declared text column, or long
+    strings as the only feature, text. Long strings beside other features are a table's free-text column."""
     image = images.image_column(frame, columns)
     if image is not None:
         return "image", image
     if text_column is not None and text_column in columns:
         return "text", text_column
     text = texts.text_columns(frame, columns)
-    if text:
+    if text and len(columns) == 1:
         return "text", text[0]
     return "tabular", None
 
 
-def fit(frame: pd.DataFrame, columns: list[str], data_params) -> Plan:
-    """The input plan for the training split; `data_params` is params.yaml's `data` section."""
+def feature_columns(frame: pd.DataFrame, data_params) -> list[str]:
+    """The columns the model reads (`data.features`, identifiers, constants and empty columns left out)."""
+    return list(roles.feature_roles(frame, data_params)[0])
+
+
+def fit(frame: pd.DataFrame, params) -> Plan:
+    """The input plan, fitted on `frame` (the training split); `params` is the whole params.yaml."""
+    data_params = params.data
+    used, left_out = roles.feature_roles(frame, data_params)
+    columns = list(used)
     kind, column = data_kind(frame, columns, declared_text_column(data_params))
     if kind != "tabular" and len(columns) > 1:
         others = [c for c in columns if c != column]
@@ -57,15 +66,16 @@ def fit(frame: pd.DataFrame, columns: list[str], data_params) -> Plan:
         return images.fit(frame, column, data_params.image.size, data_params.image.channels)
     if kind == "text":
         return texts.fit(column, data_params.text.max_length)
-    return tabular.fit(frame, columns)
+    return tabular.fit(frame, used, params.clean, left_out)
 
 
-def encode_records(plan: Plan, records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-    """The model's named inputs for records as a client sends them: a tabular plan reads them as they
-    are, images and text go through a frame (their decoding and tokenising cost far more than it)."""
+def encode_records(plan: Plan, records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.ndarray], Counts]:
+    """The model's named inputs for records as a client sends them, and the missing and unseen values counted:
+    a tabular plan reads them as they are, images and text go through a frame (their decoding and tokenising
+    cost far more than it)."""
     if isinstance(plan, tabular.FeaturePlan):
-        return plan.encode_records(records)
-    return plan.encode(pd.DataFrame.from_records(records))
+        return plan.encode_records_counted(records)
+    return plan.encode(pd.DataFrame.from_records(records)), Counts()
 
 
 def save(plan: Plan, directory: Path) -> None:

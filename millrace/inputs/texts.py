@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from millrace.inputs.tabular import FeatureError
+from millrace.inputs.feature_error import FeatureError
 
 TOKENIZER_FILE = "tokenizer.json"
 TEXT_MEAN_CHARS = 40  # string columns longer than this on average are free text, not categories

@@ -155,9 +155,8 @@ def curate(labelled, ids, source, pool, pool_ids, task, params: Params, out: Pat
     review, active = params.label.review, params.label.active_learning
     if task != "classification":
         return {"review": "classification only", "active_learning": "classification only"}
-    columns = params.data.features or [c for c in labelled.columns if c not in (params.data.target, "label")]
     # Encodings only (no labels are used), so the unlabelled pool counts too; no copy when there is none.
-    plan = plans.fit(pd.concat([labelled, pool]) if len(pool) else labelled, columns, params.data)
+    plan = plans.fit(pd.concat([labelled, pool]) if len(pool) else labelled, params)
     classes = label_map(labelled[params.data.target])
     y = class_ids(labelled[params.data.target], classes)
     x = baselines.inputs(plan, labelled)

@@ -1,10 +1,12 @@
 """compare: the experiments DVC knows, best first, and their curves against the baseline's.
 
-Reads `dvc exp show --json`: for each experiment its headline test metric (`--metric`, default the
-task's primary; errors sort lowest first), whether it met the delivery standard, and the params that differ
-from its baseline commit. Ties are broken by the delivery standard (met first), then by the other headline
-metrics, then by name. Prints them as a table under the baseline commit's own score, then renders
-`dvc plots diff` between the baseline and the best experiment into `dvc_plots/compare/`.
+Reads `dvc exp show --json`: for each experiment its headline validation metric (`--metric`, default the
+task's primary; errors sort lowest first), which ranks it; its test metric beside it, for the record only (a
+test split that chooses stops estimating new data); whether it met the delivery standard; and the params that
+differ from its baseline commit. Ties are broken by the delivery standard (met first), then by the other
+validation metrics, then by name. An experiment recorded before validation metrics existed sorts last. Prints
+them as a table under the baseline commit's own score, then renders `dvc plots diff` between the baseline and
+the best experiment into `dvc_plots/compare/`.
 Run: `millrace compare [--metric NAME] [--top N]` or `make compare`.
 """
 
@@ -57,39 +59,39 @@ def table(listing: list[dict[str, Any]], metric: str | None) -> tuple[list[dict[
             continue
         baseline = _params(commit["data"])
         if baseline_row is None:
-            baseline_row = {"rev": commit["rev"], "test": _headline(commit["data"]).get("test", {})}
+            baseline_row = {"rev": commit["rev"], "val": _headline(commit["data"]).get("val", {})}
         for experiment in commit.get("experiments") or []:
             for run in experiment.get("revs") or []:
                 headline = _headline(run.get("data") or {})
-                test = headline.get("test", {})
-                if not test:
+                val, test = headline.get("val", {}), headline.get("test", {})
+                if not (val or test):
                     continue
-                metric = metric or ("r2" if "r2" in test else "accuracy")
+                metric = metric or ("r2" if "r2" in (val or test) else "accuracy")
                 changed = {k: v for k, v in _params(run["data"]).items() if baseline.get(k) != v}
                 rows.append(
                     {
                         "experiment": run.get("name") or run["rev"][:7],
-                        metric: test.get(metric),
+                        f"val {metric}": val.get(metric),
+                        f"test {metric}": test.get(metric),
                         "standard": headline.get("standard_met"),
                         "changed": ", ".join(f"{k}={v}" for k, v in sorted(changed.items())),
-                        "_test": test,
+                        "_val": val,
                     }
                 )
     metric = metric or "accuracy"
-    unknown = [r["experiment"] for r in rows if r[metric] is None]
-    if unknown:
-        known = sorted({name for r in rows for name in r["_test"]})
-        raise MillraceError(f"--metric {metric!r}: not measured by {unknown}; the headline metrics are {known}")
+    known = sorted({name for r in rows for name in r["_val"]})
+    if rows and metric not in known:
+        raise MillraceError(f"--metric {metric!r}: not a headline validation metric; they are {known}")
 
     def rank(row: dict[str, Any]) -> tuple:
-        others = [_better_first(value, name) for name, value in sorted(row["_test"].items()) if name != metric]
-        return (_better_first(row[metric], metric), row["standard"] is not True, *others, row["experiment"])
+        others = [_better_first(value, name) for name, value in sorted(row["_val"].items()) if name != metric]
+        return (_better_first(row[f"val {metric}"], metric), row["standard"] is not True, *others, row["experiment"])
 
     rows.sort(key=rank)
     for row in rows:
-        del row["_test"]
+        del row["_val"]
     if baseline_row is not None:
-        baseline_row = {"rev": baseline_row["rev"], metric: baseline_row["test"].get(metric)}
+        baseline_row = {"rev": baseline_row["rev"], metric: baseline_row["val"].get(metric)}
     return rows, metric, baseline_row
 
 
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     from rich.table import Table
 
     parser = argparse.ArgumentParser(prog="millrace compare", description=__doc__)
-    parser.add_argument("--metric", help="a test metric (default: accuracy, or r2 for regression)")
+    parser.add_argument("--metric", help="the validation metric to rank by (default: accuracy, or r2 for regression)")
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args(argv)
     rows, metric, baseline = experiments(Path.cwd(), args.metric)
@@ -120,10 +122,11 @@ def main(argv: list[str] | None = None) -> None:
         raise MillraceError("no experiments yet: `dvc exp run -S train.lr=0.003` makes one")
     score = baseline.get(metric) if baseline else None
     shown = "not measured" if score is None else cell(score)
-    caption = f"baseline {baseline['rev'][:7]}: test {metric} {shown}" if baseline else None
-    rich_table = Table(title=f"experiments by test {metric} (best first)", caption=caption)
+    caption = f"baseline {baseline['rev'][:7]}: val {metric} {shown}" if baseline else None
+    title = f"experiments by validation {metric} (best first; test shown, never ranked by)"
+    rich_table = Table(title=title, caption=caption)
     for column in rows[0]:
-        rich_table.add_column(column, justify="right" if column == metric else "left")
+        rich_table.add_column(column, justify="right" if column.endswith(metric) else "left")
     for row in rows[: args.top]:
         rich_table.add_row(*(cell(v) for v in row.values()))
     console = Console()

@@ -5,7 +5,8 @@ the active release's manifest (its features) and `<paths.label>/train.parquet` a
 Per feature: the population stability index (PSI; numbers in the reference's deciles, categories
 as they are, unseen ones together) and, for numbers, the two-sample Kolmogorov–Smirnov statistic;
 for text, the number of words; and the PSI of the predicted classes against the training labels.
-A feature with PSI over `monitor.psi_threshold` has drifted. Writes `reports/drift.json` and
+A feature with PSI over `monitor.psi_threshold` has drifted. Per feature, the share of logged records in which it
+arrived missing (the model imputed it) or as a category the model never saw (`inputs`). Writes `reports/drift.json` and
 `reports/drift.md`; with too few logged records (`monitor.min_rows`) it says so and judges nothing.
 Run: `python -m millrace.ops.drift` or `millrace drift` (exit 3 with `--fail-on-drift` when drifted).
 """
@@ -99,7 +100,20 @@ def run(reference: pd.DataFrame, logged: pd.DataFrame, manifest: dict, settings)
             "drifted": psi > settings.psi_threshold,
         }
     drifted = sorted(name for name, f in features.items() if f["drifted"])
-    return report | {"drifted": bool(drifted), "drifted_features": drifted, "features": features}
+    found = report | {"drifted": bool(drifted), "drifted_features": drifted, "features": features}
+    return found | {"inputs": input_shares(logged)}
+
+
+def input_shares(logged: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per feature, the share of logged records where it was missing (imputed) or an unseen category."""
+    noted = logged["_inputs"].dropna() if "_inputs" in logged else pd.Series(dtype=object)
+    counts: dict[str, dict[str, int]] = {}
+    for issues in noted:
+        for kind, features in issues.items():
+            for feature in features:
+                counts.setdefault(feature, {"missing": 0, "unseen": 0})[kind] += 1
+    rows = max(len(logged), 1)
+    return {f: {k: round(n / rows, 4) for k, n in c.items()} for f, c in sorted(counts.items())}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -115,6 +129,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {f['psi']} | {f.get('ks_statistic', '')} | {f.get('reference_mean', '')} | "
             f"{f.get('current_mean', '')} | {'yes' if f['drifted'] else ''} |"
         )
+    if report.get("inputs"):
+        lines += ["", "| feature | missing (imputed) | unseen category |", "|---|---|---|"]
+        lines += [f"| {n} | {f['missing']:.1%} | {f['unseen']:.1%} |" for n, f in report["inputs"].items()]
     return "\n".join([*lines, ""])
 
 

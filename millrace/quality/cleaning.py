@@ -2,29 +2,31 @@
 
 `STEPS` names them in their default order (`clean.steps` chooses and orders them): coerce declared types,
 repair text (Unicode form, control characters, mojibake, whitespace), drop exact and keyed duplicates, keep
-rows within declared filters, fill or drop missing values, clip or drop outliers. A removed row is never
-lost: it goes to the quarantine with its step and reason.
+rows within declared filters, drop rows missing a value where `clean.missing` says drop, drop outliers where
+`clean.outliers.action` says drop. A removed row is never lost: it goes to the quarantine with its step and
+reason.
+
+Cleaning decides about whole rows. Imputing missing values and clipping outliers are fitted on the training
+split and belong to the model (millrace/inputs/tabular.py), so the served model takes raw records; the
+`missing` and `outliers` steps here only count what the model will impute and clip. Text repair runs here
+too (duplicates and labels are judged on repaired text) and again in the model, through the same functions.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from millrace.config.params import Clean, Missing, Outliers
+from millrace.config.params import Clean, Outliers
 from millrace.errors import MillraceError
 from millrace.inputs.columns import is_numeric, is_text
 from millrace.inputs.images import is_binary
+from millrace.inputs.table_transform import FALSE, TEXT_OPERATIONS, TRUE
 
 EXAMPLES = 5
-TRUE = frozenset({"true", "t", "yes", "y", "1"})
-FALSE = frozenset({"false", "f", "no", "n", "0"})
-# Unicode's control characters (category Cc: C0, DEL, C1) other than tab and newline; NUL and CR included.
-CONTROL = dict.fromkeys(c for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n")
 
 
 class Cleaning:
@@ -94,25 +96,22 @@ def coerce(state: Cleaning, params: Clean) -> dict[str, Any]:
     return report
 
 
-def _text_operations(params: Clean) -> list[tuple[str, Callable[[str], str]]]:
+def text_operation_names(params: Clean) -> list[str]:
+    """The text operations `clean` declares, in the order they run (names of table_transform.TEXT_OPERATIONS)."""
+    if "text" not in params.steps:
+        return []
     text = params.text
-    operations: list[tuple[str, Callable[[str], str]]] = []
-    if text.fix_mojibake:
-        import ftfy
+    names = ["mojibake_fixed"] if text.fix_mojibake else []
+    names += [f"unicode_{text.unicode_form}"] if text.unicode_form != "none" else []
+    names += ["control_characters_removed"] if text.control_characters == "remove" else []
+    names += ["whitespace_collapsed"] if text.collapse_whitespace else []
+    names += ["stripped"] if params.strip_strings else []
+    names += ["lowercased"] if params.lowercase_strings else []
+    return names
 
-        operations.append(("mojibake_fixed", ftfy.fix_encoding))
-    if text.unicode_form != "none":
-        form = text.unicode_form
-        operations.append((f"unicode_{form}", lambda s: unicodedata.normalize(form, s)))
-    if text.control_characters == "remove":
-        operations.append(("control_characters_removed", lambda s: s.translate(CONTROL)))
-    if text.collapse_whitespace:
-        operations.append(("whitespace_collapsed", lambda s: " ".join(s.split())))
-    if params.strip_strings:
-        operations.append(("stripped", str.strip))
-    if params.lowercase_strings:
-        operations.append(("lowercased", str.lower))
-    return operations
+
+def _text_operations(params: Clean) -> list[tuple[str, Callable[[str], str]]]:
+    return [(name, TEXT_OPERATIONS[name]) for name in text_operation_names(params)]
 
 
 def normalise_text(state: Cleaning, params: Clean) -> dict[str, dict[str, int]]:
@@ -168,22 +167,9 @@ def apply_filters(state: Cleaning, params: Clean) -> dict[str, int]:
     return report
 
 
-def _fill_value(series: pd.Series, strategy: str, missing: Missing) -> Any:
-    if strategy == "median":
-        return series.median()
-    if strategy == "mean":
-        return series.mean()
-    if strategy == "mode":
-        modes = series.mode()
-        if modes.empty:
-            raise MillraceError(f"clean.missing: column {series.name!r} has no values to take a mode of")
-        return modes.iloc[0]
-    return missing.numeric_constant if is_numeric(series) else missing.categorical_constant
-
-
 def fill_missing(state: Cleaning, params: Clean) -> dict[str, Any]:
-    """Fill or drop missing values per column kind. A missing target is never imputed and the row is
-    kept: labelling it (annotations, rules, active learning) is the label stage's job."""
+    """Drop the rows missing a value where `clean.missing` says drop; count the rest, which the model imputes
+    with values fitted on the training split. A missing target is left for the label stage to fill."""
     missing, target = params.missing, state.target
     report: dict[str, Any] = {"target_missing": int(state.frame[target].isna().sum())}
     _declared(state, "clean.missing.columns", list(missing.columns))
@@ -201,8 +187,7 @@ def fill_missing(state: Cleaning, params: Clean) -> dict[str, Any]:
         if strategy == "drop":
             dropped += state.remove(series.isna(), "missing", f"{column} is missing")
             continue
-        state.frame[column] = series.fillna(_fill_value(series, strategy, missing))
-        imputed[column] = {"strategy": strategy, "cells": n}
+        imputed[column] = {"strategy": strategy, "cells": n, "by": "the model (fitted on the training split)"}
     return report | {"imputed": imputed, "missing_rows_dropped": dropped}
 
 
@@ -216,6 +201,8 @@ def bounds(series: pd.Series, outliers: Outliers) -> tuple[float, float]:
 
 
 def handle_outliers(state: Cleaning, params: Clean) -> dict[str, Any]:
+    """Drop outlying rows (`action: drop`), or count the values the model will clip to bounds fitted on the
+    training split (`action: clip`; the counts here use all rows' bounds, for the report only)."""
     outliers = params.outliers
     if outliers.method == "none":
         return {}
@@ -229,13 +216,11 @@ def handle_outliers(state: Cleaning, params: Clean) -> dict[str, Any]:
         if not outside.any():
             continue
         report[column] = {"rows": int(outside.sum()), "low": float(low), "high": float(high)}
-        if outliers.action == "clip":
-            clipped = series.clip(low, high)
-            state.frame[column] = clipped.round().astype(series.dtype) if series.dtype.kind in "iu" else clipped
-        else:
+        if outliers.action == "drop":
             reason = f"{column} outside [{low:.4g}, {high:.4g}] ({outliers.method})"
             state.remove(outside, "outliers", reason)
-    return {"method": outliers.method, "action": outliers.action, "columns": report}
+    by = "the model (bounds fitted on the training split)" if outliers.action == "clip" else "clean"
+    return {"method": outliers.method, "action": outliers.action, "by": by, "columns": report}
 
 
 STEPS: dict[str, Callable[[Cleaning, Clean], Any]] = {

@@ -1,4 +1,5 @@
-"""Champion and challenger: the active release scored on the challenger's test split, on the primary metric."""
+"""Champion and challenger: the active release scored on the challenger's validation split, on the primary
+metric, beside the challenger's own validation score (the test split chooses nothing)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pandas as pd
 from millrace.errors import MillraceError
 
 
-def champion_comparison(champion_dir: Path, trained, test: pd.DataFrame, evaluation: dict, tolerance: float) -> dict:
-    """The active release scored on this test split beside the challenger, on the primary metric."""
+def champion_comparison(champion_dir: Path, trained, val: pd.DataFrame, evaluation: dict, tolerance: float) -> dict:
+    """The active release scored on this validation split beside the challenger, on the primary metric."""
     from millrace.evaluation.metrics import PRIMARY
     from millrace.serving.bundle import Bundle
 
@@ -22,17 +23,19 @@ def champion_comparison(champion_dir: Path, trained, test: pd.DataFrame, evaluat
     if same != (trained.task, trained.meta["target"], sorted(trained.classes)):
         return found | {"comparable": False, "reason": "it predicts another target, task or set of classes"}
     try:
-        predicted = champion.predict_frame(test)["prediction"]
+        predicted = champion.predict_frame(val)["prediction"]
     except MillraceError as exc:
-        return found | {"comparable": False, "reason": f"it cannot read this test split: {exc}"}
+        return found | {"comparable": False, "reason": f"it cannot read this validation split: {exc}"}
     metric = PRIMARY[trained.task]
     if trained.task == "regression":
         from sklearn.metrics import r2_score
 
-        score = float(r2_score(test["label"], predicted))
+        score = float(r2_score(val["label"], predicted))
     else:
-        score = float((predicted.to_numpy() == np.array(trained.classes)[test["label"].to_numpy()]).mean())
-    challenger = evaluation["test"][metric]
+        score = float((predicted.to_numpy() == np.array(trained.classes)[val["label"].to_numpy()]).mean())
+    if "validation" not in evaluation:
+        raise MillraceError("reports/evaluate/metrics.json has no validation metrics: run evaluate again")
+    challenger = evaluation["validation"][metric]
     return found | {
         "comparable": True,
         "metric": metric,

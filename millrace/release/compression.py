@@ -3,7 +3,7 @@
 `int8`: ONNX Runtime's dynamic quantisation (weights as int8, activations quantised on the fly).
 `pruned`: the smallest-magnitude share (`deploy.prune_amount`) of every Linear and Conv weight set to
 zero (torch's global L1 pruning), then exported like the original. Each variant is measured on the
-test split beside fp32 — size on disk (and gzipped: zeros only pay off compressed or on a sparse
+validation split beside fp32 — size on disk (and gzipped: zeros only pay off compressed or on a sparse
 runtime), the task's primary metric, single-row latency and batch throughput under ONNX Runtime (those two
 kept apart, in an untracked log: they differ from run to run) —
 and one whose metric falls more than `deploy.variant_tolerance` below fp32's is refused: not
@@ -68,7 +68,7 @@ def score(outputs: np.ndarray, labels: np.ndarray, task: str) -> float:
 
 
 def measure(path: Path, inputs: dict[str, np.ndarray], labels: np.ndarray, task: str) -> dict[str, Any]:
-    """Size, the primary metric on the test split, and (under "timings", which differ from run to run and
+    """Size, the primary metric on the validation split, and (under "timings", which differ from run to run and
     so stay out of what git tracks) p50 single-row latency and batch throughput."""
     import onnxruntime
 

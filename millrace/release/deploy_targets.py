@@ -40,11 +40,17 @@ SERVING_MODULES = [
     "millrace/errors.py",
     "millrace/files.py",
     "millrace/inputs/__init__.py",
+    "millrace/inputs/columns.py",
+    "millrace/inputs/feature_error.py",
     "millrace/inputs/images.py",
     "millrace/inputs/plans.py",
+    "millrace/inputs/roles.py",
+    "millrace/inputs/table_transform.py",
     "millrace/inputs/tabular.py",
     "millrace/inputs/texts.py",
     "millrace/memory.py",
+    "millrace/quality/__init__.py",
+    "millrace/quality/cleaning.py",
     "millrace/release/__init__.py",
     "millrace/release/edge_predict.py",
     "millrace/release/registry.py",
@@ -107,7 +113,11 @@ def _write_edge(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     from millrace.release import edge_predict
 
     graph = "model.int8.onnx" if (out / "model.int8.onnx").exists() else "model.onnx"
+    from millrace.inputs import table_transform
+
     files = {edge_predict.__file__: "predict.py", out / graph: graph, out / "preprocess.json": "preprocess.json"}
+    if manifest["kind"] == "tabular":
+        files[table_transform.__file__] = edge_predict.TRANSFORM
     made: dict[str, str] = {
         "model.json": json.dumps({k: manifest[k] for k in ("version", "task", "classes", "target")}, indent=2)
     }

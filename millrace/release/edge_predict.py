@@ -3,7 +3,10 @@
     python predict.py records.json        # a JSON list of {feature: value}; predictions to stdout
     from predict import EdgeModel; EdgeModel().predict([{...}])
 
-A table model takes its features as numbers and category strings. A text model takes the text as a
+A table model takes raw records, as the pipeline read them: `table_transform.py` beside this file applies
+the preprocessing fitted on the training split (imputing missing values, repairing text, clipping outliers,
+categories the model never saw counted, dates and free text expanded), the same code the server runs. With
+`clean.text.fix_mojibake` on (the default) it needs `ftfy` too for text. A text model takes the text as a
 string: this file tokenises it itself, exactly as the `tokenizers` library does with the model's
 `tokenizer.json` (BERT's uncased WordPiece), so nothing but numpy is needed. An image model takes
 decoded pixels, not files: each record's image feature is a uint8 array (nested lists in JSON) of the
@@ -11,10 +14,12 @@ model's size, H x W for greyscale or H x W x 3 for RGB; `EdgeModel().input` says
 resize with the device's own camera or image library.
 
 (In millrace this is `millrace/release/edge_predict.py`; deploy copies it into the bundle's `edge/` folder as
-`predict.py`, so it must import nothing but the standard library, numpy and onnxruntime.)
+`predict.py`, with `millrace/inputs/table_transform.py`, so both must import nothing but the standard library,
+numpy and onnxruntime.)
 """
 
 import bisect
+import importlib.util
 import json
 import re
 import sys
@@ -37,6 +42,20 @@ CJK_BLOCKS = (
     (0x2F800, 0x2FA1F),
 )
 CHARMAP = "charmap.json"
+TRANSFORM = "table_transform.py"
+
+
+def table_transform():
+    """The preprocessing code shipped beside this file in a bundle (or millrace's own, inside millrace)."""
+    shipped = HERE / TRANSFORM
+    if not shipped.exists():
+        from millrace.inputs import table_transform as module
+
+        return module
+    spec = importlib.util.spec_from_file_location("table_transform", shipped)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def check_runnable(spec):
@@ -176,6 +195,8 @@ class EdgeModel:
             spec = json.loads((directory / self.plan["tokenizer"]).read_text(encoding="utf-8"))
             charmap = json.loads((directory / CHARMAP).read_text(encoding="utf-8"))
             self.tokenizer = WordPiece(spec, charmap, self.plan["max_length"])
+        elif self.plan["kind"] == "tabular":
+            self.transform = table_transform().TableTransform(self.plan)
 
     @property
     def input(self):
@@ -186,7 +207,9 @@ class EdgeModel:
             return {self.plan["column"]: f"uint8 pixels, shape {shape}"}
         if self.plan["kind"] == "text":
             return {self.plan["column"]: "text"}
-        return {**{n: "number" for n in self.plan["numeric"]}, **self.plan["categorical"]}
+        return {
+            c["name"]: c.get("vocabulary") if c["role"] == "categorical" else c["role"] for c in self.plan["columns"]
+        }
 
     def encode_texts(self, records):
         name, texts = self.plan["column"], []
@@ -221,24 +244,16 @@ class EdgeModel:
             return self.encode_images(records)
         if self.plan["kind"] == "text":
             return self.encode_texts(records)
-        columns = []
-        for name, (mean, std) in self.plan["numeric"].items():
-            try:
-                values = np.array([float(r[name]) for r in records], dtype=np.float64)
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(f"feature {name!r} needs a number in every record") from None
-            if not np.isfinite(values).all():
-                raise ValueError(f"feature {name!r} needs a finite number in every record, not NaN or infinity")
-            columns.append(((values - mean) / std)[:, None])
-        for name, vocabulary in self.plan["categorical"].items():
-            one_hot = np.zeros((len(records), len(vocabulary)))
-            for row, record in enumerate(records):
-                value = str(record.get(name))
-                if value not in vocabulary:
-                    raise ValueError(f"feature {name!r}: {value!r} is not one of {vocabulary} (record {row})")
-                one_hot[row, vocabulary.index(value)] = 1.0
-            columns.append(one_hot)
-        return {"features": np.hstack(columns).astype(np.float32)}
+        names = [*self.transform.names, *(r["column"] for r in self.transform.rules)]
+        columns = {}
+        for name in dict.fromkeys(names):
+            if name in self.transform.names or any(name in r for r in records):
+                columns[name] = np.empty(len(records), dtype=object)
+                columns[name][:] = [r.get(name) for r in records]
+        absent = [n for n in self.transform.names if not any(n in r for r in records)]
+        if absent:
+            raise ValueError(f"missing features: {absent}")
+        return {"features": self.transform.transform(columns, len(records))[0]}
 
     def predict(self, records):
         if not records:

@@ -6,7 +6,11 @@ back) release, loads it beside the current one and swaps it in: requests in flig
 version they started with, none is dropped. A sample of the predicted records goes to the request
 log (`<paths.monitoring>/requests.sqlite`, `monitor.*`) for `millrace drift`. `POST /predict` takes
 `{"records": [{feature: value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a
-string) and returns a class and probabilities per record, or a value for regression. `GET /health`
+string) and returns a class and probabilities per record, or a value for regression. A table model
+takes raw records, as the data was read: its fitted preprocessing imputes missing values and buckets
+unseen categories (both counted in `/metrics` and the request log), and a record the clean stage would
+have quarantined is answered 422 naming the rule; `/docs` describes a record by the model's input
+signature. `GET /health`
 (the process is alive), `GET /ready` (503 until the bundle, loaded in the background at start-up, is
 ready), `GET /metadata` (the model) and `GET /metrics` (Prometheus text: requests by route and
 status, a latency histogram, errors, predictions) describe it; OpenAPI docs are at `/docs`. Binds
@@ -38,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from millrace import __version__
 from millrace.config.params import Serve, load_params
 from millrace.errors import MillraceError
-from millrace.inputs.tabular import FeatureError
+from millrace.inputs.feature_error import FeatureError
 from millrace.release import registry
 from millrace.serving import openapi_docs, request_errors
 from millrace.serving.bundle import Bundle, check_exists
@@ -127,6 +131,15 @@ def create_app(
     app = FastAPIOffline(title="millrace model server", version=__version__, lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, request_errors.answer)
 
+    def documented() -> dict[str, Any]:
+        """The OpenAPI document, its records described by the served model's input signature once loaded."""
+        schema = FastAPI.openapi(app)  # FastAPI builds it once and keeps it
+        bundle = model.bundle
+        signature = bundle.manifest.get("signature") if bundle is not None else None
+        return openapi_docs.with_signature(schema, signature, bundle.version) if signature else schema
+
+    app.openapi = documented  # type: ignore[method-assign]
+
     app.add_middleware(
         Guard,
         max_body_bytes=settings.max_body_bytes,
@@ -174,14 +187,15 @@ def create_app(
         started = time.perf_counter()
         try:
             if bundle.plan.kind == "tabular" and len(request.records) <= INLINE_RECORDS:
-                predictions = bundle.predict(request.records)
+                predictions, counts = bundle.predict_counted(request.records)
             else:
-                predictions = await run_in_threadpool(bundle.predict, request.records)
+                predictions, counts = await run_in_threadpool(bundle.predict_counted, request.records)
         except FeatureError as exc:
             raise request_errors.invalid("records" if exc.row is None else f"records[{exc.row}]", str(exc)) from None
         telemetry.predictions.inc(len(predictions))
+        telemetry.count_inputs(counts)
         if log is not None:
-            log.record(bundle.version, request.records, predictions, time.perf_counter() - started)
+            log.record(bundle.version, request.records, predictions, time.perf_counter() - started, counts.rows)
         return {"model_version": bundle.version, "predictions": predictions}
 
     return app

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from millrace.config.params import load_params
 from millrace.errors import MillraceError
 from millrace.files import TABLE_FORMATS, atomic_path, table_format
-from millrace.inputs.tabular import FeatureError
+from millrace.inputs.feature_error import FeatureError
 from millrace.serving.bundle import Bundle
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from millrace.errors import MillraceError
 from millrace.files import folder_sha256, read_json, sha256
 from millrace.inputs import plans
+from millrace.inputs.table_transform import Counts
 
 MANIFEST = "manifest.json"
 
@@ -76,13 +77,18 @@ class Bundle:
         return self.session.run(None, {name: inputs[name] for name in self.plan.input_names})[0]
 
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        outputs = self._run(plans.encode_records(self.plan, records))
+        return self.predict_counted(records)[0]
+
+    def predict_counted(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counts]:
+        """Predictions, and per feature the values that were missing (imputed) or unseen categories."""
+        inputs, counts = plans.encode_records(self.plan, records)
+        outputs = self._run(inputs)
         if self.regression:
-            return [{"value": value} for value in outputs.astype(np.float64).tolist()]
+            return [{"value": value} for value in outputs.astype(np.float64).tolist()], counts
         return [
             {"class": self.classes[best], "probabilities": dict(zip(self.classes, row, strict=True))}
             for best, row in zip(outputs.argmax(1).tolist(), outputs.astype(np.float64).tolist(), strict=True)
-        ]
+        ], counts
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Prediction columns for a frame: `prediction`, plus `probability_<class>` for classification."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 class Problem(BaseModel):
     field: str = Field(description="where in the body, e.g. `records[0].body_mass_g`", examples=["records[0].island"])
-    message: str = Field(examples=["unknown category 'Atlantis' for 'island' (row 0); allowed: ['Biscoe', 'Dream']"])
+    message: str = Field(examples=["clean.filters.island: island='Atlantis' is not an allowed value (row 0)"])
     got: str | None = Field(None, description="the value sent, described in a few words (never echoed whole)")
 
 
@@ -66,7 +66,8 @@ PREDICT = {
     413: refused("the body is over `serve.max_body_bytes`; refused before it is read"),
     422: {
         "model": Invalid,
-        "description": "the body is not JSON, does not fit the schema, or a value does not fit the model",
+        "description": "the body is not JSON, does not fit the schema, a value has the wrong type, or a record "
+        "breaks a rule the clean stage would have quarantined it for (the rule's params key is named)",
     },
     503: refused("the model is not loaded yet, or `serve.max_concurrency` predictions are in flight (see Retry-After)"),
 }
@@ -75,3 +76,39 @@ READY = {
     200: {"model": Readiness, "description": "the model is loaded and serving"},
     503: {"model": Readiness, "description": "not yet (see Retry-After), or the model could not be loaded"},
 }
+
+
+JSON_TYPES = {
+    "number": {"type": "number"},
+    "string": {"type": "string"},
+    "boolean": {"type": "boolean"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "text": {"type": "string"},
+}
+RECORD_NOTE = (
+    "One record as the data was read: a missing value (null, or the key left out) is imputed with the value "
+    "fitted on the training split, and an unseen category encodes as the model's unseen bucket; both are "
+    "counted in /metrics and the request log. Keys the model does not read (the target, an id) are ignored."
+)
+
+
+def with_signature(schema: dict[str, Any], signature: list[dict[str, Any]], version: str) -> dict[str, Any]:
+    """The OpenAPI document with `records`' items described by the served model's input signature."""
+    import copy
+
+    documented = copy.deepcopy(schema)
+    properties = {}
+    for feature in signature:
+        typed = dict(JSON_TYPES[feature["type"]])
+        if feature.get("categories"):
+            typed["examples"] = feature["categories"][:20]
+        typed["description"] = f"{feature['role']}" + ("" if feature["may_be_missing"] else "; must not be missing")
+        properties[feature["name"]] = {"anyOf": [typed, {"type": "null"}]} if feature["may_be_missing"] else typed
+    required = [f["name"] for f in signature if not f["may_be_missing"]]
+    record = {"type": "object", "properties": properties, "description": f"{RECORD_NOTE} (model {version})"}
+    if required:
+        record["required"] = required
+    request = documented.get("components", {}).get("schemas", {}).get("PredictRequest")
+    if request is not None:
+        request["properties"]["records"]["items"] = record
+    return documented

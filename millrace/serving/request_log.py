@@ -1,7 +1,8 @@
 """The server's request log: a sample of what was asked and answered, in SQLite, for the drift check.
 
 One row per predicted record: when, the model version, the record's inputs as JSON, the
-prediction and the request's latency. Sampling (`monitor.sample_rate`) and caps keep it small:
+prediction, the request's latency, and which of its features arrived missing (imputed) or as an unseen
+category (`inputs`, JSON; null when none did). Sampling (`monitor.sample_rate`) and caps keep it small:
 a record over `monitor.max_record_bytes` is logged without its inputs, and past `monitor.max_rows`
 the oldest rows go. Writes happen on a background thread, so a request never waits on the disk;
 if the queue backs up, rows are dropped and counted rather than slowing the server.
@@ -30,7 +31,8 @@ create table if not exists requests (
     version text not null,
     record text,
     prediction text not null,
-    latency_ms real not null
+    latency_ms real not null,
+    inputs text
 )
 """
 
@@ -46,13 +48,25 @@ class RequestLog:
         with sqlite3.connect(self.path) as connection:
             connection.execute("pragma journal_mode=wal")
             connection.execute(SCHEMA)
+            columns = {row[1] for row in connection.execute("pragma table_info(requests)")}
+            if "inputs" not in columns:  # a log written before inputs were counted
+                connection.execute("alter table requests add column inputs text")
         self._writer = threading.Thread(target=self._write, name="request-log", daemon=True)
         self._writer.start()
 
-    def record(self, version: str, records: list[dict[str, Any]], predictions: list[dict], latency: float) -> None:
-        """Queue the sampled records of one request; never blocks."""
+    def record(
+        self,
+        version: str,
+        records: list[dict[str, Any]],
+        predictions: list[dict],
+        latency: float,
+        issues: dict[int, dict[str, list[str]]] | None = None,
+    ) -> None:
+        """Queue the sampled records of one request; never blocks. `issues`: per record position, the
+        features that were missing or unseen."""
         now = time.time()
-        for record, prediction in zip(records, predictions, strict=True):
+        issues = issues or {}
+        for position, (record, prediction) in enumerate(zip(records, predictions, strict=True)):
             if self._random.random() >= self.settings.sample_rate:
                 continue
             inputs = json.dumps(record, default=str)
@@ -60,7 +74,8 @@ class RequestLog:
                 inputs = None
             answer = prediction.get("class", prediction.get("value"))
             try:
-                self._queue.put_nowait((now, version, inputs, json.dumps(answer), latency * 1000))
+                noted = json.dumps(issues[position]) if position in issues else None
+                self._queue.put_nowait((now, version, inputs, json.dumps(answer), latency * 1000, noted))
             except queue.Full:
                 self.dropped += 1
 
@@ -82,7 +97,8 @@ class RequestLog:
             try:
                 if rows:
                     connection.executemany(
-                        "insert into requests (at, version, record, prediction, latency_ms) values (?, ?, ?, ?, ?)",
+                        "insert into requests (at, version, record, prediction, latency_ms, inputs)"
+                        " values (?, ?, ?, ?, ?, ?)",
                         rows,
                     )
                     connection.execute(
@@ -98,17 +114,21 @@ class RequestLog:
 
 def read(directory: Path | str, last: int) -> pd.DataFrame:
     """The `last` logged records that kept their inputs, oldest first: inputs as columns, plus
-    `_prediction`, `_version` and `_at`."""
+    `_prediction`, `_version`, `_at` and `_inputs` (features missing or unseen, or None)."""
     path = Path(directory) / DATABASE
     if not path.is_file():
         return pd.DataFrame()
     with sqlite3.connect(path) as connection:
         rows = connection.execute(
-            "select at, version, record, prediction from requests where record is not null order by id desc limit ?",
+            "select at, version, record, prediction, inputs from requests where record is not null"
+            " order by id desc limit ?",
             (last,),
         ).fetchall()
     rows.reverse()
     inputs = pd.DataFrame.from_records([json.loads(r[2]) for r in rows])
     return inputs.assign(
-        _prediction=[json.loads(r[3]) for r in rows], _version=[r[1] for r in rows], _at=[r[0] for r in rows]
+        _prediction=[json.loads(r[3]) for r in rows],
+        _version=[r[1] for r in rows],
+        _at=[r[0] for r in rows],
+        _inputs=[json.loads(r[4]) if r[4] else None for r in rows],
     )

@@ -1,4 +1,5 @@
-"""Prometheus metrics for the model server: requests by route and status, latency, predictions.
+"""Prometheus metrics for the model server: requests by route and status, latency, predictions, and per
+feature the values that arrived missing (imputed) or as a category the model never saw.
 
 Each app gets its own registry, so two servers in one process (tests) never share counts.
 """
@@ -33,9 +34,27 @@ class Telemetry:
             registry=self.registry,
         )
         self.predictions = Counter("millrace_predictions", "records predicted", registry=self.registry)
+        self.missing = Counter(
+            "millrace_feature_missing",
+            "values missing in predicted records, imputed with the training split's value, by feature",
+            ["feature"],
+            registry=self.registry,
+        )
+        self.unseen = Counter(
+            "millrace_feature_unseen",
+            "categories the model never saw in training, in predicted records, by feature",
+            ["feature"],
+            registry=self.registry,
+        )
         self.model = Gauge(
             "millrace_model_info", "the model being served (value 1)", ["version"], registry=self.registry
         )
+
+    def count_inputs(self, counts) -> None:
+        for feature, n in counts.missing.items():
+            self.missing.labels(feature).inc(n)
+        for feature, n in counts.unseen.items():
+            self.unseen.labels(feature).inc(n)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -73,7 +73,6 @@ def build(label_dir: Path, selection: dict[str, Any], params) -> Setup:
     from millrace.errors import MillraceError
     from millrace.files import read_json
     from millrace.inputs import plans
-    from millrace.inputs.tabular import feature_columns
     from millrace.models.catalogue import FAMILIES
     from millrace.models.trained_model import outputs, parameter_counts
     from millrace.training.augment import from_params
@@ -84,7 +83,7 @@ def build(label_dir: Path, selection: dict[str, Any], params) -> Setup:
     labels = read_json(label_dir / "label_map.json")
     task, classes = labels.get("task", "classification"), labels["classes"]
     train_frame = pd.read_parquet(label_dir / "train.parquet")
-    plan = plans.fit(train_frame, feature_columns(train_frame, params.data.target, params.data.features), params.data)
+    plan = plans.fit(train_frame, params)
     family = FAMILIES[selection["family"]]
     spec = model_spec(selection, params.model)
     meta: dict[str, Any] = {"family": family.name, "task": task, "model": spec, "classes": classes}

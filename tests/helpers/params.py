@@ -19,3 +19,10 @@ def parse(raw: dict[str, Any] | None = None) -> Params:
 def data(**fields: Any) -> Data:
     """A `Data` section: penguins' source and target unless given."""
     return Data(**{**PENGUINS, **fields})
+
+
+def plan_for(frame, features: list[str] | None, **data_fields: Any):
+    """The input plan fitted on `frame` for these features (penguins' source and target unless given)."""
+    from millrace.inputs import plans
+
+    return plans.fit(frame, parse({"data": {"features": features, **data_fields}}))

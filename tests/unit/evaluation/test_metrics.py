@@ -9,7 +9,7 @@ from millrace.config.params import Evaluate
 from millrace.evaluation import baselines
 from millrace.evaluation.delivery import delivery
 from millrace.evaluation.metrics import bootstrap, calibration_points, quick, roc_points, scores, slices
-from millrace.inputs.tabular import fit
+from tests.helpers.params import plan_for
 
 
 def test_bootstrap_interval_brackets_the_metric_and_is_seeded():
@@ -88,7 +88,7 @@ def test_baselines_train_on_the_same_split_and_the_standard_can_require_beating_
     frame = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(["p", "q"], 200)})
     frame["label"] = ((frame["x"] > 0) ^ (frame["c"] == "q")).astype(int)
     train, test = frame.iloc[:150], frame.iloc[150:]
-    found = baselines.run(fit(train, ["x", "c"]), train, test, "classification", seed=0)
+    found = baselines.run(plan_for(train, ["x", "c"], target="y"), train, test, "classification", seed=0)
     assert set(found["models"]) == {"logistic_regression", "hist_gradient_boosting"}
     assert found["best"]["name"] == "hist_gradient_boosting" and found["best"]["value"] > 0.9  # XOR: trees win
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from millrace.inputs import images, plans, texts
-from tests.helpers.params import data
+from tests.helpers.params import data, plan_for
 
 
 def _frame(n=4, size=8):
@@ -16,7 +16,7 @@ def _frame(n=4, size=8):
 def test_image_or_text_data_with_extra_declared_features_is_explained():
     frame = _frame().assign(extra=1.0)
     with pytest.raises(Exception, match=r"reads the image column 'image' only.*\['extra'\]"):
-        plans.fit(frame, ["image", "extra"], data())
+        plan_for(frame, ["image", "extra"])
 
 
 def test_a_declared_text_source_is_text_however_short():
@@ -25,4 +25,4 @@ def test_a_declared_text_source_is_text_however_short():
     frame = pd.DataFrame({"tweet": ["ok", "bad", "meh"]})
     assert plans.data_kind(frame, ["tweet"])[0] == "tabular"  # short strings look like categories
     declared = data(source=TextSource(kind="text", path="x.csv", text_column="tweet"))
-    assert isinstance(plans.fit(frame, ["tweet"], declared), texts.TextPlan)
+    assert isinstance(plan_for(frame, ["tweet"], source=declared.source), texts.TextPlan)

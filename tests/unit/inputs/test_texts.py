@@ -6,13 +6,13 @@ import pytest
 
 from millrace.inputs import plans, texts
 from millrace.inputs.tabular import FeatureError
-from tests.helpers.params import data
+from tests.helpers.params import plan_for
 
 
 def test_text_plan_tokenises_with_the_bundled_tokenizer_and_round_trips(tmp_path):
     frame = pd.DataFrame({"text": ["the parcel never arrived at my door, " * 3, "refund please, " * 4]})
     assert plans.data_kind(frame, ["text"]) == ("text", "text")
-    plan = plans.fit(frame, ["text"], data(text={"max_length": 12}))
+    plan = plan_for(frame, ["text"], text={"max_length": 12})
     encoded = plan.encode(frame)
     assert encoded["input_ids"].shape == (2, 12) and encoded["attention_mask"].dtype == np.int64
     assert encoded["input_ids"][0, 0] == 101  # [CLS]: the tokenizer MiniLM was trained with

@@ -1,4 +1,5 @@
-"""Ranking experiments from `dvc exp show --json`: best first, ties broken, errors lowest first, the baseline."""
+"""Ranking experiments from `dvc exp show --json`: best validation metric first (the test metric shown, never
+ranked by), ties broken, errors lowest first, the baseline."""
 
 import pytest
 
@@ -6,13 +7,15 @@ from millrace.errors import MillraceError
 from millrace.ops.compare import table
 
 
-def headline(test: dict, passed: bool = True) -> dict:
-    return {"reports/metrics.json": {"data": {"test": test, "standard_met": passed}}}
+def headline(val: dict, passed: bool = True, test: dict | None = None) -> dict:
+    test = test if test is not None else {k: v - 0.01 for k, v in val.items()}
+    return {"reports/metrics.json": {"data": {"val": val, "test": test, "standard_met": passed}}}
 
 
-def run(name: str, lr: float, test: dict, passed: bool = True) -> dict:
+def run(name: str, lr: float, val: dict, passed: bool = True, test: dict | None = None) -> dict:
     params = {"params.yaml": {"data": {"train": {"lr": lr, "max_epochs": 5}}}}
-    return {"revs": [{"name": name, "rev": name * 3, "data": {"params": params, "metrics": headline(test, passed)}}]}
+    metrics = headline(val, passed, test)
+    return {"revs": [{"name": name, "rev": name * 3, "data": {"params": params, "metrics": metrics}}]}
 
 
 BASELINE_PARAMS = {"params.yaml": {"data": {"train": {"lr": 0.01, "max_epochs": 5}}}}
@@ -53,5 +56,15 @@ def test_ties_go_to_the_standard_met_then_the_other_metrics_then_the_name():
 
 def test_errors_sort_lowest_first_and_an_unknown_metric_is_named():
     assert [r["experiment"] for r in table(LISTING, "mae")[0]] == ["fast", "slow"]
-    with pytest.raises(MillraceError, match=r"--metric 'r2': not measured by .* the headline metrics are"):
+    with pytest.raises(MillraceError, match=r"--metric 'r2': not a headline validation metric; they are"):
         table(LISTING, "r2")
+
+
+def test_the_test_metric_is_shown_but_never_chooses():
+    split = listing(
+        run("better_on_test", 0.02, {"accuracy": 0.90}, test={"accuracy": 0.99}),
+        run("better_on_val", 0.03, {"accuracy": 0.93}, test={"accuracy": 0.80}),
+    )
+    rows = table(split, None)[0]
+    assert [r["experiment"] for r in rows] == ["better_on_val", "better_on_test"]
+    assert rows[0]["test accuracy"] == 0.80 and rows[0]["val accuracy"] == 0.93

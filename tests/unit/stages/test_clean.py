@@ -12,6 +12,8 @@ from stages.acquire import run as run_acquire
 from stages.clean import run
 from tests.helpers.params import parse
 
+IMPUTED_BY = "the model (fitted on the training split)"
+
 
 def acquire(source: dict, target: str = "kind") -> tuple[pd.DataFrame, dict]:
     data: Data = parse({"data": {"source": source, "target": target, "features": None}}).data
@@ -44,9 +46,10 @@ def test_duplicates_target_and_missing_values_are_handled_and_reported():
     assert report["duplicates"]["exact"] == 1  # " red" twice, once stripped
     assert report["missing"]["target_missing"] == 1  # kept for the label stage to label
     assert cleaned["y"].isna().sum() == 1
-    assert cleaned.drop(columns="y").isna().sum().sum() == 0
-    assert report["missing"]["imputed"]["x"] == {"strategy": "median", "cells": 1}
-    assert set(cleaned["c"]) == {"red", "blue"}  # stripped; blanks were missing, then the mode
+    # Imputation is the model's (fitted on the training split): clean leaves the values missing and counts them.
+    assert cleaned["x"].isna().sum() == 1 and cleaned["c"].isna().sum() == 2
+    assert report["missing"]["imputed"]["x"] == {"strategy": "median", "cells": 1, "by": IMPUTED_BY}
+    assert set(cleaned["c"].dropna()) == {"red", "blue"}  # stripped; blanks became missing
     assert report["rows_in"] == 6 and report["rows_out"] == len(cleaned) == 5
     removed = quarantine[["_row", "_step", "_reason"]].values.tolist()
     assert removed == [[1, "duplicates", "exact duplicate of an earlier row"]]
@@ -66,11 +69,11 @@ def test_drop_strategy_drops_rows():
     assert cleaned.drop(columns="y").isna().sum().sum() == 0
 
 
-def test_iqr_clip_and_zscore_drop():
+def test_iqr_clip_is_counted_for_the_model_and_zscore_drop_quarantines():
     data = pd.DataFrame({"y": ["a", "b"] * 10, "x": [float(v) for v in range(19)] + [1000.0]})
-    clipped, report, _ = run(data, "y", Clean(outliers=Outliers(method="iqr", action="clip")))
-    assert clipped["x"].max() < 1000 and len(clipped) == 20
-    assert report["outliers"]["columns"]["x"]["rows"] == 1
+    kept, report, _ = run(data, "y", Clean(outliers=Outliers(method="iqr", action="clip")))
+    assert kept["x"].max() == 1000 and len(kept) == 20  # the model clips, to bounds fitted on the training split
+    assert report["outliers"]["columns"]["x"]["rows"] == 1 and report["outliers"]["by"].startswith("the model")
     dropped, _, quarantine = run(data, "y", Clean(outliers=Outliers(method="zscore", action="drop", z=3)))
     assert 1000.0 not in set(dropped["x"]) and len(dropped) == 19
     assert quarantine["x"].tolist() == ["1000.0"] and quarantine["_step"].tolist() == ["outliers"]
@@ -163,8 +166,8 @@ def test_missing_values_can_be_handled_per_column():
     raw = pd.DataFrame({"y": ["a", "b", "a", "b"], "x": [1.0, None, 3.0, 10.0], "z": [5.0, 6.0, None, 8.0]})
     params = Clean(steps=["missing"], missing=Missing(columns={"x": "constant", "z": "drop"}, numeric_constant=-1))
     cleaned, report, quarantine = run(raw, "y", params)
-    assert cleaned["x"].tolist() == [1.0, -1.0, 10.0] and quarantine["_reason"].tolist() == ["z is missing"]
-    assert report["missing"]["imputed"] == {"x": {"strategy": "constant", "cells": 1}}
+    assert cleaned["x"].tolist()[::2] == [1.0, 10.0] and quarantine["_reason"].tolist() == ["z is missing"]
+    assert report["missing"]["imputed"] == {"x": {"strategy": "constant", "cells": 1, "by": IMPUTED_BY}}
     texts = raw.assign(k=[None, "p", "q", "r"])
     with pytest.raises(MillraceError, match="clean.missing.columns.k: median needs numbers; 'k' is str"):
         run(texts, "y", Clean(steps=["missing"], missing=Missing(columns={"k": "median"})))

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from millrace.config.params import Split
-from millrace.errors import MillraceError
 from millrace.labelling.splits import SPLITS
 from stages.label import run
 
