@@ -16,6 +16,7 @@ PRIMARY = {"classification": "accuracy", "regression": "r2"}
 INTERVALS = {"classification": ("accuracy", "f1_macro"), "regression": ("mae", "r2")}
 WORST_SLICE = {"classification": "accuracy", "regression": "mae"}  # judged per slice
 QUANTILE_BINS = 4  # a numeric slice column is cut into quartiles
+MISSING_SLICE = "(missing)"
 BOOTSTRAP_BLOCK_CELLS = 4_000_000  # draws resampled at once: (draws × test rows) indices, 32 MB
 
 
@@ -135,9 +136,12 @@ def _regression_draws(actual: np.ndarray, predicted: np.ndarray) -> dict[str, np
 
 
 def _groups(column: pd.Series) -> pd.Series:
+    """Each row's slice: its value, or its quartile; rows missing the value are a slice of their own."""
     if pd.api.types.is_numeric_dtype(column) and column.nunique() > QUANTILE_BINS * 2:
-        return pd.qcut(column, QUANTILE_BINS, duplicates="drop").astype("str")
-    return column.astype("str")
+        grouped = pd.qcut(column, QUANTILE_BINS, duplicates="drop").astype("object")
+    else:
+        grouped = column.astype("object")
+    return grouped.where(grouped.notna(), MISSING_SLICE).astype("str")
 
 
 def slices(
