@@ -6,6 +6,12 @@
    int8 graphs, 1 and 32 concurrent clients sending one record per request for a few seconds:
    p50/p99 latency, requests per second, errors; the floor is the same bundle called in-process
    for one record, so the table shows HTTP's share of each request.
+3. The fitted preprocessing in the request path: the fp32 server as deployed against the same server on
+   the same bundle whose preprocess.json is cut back to what serving did before the model carried its
+   preprocessing (scaling and vocabularies: no text repair, clipping or cleaning rules), alternated in one
+   run at 1 and 32 clients; and the preprocessing's share of a request (`plan.encode_records` for one
+   record, in-process, over the request's p50 at one client). The records are the test split's as
+   acquired, missing values included.
 
 The model is the one `dvc repro` deploys from this checkout's committed params, built in a temporary
 copy of the project (~20 s), so the figures do not depend on what the workspace holds; `--project DIR`
@@ -119,13 +125,15 @@ def engines(deployed: Deployed, test: pd.DataFrame) -> dict[str, dict[int, float
     return found
 
 
-def server(deployed: Deployed, directory: Path, variant: str) -> tuple[subprocess.Popen, str]:
+def server(
+    deployed: Deployed, directory: Path, variant: str, bundle: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     """The real server, run in a scratch folder with the project's params, on a free port."""
 
     params = copy.deepcopy(deployed.params)
     params["serve"]["variant"] = variant
     params["paths"]["releases"] = str(directory / "releases")  # none: serve the deployed bundle
-    params["paths"]["deploy"] = str(deployed.deploy)
+    params["paths"]["deploy"] = str(bundle or deployed.deploy)
     params["paths"]["monitoring"] = str(directory / "monitoring")
     (directory / "params.yaml").write_text(yaml.safe_dump(params))
     port = free_port()
@@ -162,6 +170,38 @@ def load(url: str, records: list[dict], clients: int, seconds: float) -> dict[st
     }
 
 
+def as_before(bundle: Path, into: Path) -> Path:
+    """A copy of the bundle whose plan does only what serving did before the model carried its preprocessing:
+    scaling and category vocabularies (imputation stays: without it those records would be refused)."""
+    from millrace.files import sha256
+
+    shutil.copytree(bundle, into)
+    path = into / "preprocess.json"
+    plan = json.loads(path.read_text())
+    plan["text_operations"], plan["rules"] = [], []
+    for column in plan["columns"]:
+        column["clip"] = None
+    path.write_text(json.dumps(plan))
+    manifest = json.loads((into / "manifest.json").read_text())
+    manifest["files"]["preprocess.json"] = sha256(path)
+    (into / "manifest.json").write_text(json.dumps(manifest))
+    return into
+
+
+def encode_single_ms(bundle_dir: Path, records: list[dict]) -> float:
+    """The preprocessing alone, for one record at a time, in-process (median)."""
+    from millrace.inputs import plans
+
+    plan = plans.load(bundle_dir)
+    plans.encode_records(plan, records[:1])
+    timings = []
+    for record in records[:200]:
+        started = time.perf_counter()
+        plans.encode_records(plan, [record])
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
 def in_process_single(deployed: Deployed, records: list[dict], variant: str) -> float:
     from millrace.serving.bundle import Bundle
 
@@ -190,28 +230,35 @@ def measure(args: argparse.Namespace, project: Path) -> None:
     manifest = json.loads((deployed.deploy / "manifest.json").read_text())
     test = pd.read_parquet(deployed.label / "test.parquet")
     features = manifest["features"]
-    columns = features.get("numeric", []) + list(features.get("categorical", {}))
-    columns = columns or [features.get("text_column") or features.get("image_column")]
+    columns = list(features.get("roles") or {}) or [features.get("text_column") or features.get("image_column")]
     records = json.loads(test[columns].to_json(orient="records"))
 
     found_engines = engines(deployed, test)
     http: dict[str, dict[int, list[dict[str, float]]]] = {}
+    tabular = manifest["kind"] == "tabular"
     with tempfile.TemporaryDirectory() as scratch:
+        before = as_before(deployed.deploy, Path(scratch) / "bundle_as_before") if tabular else None
+        sides = {"fp32": ("fp32", None), "int8": ("int8", None)}
+        if before is not None:
+            sides["fp32, preprocessing as before"] = ("fp32", before)
         for _ in range(args.repeats):
-            for variant in ("fp32", "int8"):  # alternate the sides within each repeat
-                directory = Path(scratch) / variant
+            for name, (variant, bundle) in sides.items():  # alternate the sides within each repeat
+                directory = Path(scratch) / name.replace(" ", "_").replace(",", "")
                 shutil.rmtree(directory, ignore_errors=True)
                 directory.mkdir()
-                process, url = server(deployed, directory, variant)
+                process, url = server(deployed, directory, variant, bundle)
                 try:
                     for clients in (1, 32):
-                        http.setdefault(variant, {}).setdefault(clients, []).append(
+                        http.setdefault(name, {}).setdefault(clients, []).append(
                             load(url, records, clients, args.seconds)
                         )
                 finally:
                     process.terminate()
                     process.wait(timeout=10)
-    floor = {variant: in_process_single(deployed, records, variant) for variant in ("fp32", "int8")}
+        floor = {variant: in_process_single(deployed, records, variant) for variant in ("fp32", "int8")}
+        encode_ms = encode_single_ms(deployed.deploy, records)
+        encode_before_ms = encode_single_ms(before, records) if before is not None else None
+    floor["fp32, preprocessing as before"] = floor["fp32"]
 
     console = Console()
     engine_table = Table(title=f"engines in-process, rows/s ({os.cpu_count()} cores, {manifest['family']})")
@@ -244,6 +291,22 @@ def measure(args: argparse.Namespace, project: Path) -> None:
                 "" if share is None else f"{share:.0%}",
             )
     console.print(http_table)
+    preprocessing = None
+    if "fp32, preprocessing as before" in summary:
+        with_it, without = summary["fp32"], summary["fp32, preprocessing as before"]
+        preprocessing = {
+            "throughput_ratio_at_32": with_it[32]["requests_per_second"] / without[32]["requests_per_second"],
+            "p99_ms_at_32": with_it[32]["p99_ms"],
+            "encode_single_record_ms": encode_ms,
+            "encode_single_record_ms_as_before": encode_before_ms,
+            "share_of_a_request": encode_ms / with_it[1]["p50_ms"],
+        }
+        console.print(
+            f"fitted preprocessing: throughput {preprocessing['throughput_ratio_at_32']:.2f}× the server without it "
+            f"at 32 clients (goal ≥ 0.9×), p99 {preprocessing['p99_ms_at_32']:.2f} ms (goal < 20 ms); encoding one "
+            f"record {encode_ms:.3f} ms (as before: {encode_before_ms:.3f} ms), "
+            f"{preprocessing['share_of_a_request']:.0%} of a request at one client"
+        )
     record = {
         "args": {**vars(args), "project": None if args.project is None else str(args.project)},
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -253,6 +316,7 @@ def measure(args: argparse.Namespace, project: Path) -> None:
         "onnx_fp32_over_eager_at_32": found_engines["onnx fp32"][32] / eager32,
         "http": summary,
         "in_process_single_record_ms": floor,
+        "fitted_preprocessing": preprocessing,
     }
     write_results("serving", record)
 

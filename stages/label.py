@@ -1,19 +1,18 @@
 """label: give rows their labels, review them, pick rows to label next, split with a seed, then the gate.
 
-Reads `<paths.clean>/clean.parquet` and `label.*`. Labels come from the target column, from human
-annotation files joined on a key (`label.annotations`, Label Studio exports included; they win over
-the column) and, for rows still without one, from weak-supervision rules (`label.rules`, combined
-by majority or weight); a human label always wins over a rule. For classification, confident
-learning flags likely mislabelled rows (`<paths.label>/label_review.csv`) and active learning writes
-the most informative unlabelled rows for Label Studio (`to_label.json`, `to_label.csv`,
-`label_config.xml`). Writes `<paths.label>/{train,val,test}.parquet` (with a `label` column: class
-ids, or the target value for regression), `label_map.json` and `reports/labels.json` (label
-sources, per-rule coverage/overlap/conflict, annotator agreement, review and export counts), but
-only after the `labels` gate: every row labelled; for classification every class present in every
-split and none below `gates.labels.min_class_share`; no validation or test row repeating a training row's
-inputs, exactly or once text is normalised (the pairs are named). A row's split is a function of a seeded hash of
-its key (`label.key`, or its normalised inputs): adding rows moves no existing row, and (near-)duplicates land
-together. Run: `python -m stages.label`.
+Reads `<paths.clean>/clean.parquet` and `label.*`. Labels come from the target column, from human annotation
+files joined on a key (`label.annotations`, Label Studio exports included; they win over the column) and, for
+rows still without one, from weak-supervision rules (`label.rules`, combined by majority or weight); a human
+label always wins over a rule. For classification, confident learning flags likely mislabelled rows
+(`<paths.label>/label_review.csv`) and active learning writes the most informative unlabelled rows for Label
+Studio (`to_label.json`, `to_label.csv`, `label_config.xml`). Writes `<paths.label>/{train,val,test}.parquet`
+(with a `label` column: class ids, or the target value for regression), `label_map.json` and
+`reports/labels.json` (label sources, per-rule coverage/overlap/conflict, annotator agreement, review and
+export counts), but only after the `labels` gate: every row labelled; for classification every class present
+in every split and none below `gates.labels.min_class_share` of the training split; no validation or test row
+repeating a training row's inputs, exactly or once text is normalised (the pairs are named). A row's split is
+a function of a seeded hash of its key (`label.key`, or its normalised inputs): adding rows moves no existing
+row, and (near-)duplicates land together. Run: `python -m stages.label`.
 """
 
 from __future__ import annotations
@@ -113,13 +112,16 @@ def labels_checks(
     every_row.append(
         expectation("expect_column_values_to_be_in_set", column="label", value_set=list(range(len(classes))))
     )
-    balance = [
-        expectation("expect_column_values_to_be_between", column="rows", min_value=1),
-        expectation("expect_column_values_to_be_between", column="share", min_value=min_share),
-    ]
+    # Every class in every split (evaluation needs it); the share floor on the training split, where it says how
+    # imbalanced the data is (a small evaluation split's shares wander: the split is a hash, not stratified).
+    balance = class_balance(splits, classes)
+    present = [expectation("expect_column_values_to_be_between", column="rows", min_value=1)]
+    share = [expectation("expect_column_values_to_be_between", column="share", min_value=min_share)]
+    training = balance[balance["split"] == "train"].reset_index(drop=True)
     return [
         Check("rows", labelled, every_row),
-        Check("class_balance", class_balance(splits, classes), balance, index_columns=["split", "class"]),
+        Check("class_balance", balance, present, index_columns=["split", "class"]),
+        Check("class_share", training, share, index_columns=["split", "class"]),
         *leaks,
     ]
 

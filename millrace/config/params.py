@@ -22,7 +22,7 @@ from millrace.errors import MillraceError
 
 PARAMS_FILE = Path("params.yaml")
 # The sections a trained model depends on: what a resumed run must share, what a bundle records.
-TRAINING_SECTIONS = frozenset({"seed", "data", "model", "train"})
+TRAINING_SECTIONS = frozenset({"seed", "data", "clean", "model", "train"})
 
 BuiltinDataset = Literal["penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews"]
 Task = Literal["classification", "regression"]

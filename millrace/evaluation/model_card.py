@@ -13,12 +13,29 @@ def _number(value: Any) -> str:
 
 def _metrics(evaluation: dict[str, Any]) -> list[str]:
     intervals = evaluation.get("confidence_intervals", {})
-    lines = ["| metric | test | 95% interval |", "|---|---|---|"]
+    validation = evaluation.get("validation", {})
+    lines = ["| metric | validation (chose) | test (reported once) | test 95% interval |", "|---|---|---|---|"]
     for name, value in evaluation["test"].items():
         if isinstance(value, float):
             span = intervals.get(name)
             interval = f"{span['low']:.4f}–{span['high']:.4f}" if span else ""
-            lines.append(f"| {name} | {value:.4f} | {interval} |")
+            lines.append(f"| {name} | {_number(validation.get(name, ''))} | {value:.4f} | {interval} |")
+    return lines
+
+
+def _inputs(manifest: dict[str, Any]) -> list[str]:
+    """What a record holds (the input signature) and which columns the model does not read."""
+    signature = manifest.get("signature")
+    if not signature:
+        return [f"Inputs: {', '.join(manifest.get('inputs', []))}."]
+    lines = ["| feature | type | role | may be missing |", "|---|---|---|---|"]
+    lines += [
+        f"| {f['name']} | {f['type']} | {f['role']} | {'yes (imputed)' if f['may_be_missing'] else 'no'} |"
+        for f in signature
+    ]
+    excluded = (manifest.get("features") or {}).get("excluded") or {}
+    if excluded:
+        lines += ["", "Not read: " + "; ".join(f"`{c}` ({why})" for c, why in excluded.items()) + "."]
     return lines
 
 
@@ -71,7 +88,7 @@ def _limits(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[s
 
 def _variants(manifest: dict[str, Any]) -> list[str]:
     found = manifest.get("variants") or {}
-    lines = ["| variant | bytes | gzip bytes | test metric | shipped |", "|---|---|---|---|---|"]
+    lines = ["| variant | bytes | gzip bytes | validation metric | shipped |", "|---|---|---|---|---|"]
     for name, v in found.items():
         shipped = "no: " + v["refused"] if "refused" in v else "yes"
         lines.append(f"| {name} | {v['bytes']} | {v['gzip_bytes']} | {v['metric']:.4f} | {shipped} |")
@@ -105,7 +122,11 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[st
         f"- Labelled splits sha256: `{manifest.get('data_sha256', '')[:16]}…`",
         f"- Rows: {labels.get('rows', {})}",
         "",
-        "## Metrics (test split)",
+        "## Inputs",
+        "",
+        *_inputs(manifest),
+        "",
+        "## Metrics",
         "",
         *_metrics(evaluation),
         "",

@@ -30,7 +30,7 @@ FALSE = frozenset({"false", "f", "no", "n", "0"})
 # Unicode's control characters (category Cc: C0, DEL, C1) other than tab and newline; NUL and CR included.
 CONTROL = dict.fromkeys(c for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n")
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
-DATE_PARTS = ("year", "month", "day", "weekday", "hour")
+REPAIRS_REMEMBERED = 100_000
 
 
 class RecordError(ValueError):
@@ -42,7 +42,7 @@ class RecordError(ValueError):
 
 
 def _mojibake(text):
-    import ftfy  # only when clean.text.fix_mojibake is on (the default); edge devices then need `pip install ftfy`
+    import ftfy  # the clean stage's only: a model never lists this operation (see quality/cleaning.py)
 
     return ftfy.fix_encoding(text)
 
@@ -185,6 +185,15 @@ class TableTransform:
             if c["role"] in ("categorical", "high_cardinality", "text")
         }
         self.width = sum(column_width(c) for c in self.columns)
+        self._repaired = {}  # a served category repeats: its repair (ftfy is ~10 µs a value) is remembered
+
+    def repair(self, text):
+        found = self._repaired.get(text)
+        if found is None:
+            if len(self._repaired) >= REPAIRS_REMEMBERED:
+                self._repaired.clear()
+            found = self._repaired[text] = repaired(text, self.operations)
+        return found
 
     @property
     def names(self):
@@ -233,7 +242,7 @@ class TableTransform:
     def _check_allowed(self, rule, values):
         allowed = {as_text(v) for v in rule["allowed"]}
         factorized = values if isinstance(values, Factorized) else Factorized.of(values)
-        bad = [i for i, v in enumerate(factorized.distinct) if repaired(v, self.operations) not in allowed]
+        bad = [i for i, v in enumerate(factorized.distinct) if self.repair(v) not in allowed]
         if bad:
             row = int(np.flatnonzero(np.isin(factorized.codes, bad))[0])
             value = factorized.distinct[factorized.codes[row]]
@@ -254,7 +263,7 @@ class TableTransform:
         if column.get("coerce") == "bool":
             read = [_word(v) for v in factorized.distinct]
         else:
-            read = [repaired(v, self.operations) for v in factorized.distinct]
+            read = [self.repair(v) for v in factorized.distinct]
         positions = np.array([index.get(v, -1) for v in read] + [-1], dtype=np.int64)  # the last: missing
         codes = np.where(factorized.codes < 0, len(read), factorized.codes)
         found = positions[codes]

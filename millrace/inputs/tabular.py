@@ -164,7 +164,7 @@ def fit(
     """The preprocessing of `roles`' columns, fitted on `frame` (the training split) and `clean`'s params."""
     from millrace.quality.cleaning import text_operation_names  # fitting only: the server never imports it
 
-    operations = text_operation_names(clean)
+    operations = text_operation_names(clean, model=True)
     rules = _rules(frame, roles, clean)
     spec: dict[str, Any] = {"kind": "tabular", "version": 2, "text_operations": operations, "columns": []}
     for name, role in roles.items():

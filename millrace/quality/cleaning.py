@@ -96,12 +96,16 @@ def coerce(state: Cleaning, params: Clean) -> dict[str, Any]:
     return report
 
 
-def text_operation_names(params: Clean) -> list[str]:
-    """The text operations `clean` declares, in the order they run (names of table_transform.TEXT_OPERATIONS)."""
+def text_operation_names(params: Clean, model: bool = False) -> list[str]:
+    """The text operations `clean` declares, in the order they run (names of table_transform.TEXT_OPERATIONS).
+
+    With `model`, those the model makes again on served records: all but mojibake repair, which mends files
+    decoded with the wrong encoding (a client's JSON is text already), and would make every consumer of the
+    model, the edge loader too, need ftfy."""
     if "text" not in params.steps:
         return []
     text = params.text
-    names = ["mojibake_fixed"] if text.fix_mojibake else []
+    names = ["mojibake_fixed"] if text.fix_mojibake and not model else []
     names += [f"unicode_{text.unicode_form}"] if text.unicode_form != "none" else []
     names += ["control_characters_removed"] if text.control_characters == "remove" else []
     names += ["whitespace_collapsed"] if text.collapse_whitespace else []

@@ -3,15 +3,14 @@
     python predict.py records.json        # a JSON list of {feature: value}; predictions to stdout
     from predict import EdgeModel; EdgeModel().predict([{...}])
 
-A table model takes raw records, as the pipeline read them: `table_transform.py` beside this file applies
-the preprocessing fitted on the training split (imputing missing values, repairing text, clipping outliers,
-categories the model never saw counted, dates and free text expanded), the same code the server runs. With
-`clean.text.fix_mojibake` on (the default) it needs `ftfy` too for text. A text model takes the text as a
-string: this file tokenises it itself, exactly as the `tokenizers` library does with the model's
-`tokenizer.json` (BERT's uncased WordPiece), so nothing but numpy is needed. An image model takes
-decoded pixels, not files: each record's image feature is a uint8 array (nested lists in JSON) of the
-model's size, H x W for greyscale or H x W x 3 for RGB; `EdgeModel().input` says which. Decode and
-resize with the device's own camera or image library.
+A table model takes raw records, as the pipeline read them: `table_transform.py` beside this file applies the
+preprocessing fitted on the training split (imputing missing values, repairing text, clipping outliers,
+categories the model never saw counted, dates and free text expanded), the same code the server runs. A text
+model takes the text as a string: this file tokenises it itself, exactly as the `tokenizers` library does with
+the model's `tokenizer.json` (BERT's uncased WordPiece), so nothing but numpy is needed. An image model takes
+decoded pixels, not files: each record's image feature is a uint8 array (nested lists in JSON) of the model's
+size, H x W for greyscale or H x W x 3 for RGB; `EdgeModel().input` says which. Decode and resize with the
+device's own camera or image library.
 
 (In millrace this is `millrace/release/edge_predict.py`; deploy copies it into the bundle's `edge/` folder as
 `predict.py`, with `millrace/inputs/table_transform.py`, so both must import nothing but the standard library,

@@ -28,7 +28,8 @@ def test_ddp_on_two_cpu_processes_matches_a_single_process_run(workspace):
     assert ddp["step"] + 1 == (ddp["epoch"] + 1) * per_epoch < (ddp["epoch"] + 1) * math.ceil(rows / 32)
 
     # the model rank 0 saved is as good on the validation split as the single-process one
-    assert abs(ddp["val"]["acc"] - single["val"]["acc"]) <= 0.03 and ddp["val"]["loss"] < 0.2
+    assert abs(ddp["val"]["acc"] - single["val"]["acc"]) <= 0.03
+    assert abs(ddp["val"]["loss"] - single["val"]["loss"]) <= 0.1
     assert (workspace / "models/train/model.safetensors").exists()
     assert not list(workspace.glob("models/.train.*.tmp")) and not list(workspace.glob("reports/.train.*"))
     assert not re.search(r"Traceback|Error", ran.stdout + ran.stderr)

@@ -44,10 +44,11 @@ def test_batch_prediction_streams_chunks_and_matches_the_server(built_repo, bund
 
 def test_a_bad_row_is_named_by_its_place_in_the_file_and_nothing_is_written(built_repo, bundle, tmp_path):
     records = _records(built_repo, 30).reset_index(drop=True)
-    records.loc[23, "island"] = "Atlantis"
+    records["body_mass_g"] = records["body_mass_g"].astype(object)
+    records.loc[23, "body_mass_g"] = "heavy"
     source = tmp_path / "in.csv"
     records.to_csv(source, index=False)
-    with pytest.raises(MillraceError, match=r"unknown category 'Atlantis' \(row 23\).*nothing was written"):
+    with pytest.raises(MillraceError, match=r"needs a number, got 'heavy' \(row 23\).*nothing was written"):
         run(bundle, source, tmp_path / "out.csv", chunk_rows=10)
     assert list(tmp_path.iterdir()) == [source]
 
@@ -96,7 +97,7 @@ def test_metrics_count_requests_errors_latency_and_predictions(built_repo):
                 break
             time.sleep(0.1)
         httpx.post(f"{url}/predict", json={"records": [PENGUIN, PENGUIN]})
-        httpx.post(f"{url}/predict", json={"records": [{**PENGUIN, "island": "Atlantis"}]})
+        httpx.post(f"{url}/predict", json={"records": [{**PENGUIN, "body_mass_g": "heavy"}]})
         text = httpx.get(f"{url}/metrics").text
     finally:
         process.terminate()

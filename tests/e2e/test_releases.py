@@ -99,12 +99,13 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
 def test_a_challenger_worse_than_the_champion_is_refused(workspace):
     metrics = workspace / "reports/evaluate/metrics.json"
     evaluation = json.loads(metrics.read_text())
-    champion = evaluation["test"]["accuracy"]
-    evaluation["test"]["accuracy"] = champion - 0.05  # as if the retrained model were this much worse
+    champion = evaluation["validation"]["accuracy"]  # the same model: its validation score is the champion's
+    evaluation["validation"]["accuracy"] = champion - 0.05  # as if the retrained model were this much worse
     metrics.write_text(json.dumps(evaluation))
     before = registry.listing(workspace / "models/releases")
     result = sh(workspace, "python", "-m", "stages.deploy", check=False)
     assert result.returncode == 1
     assert "worse than the active release" in result.stderr and f"{champion:.4f}" in result.stderr
+    assert "on the same validation split" in result.stderr
     assert "deploy.champion_tolerance (0.02)" in result.stderr
     assert registry.listing(workspace / "models/releases") == before

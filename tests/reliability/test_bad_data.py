@@ -38,10 +38,13 @@ def test_a_header_only_file_fails_the_raw_gate_on_its_row_count(gate, tmp_path, 
         gate("raw", raw_checks(penguins.head(0), PARAMS.data, []))
 
 
-def test_an_all_null_column_fails_the_clean_gate_naming_it(gate, penguins):
-    raw = penguins.dropna().assign(bill_depth_mm=np.nan)
-    with pytest.raises(GateFailed, match="expect_column_values_to_not_be_null on 'bill_depth_mm'"):
-        cleaned_through_the_gate(gate, raw)
+def test_an_all_null_or_constant_column_is_left_out_and_named_before_training(gate, penguins):
+    from stages.acquire import excluded_columns
+
+    raw = penguins.dropna().assign(bill_depth_mm=np.nan, site="Palmer")
+    said = excluded_columns(raw, PARAMS.data)
+    assert "bill_depth_mm (empty: every value is missing)" in said and "site (constant" in said
+    cleaned_through_the_gate(gate, raw)  # nothing for clean to refuse: the model does not read them
 
 
 def test_thirty_percent_duplicates_fail_the_clean_gate_naming_the_step(gate, penguins):
@@ -56,7 +59,7 @@ def test_a_flood_of_one_label_fails_the_labels_gate_naming_the_class(gate):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=400), "y": ["common"] * 380 + ["rare"] * 20})  # 95% one label
     splits, classes, task = label.run(frame, "y", PARAMS.label.split, seed=0)
-    with pytest.raises(GateFailed, match=r"\[class_balance\].*'share': 0.0\d+, 'split': '\w+', 'class': 'rare'"):
+    with pytest.raises(GateFailed, match=r"\[class_share\].*'share': 0.0\d+, 'split': 'train', 'class': 'rare'"):
         gate("labels", label.labels_checks(splits, classes, 0.1, task))
 
 

@@ -3,6 +3,7 @@
 import pickle
 import shutil
 
+import pandas as pd
 import pytest
 import torch
 
@@ -49,11 +50,11 @@ def test_a_truncated_checkpoint_is_refused(tmp_path):
 
 
 def test_damaged_weights_are_named(tmp_path):
-    from millrace.inputs.tabular import FeaturePlan
     from millrace.models.families.tabular_mlp import build
     from millrace.models.trained_model import save
+    from tests.helpers.params import plan_for
 
-    plan = FeaturePlan(numeric={"x": (0.0, 1.0)}, categorical={})
+    plan = plan_for(pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": ["a", "b", "a"]}), ["x"], target="y")
     spec = {"strategy": "full", "size": "small", "hidden": [4], "dropout": 0.0}
     save(tmp_path, build(plan, 2, spec), {"family": "tabular_mlp", "model": spec, "classes": ["a", "b"]}, plan)
     weights = tmp_path / "model.safetensors"
