@@ -185,7 +185,7 @@ class TableTransform:
             if c["role"] in ("categorical", "high_cardinality", "text")
         }
         self.width = sum(column_width(c) for c in self.columns)
-        self._repaired = {}  # a served category repeats: its repair (ftfy is ~10 µs a value) is remembered
+        self._repaired = {}  # a served category repeats: its repair (a few µs of Unicode work) is remembered
 
     def repair(self, text):
         found = self._repaired.get(text)
