@@ -17,7 +17,10 @@ def champion_comparison(champion_dir: Path, trained, val: pd.DataFrame, evaluati
     from millrace.evaluation.metrics import PRIMARY
     from millrace.serving.bundle import Bundle
 
-    champion = Bundle(champion_dir)
+    try:
+        champion = Bundle(champion_dir)
+    except MillraceError as exc:  # e.g. a release made before the model carried its preprocessing
+        return {"version": champion_dir.name, "comparable": False, "reason": f"it cannot be loaded: {exc}"}
     found: dict[str, Any] = {"version": champion.version}
     same = (champion.manifest.get("task"), champion.manifest.get("target"), sorted(champion.classes))
     if same != (trained.task, trained.meta["target"], sorted(trained.classes)):
