@@ -26,14 +26,39 @@ from millrace.sources.read import read_source
 QUARANTINE_COLUMNS = ["file", "line", "reason", "text"]
 
 
+QUARANTINE_EXAMPLES = 3  # records shown per reason; the rest are in quarantine.csv
+
+
 def run(data: Data) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the declared source; also return what was read, excluded and quarantined, each said once."""
     frame, read = read_source(data)
     for skipped in read.get("excluded", []):
         print(f"acquire: excluded {skipped['file']}: {skipped['reason']}")
-    for bad in read.get("quarantined", []):
-        print(f"acquire: quarantined {bad['file']} line {bad['line']}: {bad['reason']}")
+    files = read.get("files")  # folder sources count their files instead
+    for file in files if isinstance(files, list) else []:
+        used = file.get("dialect")
+        if used and used.get("sniffed"):
+            shown = "tab" if used["delimiter"] == "\t" else repr(used["delimiter"])
+            print(
+                f"acquire: {file['file']}: delimiter {shown}, decimal mark {used['decimal']!r} (sniffed; "
+                "data.source.delimiter and data.source.decimal declare them)"
+            )
     return frame, read
+
+
+def quarantine_summary(quarantined: list[dict[str, Any]], written: str) -> list[str]:
+    """A few lines however many records were quarantined: the count per reason and its first examples."""
+    if not quarantined:
+        return []
+    by_reason: dict[str, list[dict[str, Any]]] = {}
+    for bad in quarantined:
+        by_reason.setdefault(bad["reason"], []).append(bad)
+    lines = [f"acquire: quarantined {len(quarantined)} records that could not be parsed (all go to {written}):"]
+    for reason, records in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+        where = ", ".join(f"{r['file']} line {r['line']}" for r in records[:QUARANTINE_EXAMPLES])
+        more = f" and {len(records) - QUARANTINE_EXAMPLES} more" if len(records) > QUARANTINE_EXAMPLES else ""
+        lines.append(f"  {len(records)} × {reason}: {where}{more}")
+    return lines
 
 
 def profile(
@@ -69,16 +94,21 @@ def excluded_columns(frame: pd.DataFrame, data: Data) -> str | None:
 def raw_checks(frame: pd.DataFrame, data: Data, suite: list[dict[str, Any]]) -> list[Check]:
     """The data contract: the committed suite (if any) plus what params.yaml requires."""
     chosen = selection(data)
-    required = list(dict.fromkeys([data.target, *(chosen.include or []), *chosen.exclude, *chosen.roles]))
-    generic = [expectation("expect_table_row_count_to_be_between", min_value=1)]
-    generic += [expectation("expect_column_to_exist", column=c) for c in required]
+    named = {data.target: "data.target"}
+    for key, columns in (("include", chosen.include or []), ("exclude", chosen.exclude), ("roles", chosen.roles)):
+        where = "data.features" if isinstance(data.features, list) else f"data.features.{key}"
+        named |= {c: where for c in columns if c not in named}
+    generic = [expectation("expect_table_row_count_to_be_between", min_value=1, set_by="data.source")]
+    generic += [expectation("expect_column_to_exist", column=c, set_by=key) for c, key in named.items()]
     return [Check("table", frame, generic + suite)]
 
 
 def main() -> None:
     params: Params = load_params()
     frame, read = run(params.data)
-    suite = load_suite(params.paths.gx, params.gates.raw.suite) if params.gates.raw.suite else []
+    for line in quarantine_summary(read.get("quarantined", []), f"{params.paths.acquire}/quarantine.csv"):
+        print(line)
+    suite = load_suite(params.paths.gx, params.gates.raw.suite, "gates.raw.suite") if params.gates.raw.suite else []
     run_gate(
         "raw",
         raw_checks(frame, params.data, suite),

@@ -58,10 +58,21 @@ def clean_checks(
     frame: pd.DataFrame, target: str, gate: CleanGate, suite: list[dict], removed: pd.DataFrame | None = None
 ) -> list[Check]:
     # Missing values pass: the model imputes them with values fitted on the training split.
-    generic = [expectation("expect_table_row_count_to_be_between", min_value=gate.min_rows)]
+    generic = [
+        expectation(
+            "expect_table_row_count_to_be_between",
+            min_value=gate.min_rows,
+            set_by=f"gates.clean.min_rows: {gate.min_rows}",
+        )
+    ]
     checks = [Check("table", frame, generic + suite)]
     if removed is not None:  # a step that removes a large share of the rows points at a problem upstream
-        share = expectation("expect_column_values_to_be_between", column="share", max_value=gate.max_removed_share)
+        share = expectation(
+            "expect_column_values_to_be_between",
+            column="share",
+            max_value=gate.max_removed_share,
+            set_by=f"gates.clean.max_removed_share: {gate.max_removed_share}",
+        )
         checks.append(Check("removed_by_step", removed, [share], index_columns=["step"]))
     return checks
 
@@ -74,7 +85,7 @@ def main() -> None:
     del raw  # the gate imports GE with the data in memory: the raw table need not be (~65 MB less at 1e6 rows)
     report["rows_removed_share"] = float(np.round(1 - len(frame) / max(raw_rows, 1), 4))
     gate = params.gates.clean
-    suite = load_suite(params.paths.gx, gate.suite) if gate.suite else []
+    suite = load_suite(params.paths.gx, gate.suite, "gates.clean.suite") if gate.suite else []
     write_figures(Path(params.paths.reports) / "clean.json", report)
     run_gate(
         "clean",

@@ -81,25 +81,37 @@ def leakage(splits: dict[str, pd.DataFrame], target: str, key: str | None) -> tu
     return counts, pairs.assign(repeats_a_training_row=1)
 
 
+def class_share_floor(min_share: float | str, classes: list[str]) -> tuple[float, str]:
+    """The smallest share of the training split a class may have, and the params key and value that set it."""
+    if min_share == "auto":
+        floor = 1 / (4 * max(len(classes), 1))
+        return floor, f"gates.labels.min_class_share: auto (1 / (4 × {len(classes)} classes) = {floor:.4g})"
+    return float(min_share), f"gates.labels.min_class_share: {min_share}"
+
+
 def labels_checks(
     splits: dict[str, pd.DataFrame],
     classes: list[str],
-    min_share: float,
+    min_share: float | str,
     task: str = "classification",
     target: str = "",
     key: str | None = None,
 ) -> list[Check]:
     # The row expectations read only the label: a copy of every column would double the stage's memory.
     labelled = pd.concat([f[["label"]].assign(split=n) for n, f in splits.items()], ignore_index=True)
-    every_row = [expectation("expect_column_values_to_not_be_null", column="label")]
+    labelled_by = "data.target (and label.annotations, label.rules: rows left without a label)"
+    every_row = [expectation("expect_column_values_to_not_be_null", column="label", set_by=labelled_by)]
+    keyed_by = f"label.key: {key}" if key else "label.key: null (rows are keyed by their normalised values)"
     # A model scored on rows it trained on looks better than it is: no evaluation row may repeat a training
     # row, even once case, punctuation and spacing are set aside.
     counts, pairs = leakage(splits, target, key)
     no_leak = [
-        expectation("expect_column_values_to_be_between", column=c, max_value=0)
+        expectation("expect_column_values_to_be_between", column=c, max_value=0, set_by=keyed_by)
         for c in ("rows_also_in_train", "near_duplicates_of_train")
     ]
-    no_pair = expectation("expect_column_values_to_be_between", column="repeats_a_training_row", max_value=0)
+    no_pair = expectation(
+        "expect_column_values_to_be_between", column="repeats_a_training_row", max_value=0, set_by=keyed_by
+    )
     leaks = [
         Check("train_test_leakage", counts, no_leak, ["split"]),
         Check("near_duplicate_pairs", pairs, [no_pair], ["split", "row", "train_row"]),
@@ -107,7 +119,7 @@ def labels_checks(
     if task == "regression":
         sizes = pd.DataFrame({"split": list(splits), "rows": [len(f) for f in splits.values()]})
         finite = expectation("expect_column_values_to_be_between", column="label", min_value=-1e300, max_value=1e300)
-        enough = [expectation("expect_column_values_to_be_between", column="rows", min_value=2)]
+        enough = [expectation("expect_column_values_to_be_between", column="rows", min_value=2, set_by="label.split")]
         return [Check("rows", labelled, [*every_row, finite]), Check("split_sizes", sizes, enough, ["split"]), *leaks]
     every_row.append(
         expectation("expect_column_values_to_be_in_set", column="label", value_set=list(range(len(classes))))
@@ -115,8 +127,10 @@ def labels_checks(
     # Every class in every split (evaluation needs it); the share floor on the training split, where it says how
     # imbalanced the data is (a small evaluation split's shares wander: the split is a hash, not stratified).
     balance = class_balance(splits, classes)
-    present = [expectation("expect_column_values_to_be_between", column="rows", min_value=1)]
-    share = [expectation("expect_column_values_to_be_between", column="share", min_value=min_share)]
+    split_by = "label.split and seed (the split is a hash of each row: a rare class may miss a small split)"
+    present = [expectation("expect_column_values_to_be_between", column="rows", min_value=1, set_by=split_by)]
+    floor, share_by = class_share_floor(min_share, classes)
+    share = [expectation("expect_column_values_to_be_between", column="share", min_value=floor, set_by=share_by)]
     training = balance[balance["split"] == "train"].reset_index(drop=True)
     return [
         Check("rows", labelled, every_row),

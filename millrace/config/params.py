@@ -128,6 +128,12 @@ class _TableOptions(_Section):
     encoding: Annotated[str, AfterValidator(_known_encoding)] = "auto"
     members: str = "**/*"  # inside an archive: a glob of the files to read
     sheet: str | int = 0  # excel: sheet name or position
+    # CSV/TSV: auto sniffs the delimiter among , ; tab | (acquire says what it chose); or the character itself
+    delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
+    decimal: Literal["auto", ".", ","] = "auto"  # auto: a comma when numbers in the file are written 3,5
+    thousands: Literal[",", ".", " ", "'"] | None = None  # a separator inside numbers (1.234,5): removed
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    header: bool = True  # false: no header row; columns are named column_1, column_2, …
 
 
 class FileSource(_TableOptions):
@@ -296,7 +302,8 @@ class CleanGate(_Section):
 
 
 class LabelsGate(_Section):
-    min_class_share: float = Field(0.05, ge=0, lt=1)
+    # auto: a quarter of an even share, 1 / (4 × classes): 0.083 for 3 classes, 0.025 for 10
+    min_class_share: Annotated[float, Field(ge=0, lt=1)] | Literal["auto"] = "auto"
 
 
 class Gates(_Section):

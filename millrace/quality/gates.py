@@ -49,9 +49,10 @@ class Check:
     index_columns: list[str] = field(default_factory=list)  # identify offending rows by these
 
 
-def expectation(type_: str, **kwargs: Any) -> dict[str, Any]:
-    """A GE-native expectation configuration, as it appears in a suite's JSON."""
-    return {"type": type_, "kwargs": kwargs, "meta": {}}
+def expectation(type_: str, *, set_by: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """A GE-native expectation configuration, as it appears in a suite's JSON. `set_by` names the params key
+    (and its value) that sets the bound, so a failure says what to change."""
+    return {"type": type_, "kwargs": kwargs, "meta": {"set_by": set_by} if set_by else {}}
 
 
 def _context(gx_dir: Path):
@@ -63,16 +64,18 @@ def _context(gx_dir: Path):
     return gx.get_context(mode="file", project_root_dir=str(gx_dir.resolve().parent))
 
 
-def load_suite(gx_dir: Path | str, name: str) -> list[dict[str, Any]]:
-    """The expectations of a committed GE suite (gx/expectations/<name>.json)."""
+def load_suite(gx_dir: Path | str, name: str, key: str | None = None) -> list[dict[str, Any]]:
+    """The expectations of a committed GE suite (gx/expectations/<name>.json); `key` is the params key that
+    names the suite, which a failure then names."""
     path = Path(gx_dir) / "expectations" / f"{name}.json"
     if not path.exists():
         available = sorted(p.stem for p in path.parent.glob("*.json"))
         raise MillraceError(f"GE suite {name!r} not found at {path}; available: {available}")
     try:
         suite = json.loads(path.read_text())
+        named = {"set_by": f"{key}: {name} (gx/expectations/{name}.json)"} if key else {}
         return [
-            {"type": e["type"], "kwargs": e.get("kwargs", {}), "meta": e.get("meta") or {}}
+            {"type": e["type"], "kwargs": e.get("kwargs", {}), "meta": (e.get("meta") or {}) | named}
             | ({"severity": e["severity"]} if e.get("severity") else {})
             for e in suite["expectations"]
         ]
@@ -293,6 +296,7 @@ def _failure(check: Check, res) -> dict[str, Any]:
         "unexpected_percent": found.get("unexpected_percent"),
         "examples": _plain(examples[:EXAMPLES]) if examples else [],
         "error": message,
+        "set_by": (cfg.meta or {}).get("set_by"),
     }
 
 
@@ -322,6 +326,8 @@ def _line(f: dict[str, Any]) -> str:
         parts.append(f"observed {f['observed']!r}")
     if f["examples"]:
         parts.append(f"e.g. {f['examples']}")
+    if f.get("set_by"):
+        parts.append(f"set by {f['set_by']}")
     return " — ".join(parts)
 
 

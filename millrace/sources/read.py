@@ -36,7 +36,7 @@ from millrace.sources.archives import is_archive
 from millrace.sources.builtin import load_builtin
 from millrace.sources.download import Fetch, download
 from millrace.sources.sql import read_query
-from millrace.sources.tables import FORMATS, format_of, read_table
+from millrace.sources.tables import FORMATS, Dialect, format_of, read_table
 
 DOWNLOADS = Path(".millrace/downloads")  # pinned downloads, by checksum; outside DVC's outputs
 
@@ -118,6 +118,7 @@ def _read_tables(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read every file (archives expanded), check they agree on columns, concatenate; with provenance."""
     frames, files, quarantined = [], [], []
+    dialect = Dialect(options.delimiter, options.decimal, options.thousands, options.quotechar, options.header)
     for path in paths:
         if not path.is_file():
             raise MillraceError(f"{where}: no such file" + (f" ({path})" if str(path) not in where else ""))
@@ -138,7 +139,9 @@ def _read_tables(
                     f"{table_where}: cannot tell the format from {table_path.suffix!r}; "
                     f"set data.source.format to one of {', '.join(FORMATS)}"
                 )
-            read = read_table(table_path, fmt, encoding=options.encoding, sheet=options.sheet, where=table_where)
+            read = read_table(
+                table_path, fmt, encoding=options.encoding, sheet=options.sheet, where=table_where, dialect=dialect
+            )
             if frames and list(read.frame.columns) != list(frames[0][1].columns):
                 raise MillraceError(
                     f"{table_where}: columns {list(read.frame.columns)} differ from those of "
@@ -148,6 +151,7 @@ def _read_tables(
             quarantined += read.quarantined
             if member is None:
                 entry |= {"rows": len(read.frame), "encoding": read.encoding, "format": fmt}
+                entry |= {"dialect": read.dialect} if read.dialect else {}
     frame = frames[0][1] if len(frames) == 1 else pd.concat([f for _, f in frames], ignore_index=True)
     return frame, {"files": files, "quarantined": quarantined}
 

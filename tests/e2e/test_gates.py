@@ -72,6 +72,7 @@ def test_labels_gate_stops_a_too_rare_class(workspace):
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "gate 'labels' failed" in output and "Chinstrap" in output
+    assert "set by gates.labels.min_class_share: 0.3" in output  # what to change, named
     assert "Running stage 'select'" not in output
     assert all((workspace / p).exists() for p in downstream)
     # DVC removes the failed stage's own previous output before running it; it is restorable.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -87,3 +88,34 @@ def test_near_duplicates_across_splits_fail_the_labels_gate_naming_pairs(gate):
     message = str(failed.value)
     assert "'near_duplicates_of_train': 3" in message and "on 'rows_also_in_train'" not in message  # not exact
     assert "[near_duplicate_pairs]" in message and "'train_row'" in message
+
+
+def test_a_balanced_ten_class_dataset_passes_the_default_labels_gate(gate):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=2000), "y": [f"class {i % 10}" for i in range(2000)]})
+    splits, classes, task = label.run(frame, "y", PARAMS.label.split, seed=0)
+    assert PARAMS.gates.labels.min_class_share == "auto"  # 1 / (4 × 10) = 0.025, not 3 classes' bound
+    gate("labels", label.labels_checks(splits, classes, PARAMS.gates.labels.min_class_share, task, "y"))
+
+
+@pytest.mark.parametrize(
+    ("gate_name", "says"),
+    [
+        ("clean", "set by gates.clean.min_rows: 5000"),
+        ("labels", "set by gates.labels.min_class_share: auto (1 / (4 × 2 classes) = 0.125)"),
+        ("raw", "set by data.target"),
+    ],
+)
+def test_a_gate_failure_names_the_params_key_that_sets_the_bound(gate, penguins, gate_name, says):
+    if gate_name == "clean":
+        checks = clean.clean_checks(
+            penguins, "species", parse({"gates": {"clean": {"min_rows": 5000}}}).gates.clean, []
+        )
+    elif gate_name == "labels":
+        frame = pd.DataFrame({"x": range(400), "y": ["common"] * 380 + ["rare"] * 20})
+        splits, classes, task = label.run(frame, "y", PARAMS.label.split, seed=0)
+        checks = label.labels_checks(splits, classes, "auto", task, "y")
+    else:
+        checks = raw_checks(penguins.drop(columns="species"), PARAMS.data, [])
+    with pytest.raises(GateFailed, match=re.escape(says)):
+        gate(gate_name, checks)

@@ -194,8 +194,12 @@ def test_utf8_with_bom_is_read_without_the_bom(tmp_path):
 def test_latin1_is_refused_with_a_suggestion_then_read_once_declared(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes(ROWS.to_csv(index=False).encode("latin-1"))
-    with pytest.raises(MillraceError, match=r"latin\.csv.*not UTF-8 \(invalid byte 0xeb at byte \d+\).*encoding"):
+    with pytest.raises(
+        MillraceError, match=r"latin\.csv.*not UTF-8 \(invalid byte 0xeb at byte \d+\).*encoding"
+    ) as refused:
         acquire({"kind": "file", "path": str(path)})
+    # the offending line, decoded by each likely encoding: the user sees which one reads right
+    assert "latin-1: Zoë,1.5,a" in str(refused.value) and "cp1250: " in str(refused.value)
     frame, read = acquire({"kind": "file", "path": str(path), "encoding": "latin-1"})
     assert list(frame["name"]) == ["Zoë", "café", "naïve"]
     assert read["files"][0]["encoding"] == "iso8859-1"
@@ -364,3 +368,43 @@ def test_a_truncated_csv_keeps_every_whole_row_and_quarantines_the_cut_one(tmp_p
     frame, read = acquire({"kind": "file", "path": str(path)}, target="a")
     assert frame["a"].tolist() == [1, 4]
     assert [(q["line"], q["file"]) for q in read["quarantined"]] == [(line, f"data.source.path {str(path)!r}")]
+
+
+def test_a_semicolon_csv_with_decimal_commas_is_sniffed_and_read_as_numbers(tmp_path, capsys):
+    from stages.acquire import main  # noqa: F401  (the sniffed dialect is said by run)
+
+    path = tmp_path / "european.csv"
+    path.write_text("name;size;price;kind\nZoë;1,5;1.234,50;a\ncafé;2,25;99,00;b\nnaïve;3,0;7,10;a\n")
+    frame, read = acquire({"kind": "file", "path": str(path), "thousands": "."})
+    assert list(frame.columns) == ["name", "size", "price", "kind"]
+    assert frame["size"].tolist() == [1.5, 2.25, 3.0] and frame["price"].tolist() == [1234.5, 99.0, 7.1]
+    assert read["files"][0]["dialect"] == {"delimiter": ";", "decimal": ",", "sniffed": True}
+    assert "delimiter ';', decimal mark ',' (sniffed" in capsys.readouterr().out
+
+
+def test_a_declared_delimiter_that_reads_one_column_names_the_one_the_file_uses(tmp_path):
+    path = tmp_path / "european.csv"
+    path.write_text("name;size;kind\nZoë;1,5;a\ncafé;2,25;b\n")
+    with pytest.raises(
+        MillraceError,
+        match=r"read into one column with delimiter ',', but every line holds ';': "
+        r"set data.source.delimiter: ';'",
+    ):
+        acquire({"kind": "file", "path": str(path), "delimiter": ","})
+
+
+def test_a_file_without_a_header_gets_numbered_columns(tmp_path):
+    path = tmp_path / "bare.csv"
+    path.write_text("1.5,a\n2.5,b\n")
+    frame, _ = acquire({"kind": "file", "path": str(path), "header": False}, target="column_2")
+    assert list(frame.columns) == ["column_1", "column_2"] and frame["column_1"].tolist() == [1.5, 2.5]
+
+
+def test_many_quarantined_records_are_summarised_in_a_few_lines():
+    from stages.acquire import quarantine_summary
+
+    bad = [{"file": "f.csv", "line": i, "reason": "4 fields where the header has 3", "text": "x"} for i in range(500)]
+    bad += [{"file": "f.csv", "line": 900, "reason": "2 fields where the header has 3", "text": "y"}]
+    lines = quarantine_summary(bad, "data/acquire/quarantine.csv")
+    assert len(lines) == 3 and "501 records" in lines[0] and "data/acquire/quarantine.csv" in lines[0]
+    assert lines[1] == "  500 × 4 fields where the header has 3: f.csv line 0, f.csv line 1, f.csv line 2 and 497 more"
