@@ -7,7 +7,9 @@ archive) of images or .txt files, one sub-folder per class; or a table with a te
 each column's role as inferred from its values, and the columns the model will not read, with why:
 identifiers, constants, empty columns; provenance: each file's origin, size and sha256; files excluded and
 why) and `quarantine.csv` (records that could not be parsed: file, line, reason, raw text), but only after the
-`raw` gate (the data contract) has passed. Run: `python -m stages.acquire`.
+`raw` gate has passed: the data contract (a committed suite), and every column a params key names (target,
+features, slices, cleaning and labelling keys) present, all checked at once, each failure naming its key.
+Run: `python -m stages.acquire`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from millrace.config.params import Data, Params, Source, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_json, write_parquet
 from millrace.inputs.roles import excluded_message, feature_roles, infer_all, selection
-from millrace.quality.gates import Check, expectation, load_suite, run_gate
+from millrace.quality.column_params import columns_line, references
+from millrace.quality.gates import Check, GateFailed, expectation, load_suite, run_gate
 from millrace.sources.read import read_source
 
 QUARANTINE_COLUMNS = ["file", "line", "reason", "text"]
@@ -91,15 +94,23 @@ def excluded_columns(frame: pd.DataFrame, data: Data) -> str | None:
     return excluded_message(left_out)
 
 
-def raw_checks(frame: pd.DataFrame, data: Data, suite: list[dict[str, Any]]) -> list[Check]:
-    """The data contract: the committed suite (if any) plus what params.yaml requires."""
+def raw_checks(
+    frame: pd.DataFrame, data: Data, suite: list[dict[str, Any]], params: Params | None = None
+) -> list[Check]:
+    """The data contract: the committed suite (if any) plus every column params.yaml names (the target and
+    features from `data`; with the whole `params`, slices, cleaning and labelling keys too), each expected to
+    exist with the key that names it."""
     chosen = selection(data)
-    named = {data.target: "data.target"}
+    named: dict[str, list[str]] = {data.target: ["data.target"]}
     for key, columns in (("include", chosen.include or []), ("exclude", chosen.exclude), ("roles", chosen.roles)):
         where = "data.features" if isinstance(data.features, list) else f"data.features.{key}"
-        named |= {c: where for c in columns if c not in named}
+        for column in columns:
+            named.setdefault(column, []).append(where)
+    for key, column in references(params) if params is not None else []:
+        if key not in named.setdefault(column, []):
+            named[column].append(key)
     generic = [expectation("expect_table_row_count_to_be_between", min_value=1, set_by="data.source")]
-    generic += [expectation("expect_column_to_exist", column=c, set_by=key) for c, key in named.items()]
+    generic += [expectation("expect_column_to_exist", column=c, set_by=", ".join(keys)) for c, keys in named.items()]
     return [Check("table", frame, generic + suite)]
 
 
@@ -109,12 +120,16 @@ def main() -> None:
     for line in quarantine_summary(read.get("quarantined", []), f"{params.paths.acquire}/quarantine.csv"):
         print(line)
     suite = load_suite(params.paths.gx, params.gates.raw.suite, "gates.raw.suite") if params.gates.raw.suite else []
-    run_gate(
-        "raw",
-        raw_checks(frame, params.data, suite),
-        gx_dir=params.paths.gx,
-        reports_dir=params.paths.reports,
-    )
+    try:
+        run_gate(
+            "raw",
+            raw_checks(frame, params.data, suite, params),
+            gx_dir=params.paths.gx,
+            reports_dir=params.paths.reports,
+        )
+    except GateFailed as failed:
+        hint = columns_line(frame, params)
+        raise GateFailed(f"{failed}\n{hint}" if hint else str(failed)) from None
     excluded = excluded_columns(frame, params.data)
     if excluded:
         print(f"acquire: {excluded}")

@@ -119,3 +119,25 @@ def test_a_gate_failure_names_the_params_key_that_sets_the_bound(gate, penguins,
         checks = raw_checks(penguins.drop(columns="species"), PARAMS.data, [])
     with pytest.raises(GateFailed, match=re.escape(says)):
         gate(gate_name, checks)
+
+
+def test_params_naming_absent_columns_are_refused_by_the_raw_gate_all_at_once(gate, penguins):
+    from millrace.quality.column_params import columns_line
+
+    stale = parse(
+        {
+            "data": {"features": None},
+            "evaluate": {"slices": ["island", "region"]},
+            "clean": {"filters": {"age": {"min": 0}}, "duplicate_key": ["customer_id"]},
+            "label": {"key": "row_id"},
+        }
+    )
+    table = penguins.drop(columns="island")
+    with pytest.raises(GateFailed) as failed:
+        gate("raw", raw_checks(table, stale.data, [], stale))
+    message = str(failed.value)
+    for column, key in [("island", "evaluate.slices"), ("region", "evaluate.slices"), ("age", "clean.filters.age"),
+                        ("customer_id", "clean.duplicate_key"), ("row_id", "label.key")]:  # fmt: skip
+        assert f"expect_column_to_exist on '{column}'" in message and f"set by {key}" in message, column
+    assert "'species'" in columns_line(table, stale) and "'bill_length_mm'" in columns_line(table, stale)
+    assert columns_line(penguins, parse({})) is None
