@@ -10,7 +10,6 @@ training completes). Run: `python -m stages.train`.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,8 +18,7 @@ from typing import Any
 from millrace.config.params import load_params
 from millrace.entry import stage_main
 from millrace.files import atomic_dir, read_json
-
-RESUME_DIR = Path(".millrace/resume/train")
+from millrace.training.fit import RESUME_DIR, ddp_worker
 
 
 def run(
@@ -66,12 +64,6 @@ def run(
     trained_model.save(out, backbone.cpu(), meta, setup.plan)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return meta | {"resumed": ckpt_path is not None}
-
-
-def ddp_worker() -> bool:
-    """This process is a DDP rank other than 0, started by Lightning's launcher (or torchrun, SLURM)."""
-    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
-    return any(int(os.environ.get(name) or 0) != 0 for name in ranks)
 
 
 def main() -> None:

@@ -201,6 +201,19 @@ class TableTransform:
     def names(self):
         return [c["name"] for c in self.columns]
 
+    def transform_records(self, records):
+        """`transform` for records as a client sends them (dicts): a feature no record has is a missing
+        feature; one that some records lack is missing in those (imputed and counted)."""
+        absent = [name for name in self.names if not any(name in record for record in records)]
+        if absent:
+            raise RecordError(f"missing features: {absent}")
+        columns = {}
+        for name in dict.fromkeys([*self.names, *(rule["column"] for rule in self.rules)]):
+            if name in self.names or any(name in record for record in records):
+                columns[name] = np.empty(len(records), dtype=object)
+                columns[name][:] = [record.get(name) for record in records]
+        return self.transform(columns, len(records))
+
     def transform(self, columns, rows):
         """(the float32 matrix, the Counts) for `columns`: name → raw values (a list or numpy array, or a
         Factorized for text); every feature must be there. A value the model cannot take is a RecordError."""

@@ -69,16 +69,11 @@ class FeaturePlan:
     def encode_records_counted(self, records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.ndarray], Counts]:
         """As `encode_records`; a feature no record has is a missing feature, one some records lack is missing
         in those (imputed and counted)."""
-        absent = [c for c in self.columns if not any(c in record for record in records)]
-        if absent:
-            raise FeatureError(f"missing features: {absent}")
-        columns = {}
-        for column in self._read:
-            if column in self.roles or any(column in record for record in records):
-                values = np.empty(len(records), dtype=object)
-                values[:] = [record.get(column) for record in records]
-                columns[column] = values
-        return self._apply(columns, len(records))
+        try:
+            matrix, counts = self.transform.transform_records(records)
+        except RecordError as exc:
+            raise FeatureError(str(exc), exc.row) from None
+        return {"features": matrix}, counts
 
     def _apply(self, columns: dict[str, Any], rows: int) -> tuple[dict[str, np.ndarray], Counts]:
         try:

@@ -243,16 +243,7 @@ class EdgeModel:
             return self.encode_images(records)
         if self.plan["kind"] == "text":
             return self.encode_texts(records)
-        names = [*self.transform.names, *(r["column"] for r in self.transform.rules)]
-        columns = {}
-        for name in dict.fromkeys(names):
-            if name in self.transform.names or any(name in r for r in records):
-                columns[name] = np.empty(len(records), dtype=object)
-                columns[name][:] = [r.get(name) for r in records]
-        absent = [n for n in self.transform.names if not any(n in r for r in records)]
-        if absent:
-            raise ValueError(f"missing features: {absent}")
-        return {"features": self.transform.transform(columns, len(records))[0]}
+        return {"features": self.transform.transform_records(records)[0]}
 
     def predict(self, records):
         if not records:

@@ -179,3 +179,12 @@ def fingerprint(label_dir: Path, selection: dict[str, Any], params) -> str:
     settings = params.model_dump(mode="json", include=TRAINING_SECTIONS)
     digest.update(json.dumps([selection, settings], sort_keys=True).encode())
     return digest.hexdigest()
+
+
+RESUME_DIR = Path(".millrace/resume/train")  # the train stage's checkpoints while a run is unfinished
+
+
+def ddp_worker() -> bool:
+    """This process is a DDP rank other than 0, started by Lightning's launcher (or torchrun, SLURM)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return any(int(os.environ.get(name) or 0) != 0 for name in ranks)
