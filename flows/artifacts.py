@@ -8,12 +8,15 @@ Everything here reads the reports the stages wrote; nothing is computed again.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from millrace.config.params import Params
+from millrace.errors import MillraceError
 from millrace.files import read_json
 from millrace.ops import compare
+from millrace.release import served
 
 GATES = ("raw", "clean", "labels")
 
@@ -46,7 +49,6 @@ def summary_markdown(root: Path, params: Params, experiment: str | None) -> str:
     metrics = [f"| test/{k} | {v:.4f} |" for k, v in evaluated["test"].items() if isinstance(v, float)]
     decision = evaluated["delivery"]
     verdict = {True: "meets", False: "does **not** meet", None: "was not judged against"}[decision["passed"]]
-    active = root / params.paths.releases / "ACTIVE"
     lines = [
         "# millrace run" + (f" — experiment `{experiment}`" if experiment else ""),
         "",
@@ -62,8 +64,9 @@ def summary_markdown(root: Path, params: Params, experiment: str | None) -> str:
         "",
         f"Review page: `{(reports / 'review.html').resolve()}`",
     ]
-    if active.exists():
-        lines.append(f"Active release: `{active.read_text().strip()}` (served by `millrace serve`)")
+    with contextlib.suppress(MillraceError):  # nothing deployed yet: nothing served
+        used = served.resolve(params, root)
+        lines.append(f"Served by `millrace serve`: {used.describe()}")
     return "\n".join(lines)
 
 

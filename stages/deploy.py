@@ -11,10 +11,13 @@ within the tolerance relative to their size). LoRA adapters are merged into the 
 The variants in `deploy.variants` (int8 quantisation, magnitude pruning) are built and measured
 beside fp32 (size, validation metric, latency, throughput) and refused when they lose more than
 `deploy.variant_tolerance`. `deploy.targets` adds `edge/` (a numpy + onnxruntime loader for tabular
-models) and `cloud/` (Dockerfile, pinned requirements, guide). The bundle is then registered under
-`<paths.releases>/` and, with `deploy.promote: auto`, made the active release, which a running
-server picks up. Inside `dvc exp run` nothing is registered or promoted, and the champion comparison
-is recorded, not enforced: an experiment is not a release.
+models) and `cloud/` (Dockerfile, pinned requirements, guide). The bundle belongs to a named model
+(`deploy.model_name`, or `<dataset>-<target>`) and is registered under `<paths.releases>/<model>/`, with its
+lineage (commit, data hashes, environment, parent release); with `deploy.promote: auto` it becomes that
+model's active release, which a running server picks up. The champion is that model's active release
+only, and a model of another target or task may not take over its name. Inside `dvc exp run` nothing is
+registered or promoted, and the champion comparison is recorded, not enforced: an experiment is not a
+release.
 Run: `python -m stages.deploy`.
 """
 
@@ -32,7 +35,7 @@ from millrace.errors import MillraceError
 from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
 from millrace.inputs import plans
 from millrace.precision import rounded, write_figures
-from millrace.release import compression, deploy_targets
+from millrace.release import compression, deploy_targets, lineage, naming
 from millrace.release.champion import champion_comparison
 from millrace.release.exports import export, output_name, parity
 
@@ -87,6 +90,18 @@ def run(trained, val: pd.DataFrame, evaluation: dict[str, Any], settings, out: P
     return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}
 
 
+def check_same_model(champion_dir: Path, trained, name: str) -> None:
+    """A name is one model: a model of another target or task may not take over its releases."""
+    found = read_json(champion_dir / MANIFEST)
+    theirs, ours = (found.get("target"), found.get("task")), (trained.meta["target"], trained.task)
+    if theirs != ours:
+        raise DeployRefused(
+            f"refusing to deploy: model {name!r} is a {theirs[1]} model of {theirs[0]!r} (active release "
+            f"{found['version']}); this one is a {ours[1]} model of {ours[0]!r}. Set deploy.model_name to a name of "
+            "its own, or null for <dataset>-<target>"
+        )
+
+
 def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dict, params) -> dict[str, Any]:
     files = {p.name: sha256(p) for p in sorted(out.iterdir())}
     weights = sha256(Path(params.paths.train) / "model.safetensors")
@@ -95,6 +110,7 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
     content = hashlib.sha256(json.dumps({"weights": weights, "files": files}, sort_keys=True).encode()).hexdigest()
     return {
         "version": f"{weights[:8]}-{content[:8]}",
+        "model_name": naming.model_name(params),
         "weights_sha256": weights,
         "family": trained.meta["family"],
         "strategy": trained.meta["model"]["strategy"],
@@ -107,6 +123,7 @@ def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dic
         "inputs": list(trained.plan.input_names),
         "output": output_name(trained.task),
         "data_sha256": folder_sha256(label_dir),
+        "lineage": {"data": lineage.data_hashes(params.paths.label, params.paths.train)},
         "params": params.model_dump(mode="json", include=MANIFEST_PARAMS),
         "metrics": {
             split: {k: v for k, v in evaluation[split].items() if k != "per_class"}
@@ -133,9 +150,17 @@ def main() -> None:
     val = pd.read_parquet(label_dir / "val.parquet")
     experiment = os.environ.get("DVC_EXP_NAME")  # dvc exp run sets it for the stages it runs
     check_delivery(evaluation)
-    champion_dir = registry.active_dir(params.paths.releases)
+    name = naming.model_name(params)
+    home = Path(params.paths.releases) / name
+    if not experiment:
+        adopted = registry.adopt_flat_layout(params.paths.releases, naming.of_manifest)
+        if adopted:
+            print(f"releases kept before named models were moved to {Path(params.paths.releases) / adopted}/")
+    champion_dir = registry.active_dir(home)
     champion = None
     if champion_dir is not None:
+        if not experiment:
+            check_same_model(champion_dir, model, name)
         champion = champion_comparison(champion_dir, model, val, evaluation, params.deploy.champion_tolerance)
         if champion.get("passed") is False and not experiment:
             raise DeployRefused(
@@ -160,11 +185,10 @@ def main() -> None:
     if experiment:
         report["release"] = f"none: inside experiment {experiment!r}"
     else:
-        version = registry.register(params.paths.deploy, params.paths.releases)
-        promoted = params.deploy.promote == "auto" and registry.active(params.paths.releases) != version
-        if promoted:
-            registry.promote(params.paths.releases, version, "deploy: met the delivery standard and the champion")
-        report["release"] = {"version": version, "active": registry.active(params.paths.releases) == version}
+        version = lineage.register(params, home, "deploy")
+        if params.deploy.promote == "auto" and registry.active(home) != version:
+            registry.promote(home, version, "deploy: met the delivery standard and the champion")
+        report["release"] = {"model": name, "version": version, "active": registry.active(home) == version}
     write_figures(Path(params.paths.reports) / "deploy.json", report)
     print(f"deployed bundle {info['version']} to {params.paths.deploy}; release: {report['release']}")
 

@@ -137,17 +137,14 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from millrace.config.params import load_params
-    from millrace.release import registry
+    from millrace.release import served
     from millrace.serving import request_log
 
     parser = argparse.ArgumentParser(prog="millrace drift", description=__doc__)
     parser.add_argument("--fail-on-drift", action="store_true", help=f"exit {DRIFTED_EXIT} when a feature drifted")
     args = parser.parse_args(argv)
     params = load_params()
-    served = registry.active_dir(params.paths.releases) or Path(params.paths.deploy)
-    if not (served / "manifest.json").is_file():
-        raise MillraceError(f"no deployed model at {served}; run `dvc repro` first")
-    manifest = read_json(served / "manifest.json")
+    manifest = read_json(served.resolve(params).directory / "manifest.json")
     training = Path(params.paths.label) / "train.parquet"
     if not training.is_file():
         raise MillraceError(f"no training split at {training} to compare with; run `dvc repro` (or `dvc checkout`)")

@@ -1,6 +1,7 @@
 """summary: print the last run's gate results, test metrics and where every artefact is.
 
-Reads only what the stages wrote (reports/gates, reports/evaluate, the deploy manifest);
+Reads only what the stages wrote (reports/gates, reports/evaluate, the deploy manifest, the release
+registry: it names the model version `millrace serve` and `millrace predict` use, and why);
 `make run` calls it after `dvc repro`. Run: `python -m millrace.ops.summary` or `millrace summary`.
 """
 
@@ -15,6 +16,7 @@ from rich.table import Table
 from millrace.config.params import LOWER_IS_BETTER, METRICS, Params, load_params
 from millrace.errors import MillraceError
 from millrace.files import read_json
+from millrace.release import served
 
 GATES = ("raw", "clean", "labels")
 
@@ -63,7 +65,6 @@ def tables(params: Params) -> list[Table]:
     if "baselines" in evaluation:
         shown.append(baseline_table(evaluation))
 
-    manifest = Path(params.paths.deploy) / "manifest.json"
     docs = _read(reports / "gates" / "labels.json").get("data_docs", "")
     paths = Table(title="Artefacts")
     paths.add_column("what")
@@ -83,8 +84,11 @@ def tables(params: Params) -> list[Table]:
         ("model selection, and why", str(reports / "selection.md")),
         ("trained model", params.paths.train),
     ]
+    manifest = Path(params.paths.deploy) / "manifest.json"
     if manifest.exists():
         rows.append(("deployed bundle", f"{params.paths.deploy} (version {read_json(manifest)['version']})"))
+        used = served.resolve(params)
+        rows.append(("served by millrace serve, predict", used.describe()))
         rows.append(("serve it", "millrace serve  (or python -m millrace.serving.app)"))
     for row in rows:
         paths.add_row(*row)

@@ -53,7 +53,9 @@ SERVING_MODULES = [
     "millrace/quality/cleaning.py",
     "millrace/release/__init__.py",
     "millrace/release/edge_predict.py",
+    "millrace/release/naming.py",
     "millrace/release/registry.py",
+    "millrace/release/served.py",
     "millrace/serving/__init__.py",
     "millrace/serving/app.py",
     "millrace/serving/bundle.py",
@@ -62,6 +64,8 @@ SERVING_MODULES = [
     "millrace/serving/request_errors.py",
     "millrace/serving/request_log.py",
     "millrace/serving/telemetry.py",
+    "millrace/sources/__init__.py",
+    "millrace/sources/names.py",
 ]
 
 DOCKERFILE = """# The millrace server for one bundle. Build from the project root (the context needs millrace/):

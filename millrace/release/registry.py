@@ -1,19 +1,22 @@
-"""Releases: every bundle that passed deploy, kept by version under `paths.releases`; one of them active.
+"""Releases: every bundle that passed deploy, kept by model and version under `paths.releases`.
 
-Layout: `<root>/<version>/` (the bundle: ONNX, TorchScript, manifest, MODEL_CARD.md), `<root>/ACTIVE`
-(the active version's name), `<root>/registered.jsonl` (each version and when it was registered: a
-version names the bundle's content, so the registry keeps the times) and `<root>/history.jsonl` (each
-promotion and rollback: when, from, to, why). The deploy stage registers each new bundle and, with
-`deploy.promote: auto`, promotes it; `millrace releases` lists them, `millrace promote VERSION` and
-`millrace rollback` move the active version. The pointer is replaced atomically, so a reader (the server
-reloading) sees the old version or the new one, never half of either. Releases live outside DVC's outputs: DVC
-rebuilds `models/deploy`, releases accumulate.
+Each named model (`deploy.model_name`, or `<dataset>-<target>`: see naming.py) has a home,
+`<root>/<model>/`, like a registered model with a "champion" alias: `<version>/` (the bundle: ONNX,
+TorchScript, manifest with its lineage, MODEL_CARD.md), `ACTIVE` (the active version's name),
+`registered.jsonl` (each version and when it was registered: a version names the bundle's content, so the
+registry keeps the times) and `history.jsonl` (each promotion and rollback: when, from, to, why). The
+functions below that take `home` work on one model's home; a model never touches another's. The deploy
+stage registers each new bundle and, with `deploy.promote: auto`, promotes it; `millrace releases` lists
+them, `millrace promote VERSION` and `millrace rollback` move a model's active version. The pointer is
+replaced atomically, so a reader (the server reloading) sees the old version or the new one, never half of
+either. Releases live outside DVC's outputs: DVC rebuilds `models/deploy`, releases accumulate.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,9 +66,9 @@ def active_dir(root: Path | str) -> Path | None:
     return None if version is None else Path(root) / version
 
 
-def register(bundle: Path | str, root: Path | str) -> str:
-    """Copy a deployed bundle in as a release, once: the same weights with the same files (graphs,
-    variants) are the same release."""
+def register(bundle: Path | str, root: Path | str, finish: Callable[[Path], None] | None = None) -> str:
+    """Copy a deployed bundle into a model's home as a release, once: the same weights with the same files
+    (graphs, variants) are the same release. `finish` completes the copy (its lineage) before it appears."""
     bundle, root = Path(bundle), Path(root)
     manifest = read_json(bundle / MANIFEST)
     for partial in root.glob(".*.tmp"):  # what a killed deploy was copying in (DVC runs one deploy at a time)
@@ -81,6 +84,8 @@ def register(bundle: Path | str, root: Path | str) -> str:
                 shutil.copytree(path, target / path.name)
             else:
                 shutil.copy2(path, target / path.name)
+        if finish is not None:
+            finish(target)
     with (root / REGISTERED).open("a") as lines:
         lines.write(json.dumps({"version": manifest["version"], "at": datetime.now(UTC).isoformat()}) + "\n")
     return manifest["version"]
@@ -135,3 +140,36 @@ def listing(root: Path | str) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def models(root: Path | str) -> list[str]:
+    """The named models with a home under `root`."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    homes = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and not (p / MANIFEST).exists()]
+    return sorted(p.name for p in homes if (p / ACTIVE).is_file() or versions(p))
+
+
+def owner(root: Path | str, version: str) -> str | None:
+    """The model whose release `version` is, if any."""
+    return next((name for name in models(root) if version in versions(Path(root) / name)), None)
+
+
+def adopt_flat_layout(root: Path | str, name_of: Callable[[dict[str, Any]], str]) -> str | None:
+    """Move releases kept in the layout before named models (versions and ACTIVE directly under `root`) into the
+    home of the model they belong to (`name_of` their active, else newest, manifest); return that name."""
+    root = Path(root)
+    flat = versions(root)
+    if not flat and not (root / ACTIVE).is_file():
+        return None
+    leading = active(root) if (root / ACTIVE).is_file() else None
+    name = name_of(read_json(root / (leading or flat[-1]) / MANIFEST))
+    home = root / name
+    home.mkdir(parents=True, exist_ok=True)
+    for version in flat:
+        (root / version).rename(home / version)
+    for record in (REGISTERED, HISTORY, ACTIVE):  # the pointer last: it must name a version already moved
+        if (root / record).is_file():
+            (root / record).rename(home / record)
+    return name

@@ -1,10 +1,11 @@
 """serve: the deployed bundle behind HTTP (FastAPI + uvicorn, ONNX Runtime for inference).
 
-Serves the active release (`<paths.releases>/ACTIVE`), or `<paths.deploy>/` before there is one,
-with the `serve.*` params; every `serve.reload_seconds` it looks for a newly promoted (or rolled
-back) release, loads it beside the current one and swaps it in: requests in flight finish on the
-version they started with, none is dropped. A sample of the predicted records goes to the request
-log (`<paths.monitoring>/requests.sqlite`, `monitor.*`) for `millrace drift`. `POST /predict` takes
+Serves the active release of the model params.yaml names (`<paths.releases>/<model>/ACTIVE`), or
+`<paths.deploy>/` before there is one, and says at start which and why (millrace/release/served.py), with the
+`serve.*` params; every `serve.reload_seconds` it looks for a newly promoted (or rolled back) release of
+that model, loads it beside the current one and swaps it in: requests in flight finish on the version
+they started with, none is dropped. A sample of the predicted records goes to the request log
+(`<paths.monitoring>/requests.sqlite`, `monitor.*`) for `millrace drift`. `POST /predict` takes
 `{"records": [{feature: value, …}, …]}` (an image as base64-encoded PNG/JPEG bytes, a text as a
 string) and returns a class and probabilities per record, or a value for regression. A table model
 takes raw records, as the data was read: its fitted preprocessing imputes missing values and buckets
@@ -43,9 +44,9 @@ from millrace import __version__
 from millrace.config.params import Serve, load_params
 from millrace.errors import MillraceError
 from millrace.inputs.feature_error import FeatureError
-from millrace.release import registry
+from millrace.release import registry, served
 from millrace.serving import openapi_docs, request_errors
-from millrace.serving.bundle import Bundle, check_exists
+from millrace.serving.bundle import Bundle
 from millrace.serving.guard import Guard
 from millrace.serving.request_log import RequestLog
 from millrace.serving.telemetry import Telemetry
@@ -175,7 +176,7 @@ def create_app(
     @app.get("/metadata", dependencies=[Depends(authorised)], responses=openapi_docs.PROTECTED)
     def metadata() -> dict[str, Any]:
         manifest = model.current().manifest
-        keys = ("version", "family", "task", "kind", "target", "classes", "features", "inputs")
+        keys = ("model_name", "version", "family", "task", "kind", "target", "classes", "features", "inputs")
         return {k: manifest.get(k) for k in (*keys, "metrics", "data_sha256")}
 
     @app.post("/predict", dependencies=[Depends(authorised)], responses=openapi_docs.PREDICT)
@@ -211,14 +212,11 @@ def main(host: str | None = None, port: int | None = None) -> None:
         token = os.environ.get(settings.token_env)
         if not token:
             raise MillraceError(f"serve.token_env names {settings.token_env!r}, but that variable is not set")
-    root = Path(params.paths.releases)
-
-    def served() -> Path:
-        return registry.active_dir(root) or check_exists(params.paths.deploy)
-
-    served()  # no bundle at all: say so now, not via /ready
+    chosen = served.resolve(params)  # no bundle at all: say so now, not via /ready
+    print(f"serving {chosen.describe()}", flush=True)
+    root = Path(params.paths.releases) / chosen.model
     log = RequestLog(params.paths.monitoring, params.monitor) if params.monitor.log_requests else None
-    app = create_app(lambda: Bundle(served(), settings.variant), settings, token, root, log)
+    app = create_app(lambda: Bundle(served.resolve(params).directory, settings.variant), settings, token, root, log)
     uvicorn.run(app, host=host or settings.host, port=settings.port if port is None else port, log_level="info")
 
 

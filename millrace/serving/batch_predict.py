@@ -1,8 +1,9 @@
 """predict: batch prediction with the deployed bundle over a file, streamed in chunks.
 
 `python -m millrace.serving.batch_predict INPUT OUTPUT [--chunk-rows N]` reads a CSV, Parquet or JSON Lines file
-a chunk at a time, predicts with the bundle in `<paths.deploy>/` (ONNX Runtime; the same code as
-the server) and writes the input columns plus `prediction` (and `probability_<class>` for
+a chunk at a time, predicts with the bundle `millrace serve` serves (the active release of the model
+params.yaml names, else `<paths.deploy>/`; it says which, and why when they differ; ONNX Runtime, the same
+code as the server) and writes the input columns plus `prediction` (and `probability_<class>` for
 classification) to OUTPUT (.parquet or .csv). Memory stays bounded by the chunk size. A record
 the model cannot take stops the run with its row number and the reason, and nothing is written:
 the output appears only complete. Also `millrace predict`.
@@ -11,6 +12,7 @@ the output appears only complete. Also `millrace predict`.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from millrace.config.params import load_params
 from millrace.errors import MillraceError
 from millrace.files import TABLE_FORMATS, atomic_path, table_format
 from millrace.inputs.feature_error import FeatureError
+from millrace.release import served
 from millrace.serving.bundle import Bundle
 
 
@@ -89,7 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.chunk_rows < 1:
         raise MillraceError("--chunk-rows must be at least 1")
     params = load_params()
-    rows = run(Bundle(params.paths.deploy), args.input, args.output, args.chunk_rows)
+    used = served.resolve(params)
+    print(f"predicting with {used.describe()}", file=sys.stderr)
+    rows = run(Bundle(used.directory), args.input, args.output, args.chunk_rows)
     print(f"predicted {rows} rows into {args.output}")
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.helpers.harness import sh, tool_env
+from tests.helpers.harness import RELEASES, sh, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_a_sweep_queues_the_grid_runs_it_in_parallel_and_ranks_it(workspace):
     from millrace.ops import compare
     from millrace.release import registry
 
-    released = registry.listing(workspace / "models/releases")
+    released = registry.listing(workspace / RELEASES)
     params = (workspace / "params.yaml").read_text()
     grid = "  grid: {train.lr: [0.02, 0.03], train.max_epochs: [3]}"
     (workspace / "params.yaml").write_text(re.sub(r"^  grid: .*$", grid, params, count=1, flags=re.MULTILINE))
@@ -46,7 +46,7 @@ def test_a_sweep_queues_the_grid_runs_it_in_parallel_and_ranks_it(workspace):
         for split in ("val", "test"):
             assert 0 <= headline[split]["accuracy"] <= 1 and set(headline[split]) == {"accuracy", "f1_macro"}
         assert data["metrics"]["reports/train/metrics.json"]["data"]["epoch"] <= 2
-    assert registry.listing(workspace / "models/releases") == released  # an experiment is not a release
+    assert registry.listing(workspace / RELEASES) == released  # an experiment is not a release
     # what the README suggests: the params that vary and the headline metrics, not hundreds of columns
     header = sh(workspace, "dvc", "exp", "show", "--only-changed", "--drop", ".*/.*", "--csv").stdout.splitlines()[0]
     columns = header.split(",")

@@ -11,7 +11,7 @@ import pytest
 
 from millrace.release import registry
 from tests.e2e.test_serve import PENGUIN, start
-from tests.helpers.harness import set_param, sh
+from tests.helpers.harness import RELEASES, set_param, sh
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def ready_version(url: str) -> str | None:
 
 
 def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(workspace):
-    root = workspace / "models/releases"
+    root = workspace / RELEASES
     first = registry.active(root)
     assert first and (root / first / "MODEL_CARD.md").read_text().startswith("# Model card: tabular_mlp")
     # A second model, registered but not made active: promotion is a person's decision here.
@@ -35,7 +35,10 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
     second = registry.versions(root)[-1]
     assert second != first and registry.active(root) == first
     deploy = json.loads((workspace / "reports/deploy.json").read_text())
-    assert deploy["release"] == {"version": second, "active": False} and deploy["champion"]["version"] == first
+    assert (
+        deploy["release"] == {"model": "penguins-species", "version": second, "active": False}
+        and deploy["champion"]["version"] == first
+    )
 
     process, url = start(workspace)
     try:
@@ -53,7 +56,7 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
         for client in clients:
             client.start()
         time.sleep(0.5)
-        assert "active release: " + second in sh(workspace, "millrace", "promote", second).stdout
+        assert "active release of penguins-species: " + second in sh(workspace, "millrace", "promote", second).stdout
         deadline = time.monotonic() + 15
         while ready_version(url) != second and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -64,7 +67,9 @@ def test_a_promoted_release_is_served_without_dropping_a_request_and_rolls_back(
         assert ready_version(url) == second
         assert statuses and set(statuses) == {200} and served == {first, second}
 
-        assert f"the active release is {first} again" in sh(workspace, "millrace", "rollback").stdout
+        assert (
+            f"the active release of penguins-species is {first} again" in sh(workspace, "millrace", "rollback").stdout
+        )
         deadline = time.monotonic() + 15
         while ready_version(url) != first and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -102,10 +107,10 @@ def test_a_challenger_worse_than_the_champion_is_refused(workspace):
     champion = evaluation["validation"]["accuracy"]  # the same model: its validation score is the champion's
     evaluation["validation"]["accuracy"] = champion - 0.05  # as if the retrained model were this much worse
     metrics.write_text(json.dumps(evaluation))
-    before = registry.listing(workspace / "models/releases")
+    before = registry.listing(workspace / RELEASES)
     result = sh(workspace, "python", "-m", "stages.deploy", check=False)
     assert result.returncode == 1
     assert "worse than the active release" in result.stderr and f"{champion:.4f}" in result.stderr
     assert "on the same validation split" in result.stderr
     assert "deploy.champion_tolerance (0.02)" in result.stderr
-    assert registry.listing(workspace / "models/releases") == before
+    assert registry.listing(workspace / RELEASES) == before

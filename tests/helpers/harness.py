@@ -20,6 +20,7 @@ from millrace.environment import QUIET_ENV
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
+RELEASES = "models/releases/penguins-species"  # the default model's home in the release registry
 
 
 def tool_env(home: Path) -> dict[str, str]:

@@ -97,13 +97,15 @@ def _digest(path: Path) -> str | None:
 def _serving_problems(repo: Path) -> list[str]:
     params = load_params(repo / "params.yaml")
     root = repo / params.paths.releases
-    if not root.is_dir():
-        return []  # nothing was ever deployed: nothing to serve
-    active = registry.active(root)
+    return [problem for name in registry.models(root) for problem in _model_problems(root / name, params)]
+
+
+def _model_problems(home: Path, params) -> list[str]:
+    active = registry.active(home)
     if active is None:
-        return [f"{root}: releases but none active"]
-    manifest = json.loads((root / active / "manifest.json").read_text())
-    bundle = root / active
+        return [f"{home}: releases but none active"]
+    manifest = json.loads((home / active / "manifest.json").read_text())
+    bundle = home / active
     problems = [
         f"active release {active}: {name} damaged or missing"
         for name, digest in manifest["files"].items()
@@ -114,8 +116,8 @@ def _serving_problems(repo: Path) -> list[str]:
     if params.deploy.promote == "auto":
         passed = [
             v
-            for v in registry.versions(root)
-            if json.loads((root / v / "manifest.json").read_text())["delivery"]["passed"]
+            for v in registry.versions(home)
+            if json.loads((home / v / "manifest.json").read_text())["delivery"]["passed"]
         ]
         if passed and passed[-1] != active:
             problems.append(f"active release is {active}, but the last that passed is {passed[-1]}")

@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from millrace.release import registry
+from tests.helpers.harness import RELEASES
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
@@ -16,7 +17,7 @@ def test_a_finished_workspace_holds_and_each_breakage_is_named(workspace):
     (workspace / "data/clean/clean.parquet").write_bytes(b"half a table")  # a partial write at the final path
     (workspace / "models/deploy/.model.onnx.x1y2.tmp").write_bytes(b"")  # a temporary left beside one
     shutil.rmtree(workspace / "models/train")  # gone, and in the cache: restorable
-    root = workspace / "models/releases"
+    root = workspace / RELEASES
     active = registry.active(root)
     shutil.copytree(root / active, root / "20991231T000000Z-later")  # a later release that passed ...
     with (root / registry.REGISTERED).open("a") as registered:

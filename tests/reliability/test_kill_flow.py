@@ -20,7 +20,7 @@ import yaml
 
 from flows.overrides import RECORD
 from millrace.release import registry
-from tests.helpers.harness import sh, stages_run, tool_env
+from tests.helpers.harness import RELEASES, sh, stages_run, tool_env
 from tests.reliability.invariants import assert_invariants
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def kill_flow(flow: subprocess.Popen, workspace: Path) -> None:
 
 
 def test_a_flow_killed_during_deploy_then_run_again_deploys_exactly_once(workspace, tmp_path):
-    root = workspace / "models/releases"
+    root = workspace / RELEASES
     before, params = registry.versions(root), (workspace / "params.yaml").read_text()
     promotions = len(registry.history(root))
 

@@ -95,3 +95,33 @@ def test_a_copy_a_killed_deploy_left_half_made_is_not_a_release_and_is_cleared(t
     assert not partial.exists() and sorted(p.name for p in root.iterdir()) == [version, "registered.jsonl"]
     registry.promote(root, version, "deploy")  # whole: it verifies
     assert registry.active(root) == version
+
+
+def test_two_models_each_keep_their_own_active_version_history_and_rollback(tmp_path):
+    root = tmp_path / "releases"
+    penguins, wine = root / "penguins-species", root / "wine-class"
+    p1 = registry.register(bundle(tmp_path, "p1", "a" * 64), penguins)
+    p2 = registry.register(bundle(tmp_path, "p2", "b" * 64), penguins)
+    w1 = registry.register(bundle(tmp_path, "w1", "c" * 64), wine)
+    w2 = registry.register(bundle(tmp_path, "w2", "d" * 64), wine)
+    for home, version in ((penguins, p1), (wine, w1), (penguins, p2), (wine, w2)):
+        registry.promote(home, version, "deploy")
+    assert registry.models(root) == ["penguins-species", "wine-class"]
+    assert registry.owner(root, w1) == "wine-class" and registry.owner(root, "nope") is None
+    assert registry.rollback(penguins) == p1
+    assert (registry.active(penguins), registry.active(wine)) == (p1, w2)  # wine's active version did not move
+    assert [h["to"] for h in registry.history(wine)] == [w1, w2]
+    assert registry.rollback(wine) == w1 and registry.active(penguins) == p1
+
+
+def test_releases_kept_before_named_models_move_into_their_models_home(tmp_path):
+    root = tmp_path / "releases"
+    old = registry.register(bundle(tmp_path, "old", "a" * 64), root)
+    newer = registry.register(bundle(tmp_path, "newer", "b" * 64), root)
+    registry.promote(root, old, "deploy")
+    registry.promote(root, newer, "deploy")
+    assert registry.adopt_flat_layout(root, lambda manifest: f"model-of-{manifest['version']}") == "model-of-newer"
+    home = root / "model-of-newer"
+    assert registry.models(root) == ["model-of-newer"] and registry.versions(home) == [old, newer]
+    assert registry.active(home) == newer and registry.rollback(home) == old
+    assert registry.adopt_flat_layout(root, lambda manifest: "again") is None  # nothing left to move
