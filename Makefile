@@ -70,10 +70,10 @@ flow: $(VENV)/.installed
 serve: $(VENV)/.installed
 	python -m millrace.serving.app
 
-# A starting data contract from the acquired data: gx/expectations/raw_contract.json (edit, commit,
-# then set gates.raw.suite: raw_contract). SUITE=name and FORCE=--force are passed on.
+# A starting data contract from the acquired data: gx/expectations/<dataset>_raw.json (edit, commit; the
+# default gates.raw.suite: auto runs it). SUITE=name and FORCE=--force are passed on.
 suggest-expectations: $(VENV)/.installed
-	millrace suggest-expectations --suite $(or $(SUITE),raw_contract) $(FORCE)
+	millrace suggest-expectations $(if $(SUITE),--suite $(SUITE)) $(FORCE)
 
 # Merge a preset into params.yaml: PRESET=examples/digits.yaml (FORCE=--force overwrites uncommitted edits).
 preset: $(VENV)/.installed

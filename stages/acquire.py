@@ -23,7 +23,8 @@ from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_json, write_parquet
 from millrace.inputs.roles import excluded_message, feature_roles, infer_all, selection
 from millrace.quality.column_params import columns_line, references
-from millrace.quality.gates import Check, GateFailed, expectation, load_suite, run_gate
+from millrace.quality.gates import Check, GateFailed, expectation, load_suite, run_gate, suite_for
+from millrace.sources.names import dataset_name
 from millrace.sources.read import read_source
 
 QUARANTINE_COLUMNS = ["file", "line", "reason", "text"]
@@ -46,6 +47,8 @@ def run(data: Data) -> tuple[pd.DataFrame, dict[str, Any]]:
                 f"acquire: {file['file']}: delimiter {shown}, decimal mark {used['decimal']!r} (sniffed; "
                 "data.source.delimiter and data.source.decimal declare them)"
             )
+        if used and used.get("comment_lines"):
+            print(f"acquire: {file['file']}: skipped {used['comment_lines']} comment lines (data.source.comment)")
     return frame, read
 
 
@@ -119,7 +122,11 @@ def main() -> None:
     frame, read = run(params.data)
     for line in quarantine_summary(read.get("quarantined", []), f"{params.paths.acquire}/quarantine.csv"):
         print(line)
-    suite = load_suite(params.paths.gx, params.gates.raw.suite, "gates.raw.suite") if params.gates.raw.suite else []
+    name, said = suite_for(
+        params.paths.gx, params.gates.raw.suite, dataset_name(params.data.source.model_dump()), "raw"
+    )
+    print(f"acquire: {said}")
+    suite = load_suite(params.paths.gx, name, "gates.raw.suite") if name else []
     try:
         run_gate(
             "raw",

@@ -29,7 +29,8 @@ from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_parquet
 from millrace.precision import write_figures
 from millrace.quality.cleaning import STEPS, Cleaning
-from millrace.quality.gates import Check, expectation, load_suite, run_gate
+from millrace.quality.gates import Check, expectation, load_suite, run_gate, suite_for
+from millrace.sources.names import dataset_name
 
 
 def run(raw: pd.DataFrame, target: str, params: Clean) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
@@ -85,7 +86,9 @@ def main() -> None:
     del raw  # the gate imports GE with the data in memory: the raw table need not be (~65 MB less at 1e6 rows)
     report["rows_removed_share"] = float(np.round(1 - len(frame) / max(raw_rows, 1), 4))
     gate = params.gates.clean
-    suite = load_suite(params.paths.gx, gate.suite, "gates.clean.suite") if gate.suite else []
+    name, said = suite_for(params.paths.gx, gate.suite, dataset_name(params.data.source.model_dump()), "clean")
+    print(f"clean: {said}")
+    suite = load_suite(params.paths.gx, name, "gates.clean.suite") if name else []
     write_figures(Path(params.paths.reports) / "clean.json", report)
     run_gate(
         "clean",

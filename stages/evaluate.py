@@ -34,6 +34,7 @@ from millrace.evaluation.metrics import (
     regression_scores,
     roc_points,
     scores,
+    slice_columns,
     slices,
 )
 from millrace.files import atomic_dir, write_text
@@ -87,8 +88,9 @@ def run(
         }
     report: dict[str, Any] = ({"validation": validation} if validation is not None else {}) | {"test": metrics}
     report["confidence_intervals"] = bootstrap(task, actual, predicted, params.bootstrap, seed)
-    if params.slices:
-        sliced = slices(task, test, actual, predicted, params.slices, params.slice_min_rows)
+    sliced_by = slice_columns(params.slices, trained.plan)
+    if sliced_by:
+        sliced = slices(task, test, actual, predicted, sliced_by, params.slice_min_rows)
         report["slices"] = sliced
         if "worst" in sliced:
             judged = WORST_SLICE[task]

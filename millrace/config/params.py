@@ -134,6 +134,7 @@ class _TableOptions(_Section):
     thousands: Literal[",", ".", " ", "'"] | None = None  # a separator inside numbers (1.234,5): removed
     quotechar: str = Field('"', min_length=1, max_length=1)
     header: bool = True  # false: no header row; columns are named column_1, column_2, …
+    comment: str | None = Field(None, min_length=1, max_length=1)  # e.g. "#": lines starting with it are skipped
 
 
 class FileSource(_TableOptions):
@@ -292,11 +293,12 @@ class Clean(_Section):
 
 
 class RawGate(_Section):
-    suite: str | None = None  # a GE suite under gx/expectations; None: generic checks only
+    # a GE suite under gx/expectations; None: generic checks only; auto: <dataset>_raw if that suite exists
+    suite: str | None = "auto"
 
 
 class CleanGate(_Section):
-    suite: str | None = None
+    suite: str | None = "auto"  # auto: <dataset>_clean if that suite exists
     min_rows: int = Field(50, ge=1)
     max_removed_share: float = Field(0.25, gt=0, le=1)  # per cleaning step: more than this is a data problem
 
@@ -467,7 +469,9 @@ class Evaluate(_Section):
     # The delivery standard: a floor on each metric, a ceiling on errors (mse, rmse, mae,
     # calibration_error, worst_slice_mae).
     thresholds: dict[Metric, float] = {"accuracy": 0.9, "f1_macro": 0.85}
-    slices: list[str] = []  # test-split columns to report metrics per value (numbers: per quartile)
+    # test-split columns to report metrics per value (numbers: per quartile); auto: the categorical features
+    # with 2 to 10 values
+    slices: list[str] | Literal["auto"] = "auto"
     slice_min_rows: int = Field(5, ge=1)  # smaller slices are reported, not judged
     bootstrap: int = Field(200, ge=0, le=10_000)  # resamples for 95% intervals; 0: none
     baselines: bool = True  # train scikit-learn baselines on the same split and report them
@@ -488,6 +492,8 @@ Variant = Literal["int8", "pruned"]
 
 
 class Deploy(_Section):
+    # the registry's name for this model (its own active version, history, rollback); None: "<dataset>-<target>"
+    model_name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     parity_tolerance: float = Field(1e-4, gt=0)  # max abs probability difference vs checkpoint
     champion_tolerance: float = Field(0.02, ge=0)  # how much worse than the active release (primary metric) is allowed
     promote: Literal["auto", "manual"] = "auto"  # auto: a new release becomes active; manual: `millrace promote`

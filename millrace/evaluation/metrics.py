@@ -144,6 +144,18 @@ def _groups(column: pd.Series) -> pd.Series:
     return grouped.where(grouped.notna(), MISSING_SLICE).astype("str")
 
 
+AUTO_SLICE_VALUES = (2, 10)  # evaluate.slices: auto slices by categorical features with this many values
+
+
+def slice_columns(setting: list[str] | str, plan) -> list[str]:
+    """The columns to slice by: those named, or with `auto` the categorical features with 2 to 10 values."""
+    if setting != "auto":
+        return list(setting)
+    signature = plan.signature() if hasattr(plan, "signature") else []
+    low, high = AUTO_SLICE_VALUES
+    return [f["name"] for f in signature if f["role"] == "categorical" and low <= len(f["categories"]) <= high]
+
+
 def slices(
     task: str, test: pd.DataFrame, actual: np.ndarray, predicted: np.ndarray, columns: list[str], min_rows: int
 ) -> dict[str, Any]:

@@ -25,7 +25,8 @@ def references(params: Params) -> Iterator[tuple[str, str]]:
         yield from (("data.features.include", c) for c in features.include or [])
         yield from (("data.features.exclude", c) for c in features.exclude)
         yield from ((f"data.features.roles.{c}", c) for c in features.roles)
-    yield from (("evaluate.slices", c) for c in params.evaluate.slices)
+    if params.evaluate.slices != "auto":
+        yield from (("evaluate.slices", c) for c in params.evaluate.slices)
     yield from (("clean.duplicate_key", c) for c in clean.duplicate_key or [])
     yield from ((f"clean.coerce.{c}", c) for c in clean.coerce)
     yield from ((f"clean.filters.{c}", c) for c in clean.filters)

@@ -1,11 +1,12 @@
 """Suggest a data contract: profile a reference table and write a GE suite to edit and commit (like TFX SchemaGen).
 
 `millrace suggest-expectations` (or `make suggest-expectations`) reads `<paths.acquire>/raw.parquet`
-(or `--input FILE`) and writes `gx/expectations/<suite>.json` in GE's own format: the exact column
-set; per column its type, its null rate (no nulls, or at most the observed share plus a margin),
+(or `--input FILE`) and writes `gx/expectations/<dataset>_raw.json` (or `--suite NAME`) in GE's own format: the
+exact column set; per column its type, its null rate (no nulls, or at most the observed share plus a margin),
 numeric ranges widened by a margin of the observed spread, the allowed values of low-cardinality
 text columns, and non-empty text. Every expectation is `critical`; soften one with
-`"severity": "warning"`. Point `gates.raw.suite` at it and drift from the contract fails the raw gate.
+`"severity": "warning"`. `gates.raw.suite: auto` runs `<dataset>_raw` (or name the suite there), and drift
+from the contract fails the raw gate.
 An existing suite is never overwritten without `--force`.
 """
 
@@ -84,10 +85,11 @@ def _read(path: Path) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> None:
     from millrace.config.params import load_params
+    from millrace.sources.names import dataset_name
 
     parser = argparse.ArgumentParser(prog="millrace suggest-expectations", description=__doc__)
     parser.add_argument("--input", type=Path, help="a table to profile (default: <paths.acquire>/raw.parquet)")
-    parser.add_argument("--suite", default="raw_contract", help="the suite's name (default: raw_contract)")
+    parser.add_argument("--suite", help="the suite's name (default: <dataset>_raw, which `gates.raw.suite: auto` runs)")
     parser.add_argument("--force", action="store_true", help="replace an existing suite of that name")
     args = parser.parse_args(argv)
     params = load_params()
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     if not source.is_file():
         raise MillraceError(f"{source}: no such file; run `dvc repro acquire` first or pass --input FILE")
     frame = _read(source)
+    args.suite = args.suite or f"{dataset_name(params.data.source.model_dump()) or 'data'}_raw"
     target = Path(params.paths.gx) / "expectations" / f"{args.suite}.json"
     if target.exists() and not args.force:
         raise MillraceError(f"{target} exists; choose another --suite or pass --force to replace it")

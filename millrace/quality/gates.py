@@ -64,6 +64,19 @@ def _context(gx_dir: Path):
     return gx.get_context(mode="file", project_root_dir=str(gx_dir.resolve().parent))
 
 
+def suite_for(gx_dir: Path | str, setting: str | None, dataset: str, gate: str) -> tuple[str | None, str]:
+    """The suite a gate runs (None: generic checks only) and a line saying which. `auto` is the dataset's own,
+    `gx/expectations/<dataset>_<gate>.json`, when there is one."""
+    key = f"gates.{gate}.suite"
+    if setting != "auto":
+        return setting, f"{key}: {setting}" if setting else f"{key}: null: generic checks only"
+    name = f"{dataset}_{gate}"
+    if (Path(gx_dir) / "expectations" / f"{name}.json").is_file():
+        return name, f"{key}: auto: {name} (gx/expectations/{name}.json)"
+    hint = " (`millrace suggest-expectations` writes one from your data)" if gate == "raw" else ""
+    return None, f"{key}: auto: no gx/expectations/{name}.json, generic checks only{hint}"
+
+
 def load_suite(gx_dir: Path | str, name: str, key: str | None = None) -> list[dict[str, Any]]:
     """The expectations of a committed GE suite (gx/expectations/<name>.json); `key` is the params key that
     names the suite, which a failure then names."""

@@ -118,7 +118,9 @@ def _read_tables(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read every file (archives expanded), check they agree on columns, concatenate; with provenance."""
     frames, files, quarantined = [], [], []
-    dialect = Dialect(options.delimiter, options.decimal, options.thousands, options.quotechar, options.header)
+    dialect = Dialect(
+        options.delimiter, options.decimal, options.thousands, options.quotechar, options.header, options.comment
+    )
     for path in paths:
         if not path.is_file():
             raise MillraceError(f"{where}: no such file" + (f" ({path})" if str(path) not in where else ""))

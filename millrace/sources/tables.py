@@ -13,9 +13,11 @@ reason, raw text) instead of being dropped or padded, so `rows_in == rows_kept +
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ class Dialect:
     thousands: str | None = None
     quotechar: str = '"'
     header: bool = True
+    comment: str | None = None
 
 
 @dataclass
@@ -178,6 +181,8 @@ DECIMAL_POINT = re.compile(r"^[-+]?\d+\.\d+$")
 
 
 def _delimited(path: Path, default: str, encoding: str, dialect: Dialect, where: str) -> TableRead:
+    if dialect.comment:
+        return _without_comments(path, default, encoding, dialect, where)
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -224,6 +229,33 @@ def _delimited(path: Path, default: str, encoding: str, dialect: Dialect, where:
         "sniffed": dialect.delimiter == "auto" or dialect.decimal == "auto",
     }
     return TableRead(frame, encoding, bad, used)
+
+
+def _without_comments(path: Path, default: str, encoding: str, dialect: Dialect, where: str) -> TableRead:
+    """Read the file with its comment lines (those starting with `dialect.comment`, spaces aside) left out; the
+    quarantine keeps the file's own line numbers. pyarrow's reader has no such option."""
+    from array import array
+
+    kept, skipped = array("Q"), 0  # the file's line number of each line kept
+    with tempfile.TemporaryDirectory(prefix="millrace-csv-") as folder:
+        filtered = Path(folder) / path.name
+        with (
+            path.open(encoding=encoding, newline="") as source,
+            filtered.open("w", encoding=encoding, newline="") as out,
+        ):
+            for number, line in enumerate(source, start=1):
+                if line.lstrip().startswith(dialect.comment):
+                    skipped += 1
+                else:
+                    out.write(line)
+                    kept.append(number)
+        if not kept:
+            raise MillraceError(f"{where}: every line starts with the comment character {dialect.comment!r}")
+        read = _delimited(filtered, default, encoding, dataclasses.replace(dialect, comment=None), where)
+    for row in read.quarantined:
+        row["line"] = kept[row["line"] - 1]
+    read.dialect["comment_lines"] = skipped
+    return read
 
 
 def _without_thousands(frame: pd.DataFrame, thousands: str, decimal: str) -> pd.DataFrame:

@@ -393,6 +393,19 @@ def test_a_declared_delimiter_that_reads_one_column_names_the_one_the_file_uses(
         acquire({"kind": "file", "path": str(path), "delimiter": ","})
 
 
+def test_comment_lines_are_skipped_and_quarantined_rows_keep_the_files_line_numbers(tmp_path, capsys):
+    path = tmp_path / "export.csv"
+    path.write_text("# exported 2026-12-01\n# units: mm\nname;size\nZoë;1,5\n  # a note\nbad;1;2\ncafé;2,25\n")
+    frame, read = acquire({"kind": "file", "path": str(path), "comment": "#", "delimiter": ";"}, target="name")
+    assert frame["name"].tolist() == ["Zoë", "café"] and frame["size"].tolist() == [1.5, 2.25]
+    assert [q["line"] for q in read["quarantined"]] == [6]  # bad;1;2 is the file's sixth line
+    assert read["files"][0]["dialect"]["comment_lines"] == 3
+    assert "skipped 3 comment lines (data.source.comment)" in capsys.readouterr().out
+    path.write_text("# exported 2026-12-01\nname;size\nZoë;1,5\ncafé;2,25\n")  # the dialect is sniffed past them
+    frame, read = acquire({"kind": "file", "path": str(path), "comment": "#"}, target="name")
+    assert frame["size"].tolist() == [1.5, 2.25] and read["files"][0]["dialect"]["delimiter"] == ";"
+
+
 def test_a_file_without_a_header_gets_numbered_columns(tmp_path):
     path = tmp_path / "bare.csv"
     path.write_text("1.5,a\n2.5,b\n")
