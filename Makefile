@@ -113,3 +113,4 @@ bench: $(VENV)/.installed
 	python -m bench.scaling
 	python -m bench.serving
 	python -m bench.orchestration
+	python -m bench.trees

@@ -34,10 +34,11 @@ from millrace.config.params import TRAINING_SECTIONS, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
 from millrace.inputs import plans
+from millrace.models import trained_model
 from millrace.precision import rounded, write_figures
 from millrace.release import compression, deploy_targets, lineage, naming
 from millrace.release.champion import champion_comparison
-from millrace.release.exports import export, output_name, parity
+from millrace.release.exports import export, export_trees, output_name, parity
 
 MANIFEST, CARD = "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # validation rows checked for export parity
@@ -63,31 +64,42 @@ def run(trained, val: pd.DataFrame, evaluation: dict[str, Any], settings, out: P
     """Export into `out`, verify parity, build and measure the optimised variants on the validation split;
     return the figures."""
     check_delivery(evaluation)
+    names = trained.plan.input_names
+    inputs = trained.plan.encode(val.iloc[:PARITY_ROWS])
+    labels = val["label"].to_numpy()
+    if trained_model.is_tree(trained.meta):
+        figures = export_trees(trained.backbone, inputs, names, trained.task, out)
+        check_parity(figures, settings.parity_tolerance)
+        plans.save(trained.plan, out)
+        variants = compression.for_trees(trained.plan.encode(val), labels, trained.task, out, settings)
+        timings = {name: measured.pop("timings") for name, measured in variants.items()}
+        return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}
     backbone = trained.backbone
     trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone
     model = trained.serving_model()
-    names = trained.plan.input_names
-    inputs = trained.plan.encode(val.iloc[:PARITY_ROWS])
     export(model, inputs, names, trained.task, out)
     figures = parity(model, inputs, names, trained.task, out)
-    tolerance = settings.parity_tolerance
-    for name in ("onnx", "torchscript"):
-        if figures[f"{name}_max_abs_diff"] > tolerance or not figures[f"{name}_same_predictions"]:
-            raise DeployRefused(
-                f"{name} export disagrees with the checkpoint on the validation split: max abs difference "
-                f"{figures[f'{name}_max_abs_diff']:.2e} (tolerance {tolerance:g}), "
-                f"same predictions: {figures[f'{name}_same_predictions']}"
-            )
+    check_parity(figures, settings.parity_tolerance)
     plans.save(trained.plan, out)
     everything = trained.plan.encode(val)
 
     def export_onnx(candidate, directory: Path) -> None:
         export(candidate, inputs, names, trained.task, directory)
 
-    labels = val["label"].to_numpy()
     variants = compression.build(model, export_onnx, everything, labels, trained.task, out, settings)
     timings = {name: measured.pop("timings") for name, measured in variants.items()}
     return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}
+
+
+def check_parity(figures: dict[str, Any], tolerance: float) -> None:
+    """Every export gives the trained model's outputs on the validation rows checked, within the tolerance."""
+    for name in sorted({key.split("_")[0] for key in figures}):
+        if figures[f"{name}_max_abs_diff"] > tolerance or not figures[f"{name}_same_predictions"]:
+            raise DeployRefused(
+                f"{name} export disagrees with the checkpoint on the validation split: max abs difference "
+                f"{figures[f'{name}_max_abs_diff']:.2e} (tolerance {tolerance:g}), "
+                f"same predictions: {figures[f'{name}_same_predictions']}"
+            )
 
 
 def check_same_model(champion_dir: Path, trained, name: str) -> None:
@@ -104,7 +116,7 @@ def check_same_model(champion_dir: Path, trained, name: str) -> None:
 
 def manifest(trained, out: Path, label_dir: Path, evaluation: dict, figures: dict, params) -> dict[str, Any]:
     files = {p.name: sha256(p) for p in sorted(out.iterdir())}
-    weights = sha256(Path(params.paths.train) / "model.safetensors")
+    weights = sha256(trained_model.weights_file(params.paths.train, trained.meta))
     # The version names the content, not the time: the same weights and graphs are the same version, and
     # a bundle made again from the same commit is the same bytes (its hash in dvc.lock does not move).
     content = hashlib.sha256(json.dumps({"weights": weights, "files": files}, sort_keys=True).encode()).hexdigest()
@@ -140,7 +152,6 @@ def main() -> None:
     import os
 
     from millrace.evaluation import model_card
-    from millrace.models import trained_model
     from millrace.release import registry
 
     params = load_params()

@@ -164,6 +164,13 @@ def main() -> None:
     report, plot_data, page = run(model, test, params.evaluate, train, params.seed, verdicts, val)
     report["model"] = {"family": model.meta["family"], "strategy": model.meta["model"]["strategy"]}
     report["model"] |= model_size(model, Path(params.paths.train))
+    if model.meta.get("engine") == "tree":
+        from millrace.models.trees import gain_by_feature
+
+        report["feature_importance"] = {
+            "kind": "share of split gain",
+            "features": gain_by_feature(model.backbone, model.plan),
+        }
     teacher = teacher_comparison(model, test)
     if teacher:
         report["teacher"] = teacher

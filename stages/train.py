@@ -1,8 +1,10 @@
-"""train: fit the selected model family with Lightning, log curves with dvclive, keep the best.
+"""train: fit the selected model family with Lightning (or, for a tree family, its boosting library), log
+curves with dvclive, keep the best.
 
 Reads `<paths.label>/{train,val}.parquet`, `<paths.selection>` and the `seed`, `data.*`, `model.*`
 and `train.*` params; writes `<paths.train>/` (model.safetensors, model.json,
-preprocess.json [+ tokenizer.json for text]) and `reports/train/` (dvclive metrics and per-epoch plots).
+preprocess.json [+ tokenizer.json for text]; a tree family's own model file instead of the weights) and
+`reports/train/` (dvclive metrics and per-epoch, or per-round, plots).
 Deterministic on CPU: the same params give the same weights. With `train.resume: auto` an
 interrupted run continues from its last epoch (checkpoints in `.millrace/resume/`, removed once
 training completes). Run: `python -m stages.train`.
@@ -37,6 +39,12 @@ def run(
     `params` is the whole millrace.config.params.Params; only seed, data, model and train are read.
     """
     from millrace.models import trained_model
+    from millrace.models.catalogue import FAMILIES
+
+    if FAMILIES[selection["family"]].engine == "tree":
+        from millrace.training import boosting
+
+        return boosting.run(label_dir, selection, params, out, live_dir) | {"resumed": False}
     from millrace.training.callbacks import GradualUnfreeze
     from millrace.training.fit import build, fingerprint, trainer
     from millrace.training.logger import Logger

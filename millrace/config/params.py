@@ -409,7 +409,7 @@ class Distill(_Section):
 
 # The families of millrace/models/catalogue.py (a test keeps the two the same; params never import the catalogue,
 # whose changes would otherwise rerun every stage that parses params).
-FamilyName = Literal["tabular_mlp", "image_cnn", "text_minilm", "text_bow"]
+FamilyName = Literal["tabular_mlp", "lightgbm", "xgboost", "image_cnn", "text_minilm", "text_bow"]
 
 
 class Model(_Section):

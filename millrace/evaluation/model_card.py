@@ -57,6 +57,14 @@ def _slice_metrics(sliced: dict[str, Any]) -> list[str]:
     return [k for k in first if k != "rows"]
 
 
+def _importance(evaluation: dict[str, Any]) -> list[str]:
+    found = evaluation.get("feature_importance")
+    if not found:
+        return []
+    lines = [f"## Feature importance ({found['kind']})", "", "| feature | share |", "|---|---|"]
+    return [*lines, *(f"| {name} | {share:.1%} |" for name, share in list(found["features"].items())[:15]), ""]
+
+
 def _limits(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[str, Any]) -> list[str]:
     limits = []
     per_class = evaluation["test"].get("per_class")
@@ -91,6 +99,9 @@ def _variants(manifest: dict[str, Any]) -> list[str]:
     lines = ["| variant | bytes | gzip bytes | validation metric | shipped |", "|---|---|---|---|---|"]
     for name, v in found.items():
         shipped = "no: " + v["refused"] if "refused" in v else "yes"
+        if "bytes" not in v:  # never built
+            lines.append(f"| {name} | — | — | — | {shipped} |")
+            continue
         lines.append(f"| {name} | {v['bytes']} | {v['gzip_bytes']} | {v['metric']:.4f} | {shipped} |")
     if found:  # latency and throughput differ from run to run; the card is part of a reproducible bundle
         lines += [
@@ -138,6 +149,7 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], labels: dict[st
         "",
         *_variants(manifest),
         "",
+        *_importance(evaluation),
         "## Limits",
         "",
         *_limits(manifest, evaluation, labels),

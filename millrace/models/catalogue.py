@@ -2,9 +2,11 @@
 
 Adding a family is one module under `millrace/models/families/` with a `build(plan, outputs, spec)` that
 returns a plain `nn.Module` (its `forward` takes the plan's inputs in order), plus one
-`ModelFamily` entry below. `spec` is what `select` chose: strategy, size and that size's options,
-and the model params (dropout, LoRA settings). Entries name their builder by import path so that
-`select` never imports torch.
+`ModelFamily` entry below: Lightning trains it (`engine="lightning"`). A family with `engine="tree"` is a
+gradient-boosting library instead (millrace/models/trees.py): no module to build, the size options are the
+library's, and its cost is per training row per boosting round. `spec` is what `select` chose: strategy,
+size and that size's options, and the model params (dropout, LoRA settings). Entries name their builder by
+import path so that `select` never imports torch.
 
 The costs are rough CPU seconds per training row per epoch (validation included) at the family's
 reference input size (16 tokens, 8×8 pixels), measured on the 2-core CI machine (text: the
@@ -41,10 +43,34 @@ class ModelFamily:
     gpu_speedup: float = 1.0  # how much faster one GPU trains it than the CPU
     parameters: int = 0  # about how many weights its largest size has (0: small enough not to matter)
     automatic: bool = True  # False: chosen only by name (model.name) or as a distillation student
+    engine: str = "lightning"  # lightning: a torch module Lightning trains; tree: millrace/models/trees.py
 
     def build(self, plan, outputs: int, spec: dict[str, Any]):
         module, function = self.builder.split(":")
         return getattr(importlib.import_module(module), function)(plan, outputs, spec)
+
+
+def _boosting(name: str, description: str, **options: Any) -> ModelFamily:
+    """A tree family: one size, early stopping on the validation loss, rows weighted so classes weigh alike."""
+    return ModelFamily(
+        name=name,
+        data_kinds=frozenset({"tabular"}),
+        tasks=frozenset({"classification", "regression"}),
+        description=f"{description} over the fitted features",
+        builder="millrace.models.trees:fit",
+        variants=(Variant("full", "medium", 4, 2e-6),),
+        sizes={
+            "medium": {
+                "n_estimators": 1000,
+                "learning_rate": 0.05,
+                "early_stopping_rounds": 50,
+                "class_weight": "balanced",
+                **options,
+            }
+        },
+        automatic=False,  # chosen by name until select compares families on held-out data
+        engine="tree",
+    )
 
 
 FAMILIES: dict[str, ModelFamily] = {
@@ -63,6 +89,8 @@ FAMILIES: dict[str, ModelFamily] = {
             ),
             sizes={"small": {"hidden": [32]}, "medium": {"hidden": [64, 32]}, "large": {"hidden": [256, 128, 64]}},
         ),
+        _boosting("lightgbm", "LightGBM gradient-boosted trees (leaf-wise)", num_leaves=31, min_child_samples=10),
+        _boosting("xgboost", "XGBoost gradient-boosted trees (depth-wise, histogram)", max_depth=6),
         ModelFamily(
             name="image_cnn",
             data_kinds=frozenset({"image"}),

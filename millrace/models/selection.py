@@ -74,6 +74,8 @@ def input_scale(family: ModelFamily, profile: dict[str, Any]) -> float:
 
 
 def estimate_minutes(family: ModelFamily, variant: Variant, profile, found, epochs: int) -> float:
+    if family.engine == "tree":  # boosting rounds, not epochs
+        epochs = family.sizes[variant.size]["n_estimators"]
     speedup = family.gpu_speedup if found["accelerator"] == "cuda" else 1.0
     seconds = profile["rows"] * epochs * variant.cost * input_scale(family, profile) / speedup
     return seconds / 60
@@ -127,7 +129,11 @@ def candidates(profile, found, model: Model, epochs: int) -> list[dict[str, Any]
             if why is None and differs:
                 why = f"not what params.yaml chose ({', '.join(differs)})"
             if why is None and not family.automatic and "name" not in overrides:
-                why = "chosen only by name (model.name) or as a distillation student"
+                why = (
+                    "a tree family: chosen only by name (model.name) until select compares families on held-out data"
+                    if family.engine == "tree"
+                    else "chosen only by name (model.name) or as a distillation student"
+                )
             needs, (limit, where) = training_memory_gb(family, variant), _memory_limit(found)
             row["memory_gb"] = round(needs, 2)
             if why is None and needs > limit:

@@ -2,7 +2,9 @@
 
 `train` saves with `save()`; `evaluate` and `deploy` rebuild the backbone with `load()`. Only the
 weights training changed are saved (a frozen pretrained encoder is rebuilt from its package), so
-a LoRA run stores its adapters and head, not a copy of the encoder.
+a LoRA run stores its adapters and head, not a copy of the encoder. A tree family's model is the library's
+own text file instead (millrace/models/trees.py); `backbone` is then a `TreeModel`, and `predict`,
+`model_size` and `weights_file` answer for both engines.
 """
 
 from __future__ import annotations
@@ -108,16 +110,36 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
         raise MillraceError(f"refusing checkpoint {path}: not a plain weights file ({first})") from None
 
 
+def is_tree(meta: dict[str, Any]) -> bool:
+    return meta.get("engine") == "tree"
+
+
+def weights_file(train_dir: Path | str, meta: dict[str, Any]) -> Path:
+    """The file that holds what training learned: safetensors weights, or a tree library's model file."""
+    if is_tree(meta):
+        from millrace.models.trees import FILES
+
+        return Path(train_dir) / FILES[meta["family"]]
+    return Path(train_dir) / WEIGHTS
+
+
 def load(train_dir: Path | str) -> Trained:
     from safetensors.torch import load_file
 
     train_dir = Path(train_dir)
-    if not (train_dir / WEIGHTS).exists():
+    if not (train_dir / META).exists():
         raise MillraceError(f"no trained model at {train_dir}; run the train stage first")
     meta = read_json(train_dir / META)
     plan = plans.load(train_dir)
     if meta["family"] not in FAMILIES:
         raise MillraceError(f"{train_dir / META} names family {meta['family']!r}, which is not registered")
+    if is_tree(meta):
+        from millrace.models.trees import TreeModel
+
+        model = TreeModel.load(train_dir, meta["family"], meta["task"], len(meta["classes"]))
+        return Trained(backbone=model, meta=meta, plan=plan)
+    if not (train_dir / WEIGHTS).exists():
+        raise MillraceError(f"no trained model at {train_dir}; run the train stage first")
     backbone = FAMILIES[meta["family"]].build(plan, outputs(meta), meta["model"])
     try:
         weights = load_file(str(train_dir / WEIGHTS))
@@ -141,6 +163,9 @@ def predict(trained, frame: pd.DataFrame):
     """Class probabilities (N × classes) or predicted values (N), as the deployed graph computes them."""
     import torch
 
+    if is_tree(trained.meta):
+        encoded = trained.plan.encode(frame)
+        return torch.from_numpy(trained.backbone.outputs(encoded[trained.plan.input_names[0]]))
     model = trained.serving_model()
     outputs = []
     with torch.no_grad():
@@ -153,8 +178,12 @@ def predict(trained, frame: pd.DataFrame):
 def model_size(trained, train_dir: Path) -> dict[str, Any]:
     """Parameters and their bytes (what a deployed model carries), and the bytes this run saved.
 
-    The two differ for freeze and LoRA, which save only what they trained.
+    The two differ for freeze and LoRA, which save only what they trained. A tree model's size is its nodes.
     """
+    if is_tree(trained.meta):
+        saved = weights_file(train_dir, trained.meta).stat().st_size
+        nodes = trained.meta["nodes"]
+        return {"parameters": nodes, "trainable_parameters": nodes, "parameter_bytes": saved, "saved_bytes": saved}
     counts = parameter_counts(trained.backbone)
     weights = sum(p.numel() * p.element_size() for p in trained.backbone.parameters())
     return {

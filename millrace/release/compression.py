@@ -126,3 +126,11 @@ def build(
             )
         found[name] = figures
     return found
+
+
+def for_trees(inputs: dict[str, np.ndarray], labels: np.ndarray, task: str, out: Path, settings) -> dict[str, Any]:
+    """fp32 measured; the declared variants recorded as not built: quantising and pruning act on the Linear and
+    Conv weights of a network, and a tree ensemble has none."""
+    found: dict[str, Any] = {"fp32": measure(out / "model.onnx", inputs, labels, task)}
+    why = "not built: a tree ensemble has no Linear or Conv weights to quantise or prune"
+    return found | {name: {"refused": why, "timings": {}} for name in settings.variants}

@@ -56,17 +56,27 @@ def parity(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: s
     For regression the difference is relative to the value's size, so a tolerance means the same
     for a target in the hundreds as for one near 1.
     """
-    import onnxruntime
     import torch
 
     tensors = [torch.from_numpy(inputs[name]) for name in names]
     with torch.no_grad():
         reference = model(*tensors).numpy()
         scripted = torch.jit.load(str(out / TORCHSCRIPT)).eval()(*tensors).numpy()
+    return differences(reference, {"onnx": onnx_outputs(out, inputs, names), "torchscript": scripted}, task)
+
+
+def onnx_outputs(out: Path, inputs: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+    import onnxruntime
+
     session = onnxruntime.InferenceSession(str(out / ONNX), providers=["CPUExecutionProvider"])
-    exported = session.run(None, {name: inputs[name] for name in names})[0]
+    return session.run(None, {name: inputs[name] for name in names})[0]
+
+
+def differences(reference: np.ndarray, exported: dict[str, np.ndarray], task: str) -> dict[str, float]:
+    """Each export's largest difference from the reference (relative to the value's size for regression) and,
+    for classification, whether every argmax agrees."""
     result = {}
-    for name, values in [("onnx", exported), ("torchscript", scripted)]:
+    for name, values in exported.items():
         difference = np.abs(values - reference)
         regression = task == "regression"
         if regression:
@@ -75,3 +85,12 @@ def parity(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: s
         same = regression or bool((values.argmax(1) == reference.argmax(1)).all())
         result[f"{name}_same_predictions"] = same
     return result
+
+
+def export_trees(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path):
+    """A tree model's ONNX graph (no TorchScript: there is no torch module), and its parity with the library."""
+    import onnx
+
+    (name,) = names
+    onnx.save(model.to_onnx(inputs[name].shape[1], name, output_name(task)), str(out / ONNX))
+    return differences(model.outputs(inputs[name]), {"onnx": onnx_outputs(out, inputs, names)}, task)

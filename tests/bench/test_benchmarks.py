@@ -187,3 +187,15 @@ def test_a_benchmark_runs_end_to_end_and_writes_its_results_where_it_is_told(ben
     assert ratios and all(math.isfinite(ratio) for ratio in ratios) and max(ratios) > 0
     assert "ratio" in ran.stdout or "×" in ran.stdout  # the table was printed
     assert {path.name: path.read_bytes() for path in (ROOT / "bench" / "results").glob("*.json")} == quoted
+
+
+def test_the_tree_benchmark_fits_both_ways_and_times_both_runtimes(tmp_path, monkeypatch):
+    from bench.trees import main
+
+    monkeypatch.setenv("MILLRACE_BENCH_RESULTS", str(tmp_path))
+    results = main(["--rows", "2000", "--rounds", "5", "--repeats", "1"])
+    assert json.loads((tmp_path / "trees.json").read_text()) == results
+    for family in ("lightgbm", "xgboost"):
+        found = results["families"][family]
+        assert found["fit_train_stage_s"] > 0 and found["fit_direct_s"] > 0
+        assert found["onnx_vs_native_batch1"] > 0 and found["onnx_vs_native_batch1024"] > 0

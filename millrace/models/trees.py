@@ -1,0 +1,277 @@
+"""Gradient-boosted trees (LightGBM, XGBoost) on the fitted input plan's features: fit with early stopping on
+the validation split, saved in the library's own text format (never a pickle), exported to ONNX.
+
+The trees read exactly what the MLP reads: the plan's one float matrix (imputed, clipped, one-hot, TF-IDF),
+so the deployed graph takes the same input and the same preprocessing runs in front of it. A family of this
+engine sets `engine="tree"` in the catalogue; its size options are the library's own (`n_estimators`,
+`learning_rate`, `num_leaves` or `max_depth`, `early_stopping_rounds`), and `class_weight: balanced` weighs
+each training row by the inverse of its class's share.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from millrace.errors import MillraceError
+
+FILES = {"lightgbm": "model.lightgbm.txt", "xgboost": "model.xgboost.json"}
+CURVE = {"classification": "log loss", "regression": "squared error"}
+ML_OPSET = 3  # ai.onnx.ml: the TreeEnsemble operators as ONNX Runtime runs them
+ONNX_OPSET = 15  # the highest onnxmltools 1.16 converts to
+
+
+def _library(family: str) -> str:
+    library = family.split("_")[0]
+    if library not in FILES:
+        raise MillraceError(f"{family!r} is not a tree family ({', '.join(FILES)})")
+    return library
+
+
+@dataclass
+class TreeModel:
+    library: str  # lightgbm | xgboost
+    task: str  # classification | regression
+    classes: int
+    model: Any  # a fitted LightGBM Booster, or an XGBoost scikit-learn estimator
+
+    def outputs(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (N × classes) or values (N), float32, as the exported graph gives them."""
+        if self.library == "lightgbm":
+            raw = self.model.predict(features)
+        elif self.task == "regression":
+            raw = self.model.predict(features)
+        else:
+            raw = self.model.predict_proba(features)
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.task == "classification" and raw.ndim == 1:  # LightGBM's binary model: P(class 1)
+            raw = np.stack([1 - raw, raw], axis=1)
+        return raw.astype(np.float32)
+
+    def save(self, out: Path) -> Path:
+        path = out / FILES[self.library]
+        self.model.save_model(str(path))
+        return path
+
+    @classmethod
+    def load(cls, directory: Path, family: str, task: str, classes: int) -> TreeModel:
+        library = _library(family)
+        path = directory / FILES[library]
+        if not path.is_file():
+            raise MillraceError(f"no trained model at {path}; run the train stage first")
+        try:
+            if library == "lightgbm":
+                import lightgbm
+
+                model: Any = lightgbm.Booster(model_file=str(path))
+            else:
+                import xgboost
+
+                model = xgboost.XGBRegressor() if task == "regression" else xgboost.XGBClassifier()
+                model.load_model(str(path))
+        except Exception as exc:  # each library raises its own error type for a damaged file
+            raise MillraceError(f"{path} is damaged: {exc}; rerun the train stage") from None
+        return cls(library, task, classes, model)
+
+    def nodes(self) -> int:
+        """How many tree nodes the model holds: its size, as parameters are a network's."""
+        if self.library == "lightgbm":
+            return int(sum(2 * t["num_leaves"] - 1 for t in self.model.dump_model()["tree_info"]))
+        return int(sum(tree.count("\n") for tree in self.model.get_booster().get_dump()))  # a line per node
+
+    def gains(self, width: int) -> np.ndarray:
+        """Each encoded feature's total split gain (its contribution to the loss reduction)."""
+        if self.library == "lightgbm":
+            return np.asarray(self.model.feature_importance(importance_type="gain"), dtype=np.float64)
+        found = self.model.get_booster().get_score(importance_type="total_gain")
+        return np.array([found.get(f"f{i}", 0.0) for i in range(width)], dtype=np.float64)
+
+    def to_onnx(self, width: int, input_name: str, output_name: str):
+        """The ONNX graph: one float input of `width` features, one output (probabilities, or values of shape N)."""
+        import warnings
+
+        from onnxmltools import convert_lightgbm, convert_xgboost
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        types = [(input_name, FloatTensorType([None, width]))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.library == "lightgbm":
+                graph = convert_lightgbm(self.model, initial_types=types, zipmap=False, target_opset=ONNX_OPSET)
+            else:
+                graph = convert_xgboost(self.model, initial_types=types, target_opset=ONNX_OPSET)
+        return _one_output(graph, output_name, self.task)
+
+
+def _one_output(graph, name: str, task: str):
+    """Keep only the output serving reads, named as every millrace graph names it; regression values flat."""
+    from onnx import helper, numpy_helper
+
+    outputs = list(graph.graph.output)
+    chosen = outputs[-1] if task == "classification" else outputs[0]  # [label, probabilities] / [variable]
+    del graph.graph.output[:]
+    if task == "classification" and chosen.name == name:
+        graph.graph.output.append(chosen)
+        return graph
+    if task == "classification":
+        node = helper.make_node("Identity", [chosen.name], [name])
+        shape = [None, None]
+    else:
+        graph.graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape"))
+        node = helper.make_node("Reshape", [chosen.name, "flat_shape"], [name])
+        shape = [None]
+    graph.graph.node.append(node)
+    graph.graph.output.append(helper.make_tensor_value_info(name, 1, shape))  # 1: float
+    return graph
+
+
+def refuse_accelerator(accelerator: str) -> None:
+    """The locked LightGBM and XGBoost builds train on the CPU; asking for a GPU is refused, saying why."""
+    if accelerator in ("auto", "cpu"):
+        return
+    import torch
+
+    where = "this machine has no CUDA GPU" if not torch.cuda.is_available() else "the locked builds are CPU-only"
+    raise MillraceError(
+        f"train.accelerator: {accelerator} with a tree family: {where} (lightgbm and xgboost-cpu); "
+        "set train.accelerator: auto or cpu"
+    )
+
+
+def balanced_weights(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Each row weighted by the inverse of its class's share: every class weighs the same in total."""
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    return (len(labels) / (classes * np.maximum(counts, 1)))[labels]
+
+
+def fit(
+    family: str,
+    task: str,
+    classes: int,
+    spec: dict[str, Any],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    seed: int,
+) -> tuple[TreeModel, dict[str, list[float]], int]:
+    """Fit on the training split, stopping when the validation loss has not improved for
+    `early_stopping_rounds` rounds; return the model cut at its best round, the per-round train and
+    validation losses, and that best round (1-based)."""
+    library = _library(family)
+    weights = None
+    if task == "classification" and spec.get("class_weight") == "balanced":
+        weights = balanced_weights(train[1].astype(np.int64), classes)
+    threads = max(1, len(os.sched_getaffinity(0)))
+    if library == "lightgbm":
+        model, curves, best = _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads)
+    else:
+        model, curves, best = _fit_xgboost(task, spec, train, val, weights, seed, threads)
+    return TreeModel(library, task, classes, model), curves, best
+
+
+def _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads):
+    import lightgbm
+
+    options = {
+        "n_estimators": spec["n_estimators"],
+        "learning_rate": spec["learning_rate"],
+        "num_leaves": spec["num_leaves"],
+        "min_child_samples": spec["min_child_samples"],
+        "random_state": seed,
+        "n_jobs": threads,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
+    estimator = lightgbm.LGBMRegressor(**options) if task == "regression" else lightgbm.LGBMClassifier(**options)
+    recorded: dict[str, Any] = {}
+    callbacks = [
+        lightgbm.early_stopping(spec["early_stopping_rounds"], verbose=False),
+        lightgbm.record_evaluation(recorded),
+    ]
+    estimator.fit(
+        train[0],
+        train[1],
+        sample_weight=weights,
+        eval_X=(train[0], val[0]),
+        eval_y=(train[1], val[1]),
+        callbacks=callbacks,
+    )
+    best = int(estimator.best_iteration_ or estimator.n_estimators_)
+    first, second = recorded.values()  # in eval order: the training split ("training" or "valid_0"), then val
+    curves = {"train": next(iter(first.values())), "val": next(iter(second.values()))}
+    # The saved model ends at the best round, so the file, LightGBM and the ONNX graph agree.
+    text = float32_thresholds(estimator.booster_.model_to_string(num_iteration=best))
+    return lightgbm.Booster(model_str=text), curves, best
+
+
+def float32_thresholds(model: str) -> str:
+    """LightGBM's split thresholds rounded down to float32, which changes no decision on float32 features.
+
+    LightGBM compares a feature with a double threshold; ONNX's tree operators hold float thresholds, so a
+    threshold between two float32 values would round, and a row at that value would take the other branch in
+    the deployed graph (seen on 2 of 344 penguins). For a float32 x, x <= t holds exactly when x <= the largest
+    float32 not above t: with that threshold both runtimes decide alike.
+    """
+
+    def down(value: str) -> str:
+        exact = float(value)
+        single = np.float32(exact)
+        if float(single) > exact:
+            single = np.nextafter(single, np.float32(-np.inf))
+        return repr(float(single))
+
+    lines = model.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("threshold="):
+            lines[i] = "threshold=" + " ".join(down(v) for v in line[len("threshold=") :].split())
+    # tree_sizes lists each tree's length in bytes, which the new thresholds change; without it, LightGBM reads
+    # the trees one after the other.
+    return "\n".join(line for line in lines if not line.startswith("tree_sizes="))
+
+
+def _fit_xgboost(task, spec, train, val, weights, seed, threads):
+    import xgboost
+
+    options = {
+        "n_estimators": spec["n_estimators"],
+        "learning_rate": spec["learning_rate"],
+        "max_depth": spec["max_depth"],
+        "early_stopping_rounds": spec["early_stopping_rounds"],
+        "tree_method": "hist",
+        "random_state": seed,
+        "n_jobs": threads,
+    }
+    estimator = xgboost.XGBRegressor(**options) if task == "regression" else xgboost.XGBClassifier(**options)
+    estimator.fit(train[0], train[1], sample_weight=weights, eval_set=[train, val], verbose=False)
+    found = estimator.evals_result()
+    curves = {"train": next(iter(found["validation_0"].values())), "val": next(iter(found["validation_1"].values()))}
+    best = int(estimator.best_iteration) + 1
+    # Cut at the best round and reloaded, so the file, XGBoost and the ONNX graph hold the same trees.
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="millrace-xgb-") as folder:
+        path = Path(folder) / "model.json"
+        estimator.get_booster()[:best].save_model(str(path))
+        cut = xgboost.XGBRegressor() if task == "regression" else xgboost.XGBClassifier()
+        cut.load_model(str(path))
+    return cut, curves, best
+
+
+def gain_by_feature(model: TreeModel, plan) -> dict[str, float]:
+    """Each input column's share of the total split gain, largest first: a column's one-hot, date-part or
+    TF-IDF positions summed back into the column they came from."""
+    from millrace.inputs.table_transform import column_width
+
+    gains = model.gains(plan.width)
+    shares: dict[str, float] = {}
+    at = 0
+    for column in plan.transform.columns:
+        width = column_width(column)
+        shares[column["name"]] = float(gains[at : at + width].sum())
+        at += width
+    total = sum(shares.values()) or 1.0
+    return {name: round(gain / total, 4) for name, gain in sorted(shares.items(), key=lambda kv: -kv[1])}

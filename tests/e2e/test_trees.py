@@ -1,0 +1,70 @@
+"""Gradient-boosted trees through the real pipeline: `model.name: xgboost` (then `lightgbm`) reruns select to
+deploy only, trains with early stopping, ships one ONNX graph that gives the trained model's probabilities, and
+the real server answers with them; a GPU asked for on this CPU machine is refused by the train stage, saying why."""
+
+import json
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from millrace.models import trained_model
+from tests.e2e.test_serve import PENGUIN, start
+from tests.helpers.harness import set_param, sh, stages_run
+
+pytestmark = pytest.mark.slow
+
+
+def served_probabilities(repo) -> dict[str, float]:
+    process, url = start(repo)
+    try:
+        for _ in range(150):
+            reply = httpx.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10)
+            if reply.status_code != 503:
+                break
+        assert reply.status_code == 200, reply.text
+        return reply.json()["predictions"][0]["probabilities"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_tree_families_train_deploy_and_serve_what_they_trained(workspace):
+    set_param(workspace, r"^  champion_tolerance: .*$", "  champion_tolerance: 1.0")  # a family change, judged here
+    for family, saved in (("xgboost", "model.xgboost.json"), ("lightgbm", "model.lightgbm.txt")):
+        set_param(workspace, r"^  name: \S+ ", f"  name: {family} ")
+        ran = sh(workspace, "dvc", "repro")
+        assert stages_run(ran.stdout) == ["select", "train", "evaluate", "deploy"]  # the data stages are as they were
+
+        train = workspace / "models/train"
+        meta = json.loads((train / "model.json").read_text())
+        assert (train / saved).is_file() and not (train / "model.safetensors").exists()
+        assert meta["family"] == family and meta["best_round"] <= meta["rounds_run"] < 1000  # stopped early
+        curve = pd.read_csv(workspace / "reports/train/plots/metrics/val/loss.tsv", sep="\t")
+        assert len(curve) == meta["rounds_run"]  # one row per round; the best round's loss is the lowest (rounded)
+        assert curve["loss"].iloc[meta["best_round"] - 1] == curve["loss"].min() == meta["best_val_loss"]
+
+        evaluation = json.loads((workspace / "reports/evaluate/metrics.json").read_text())
+        assert evaluation["test"]["accuracy"] >= 0.9 and evaluation["model"]["family"] == family
+        importance = evaluation["feature_importance"]["features"]
+        columns = json.loads((train / "preprocess.json").read_text())["columns"]
+        assert set(importance) == {c["name"] for c in columns} and abs(sum(importance.values()) - 1) < 1e-3
+        card = (workspace / "models/deploy/MODEL_CARD.md").read_text()
+        assert "## Feature importance (share of split gain)" in card
+        manifest = json.loads((workspace / "models/deploy/manifest.json").read_text())
+        assert manifest["family"] == family and "model.torchscript.pt" not in manifest["files"]
+        assert manifest["parity"]["onnx_max_abs_diff"] <= 1e-4 and manifest["parity"]["onnx_same_predictions"]
+        assert "tree ensemble" in manifest["variants"]["int8"]["refused"]
+
+        trained = trained_model.load(train)
+        expected = trained_model.predict(trained, pd.DataFrame([PENGUIN])).numpy()[0]
+        served = served_probabilities(workspace)
+        assert np.allclose([served[c] for c in trained.classes], expected, atol=1e-5)
+        assert max(served, key=served.get) == "Gentoo"
+
+    set_param(workspace, r"^  accelerator: auto .*$", "  accelerator: gpu")
+    refused = sh(workspace, "dvc", "repro", "train", check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Traceback" not in said
+    assert "train.accelerator: gpu with a tree family: this machine has no CUDA GPU" in said

@@ -1,0 +1,98 @@
+"""The tree families: fitted with early stopping on validation, cut at the best round, saved in the library's
+own format and loaded back to the same outputs, exported to one ONNX graph that gives them, rows weighted so
+classes weigh alike, and a GPU asked for refused with the reason."""
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from millrace.errors import MillraceError
+from millrace.models import trees
+from millrace.models.catalogue import FAMILIES
+from millrace.sources.builtin import load_builtin
+from tests.helpers.params import plan_for
+
+FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
+
+
+@pytest.fixture(scope="module")
+def penguins_encoded():
+    frame = load_builtin("penguins").dropna(subset=["species"]).sample(frac=1, random_state=0)
+    plan = plan_for(frame.iloc[:240], FEATURES)
+    features = plan.encode(frame)["features"]
+    species = frame["species"].astype("category").cat.codes.to_numpy()
+    flipper = frame["flipper_length_mm"].fillna(200).to_numpy(dtype=np.float64)
+    return features, species, flipper
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_tree_model_stops_early_saves_loads_and_exports_what_it_predicts(family, task, penguins_encoded, tmp_path):
+    features, species, flipper = penguins_encoded
+    target = species if task == "classification" else flipper
+    spec = FAMILIES[family].sizes["medium"] | {"n_estimators": 400, "learning_rate": 0.3, "early_stopping_rounds": 10}
+    train, val = (features[:240], target[:240]), (features[240:], target[240:])
+    model, curves, best = trees.fit(family, task, 3, spec, train, val, seed=0)
+    assert len(curves["train"]) == len(curves["val"]) < 400  # stopped early, on the validation loss
+    assert best == int(np.argmin(curves["val"])) + 1 and len(curves["val"]) == best + 10
+
+    model.save(tmp_path)
+    loaded = trees.TreeModel.load(tmp_path, family, task, 3)
+    np.testing.assert_array_equal(loaded.outputs(features), model.outputs(features))
+    assert model.nodes() > 0
+
+    name = "probabilities" if task == "classification" else "prediction"
+    graph = loaded.to_onnx(features.shape[1], "features", name)
+    session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == [name]
+    exported = session.run(None, {"features": features})[0]
+    expected = model.outputs(features)
+    assert exported.shape == ((len(features), 3) if task == "classification" else (len(features),))
+    scale = np.maximum(np.abs(expected), 1.0)
+    assert float((np.abs(exported - expected) / scale).max()) < 1e-5
+    if task == "classification":
+        assert np.allclose(exported.sum(axis=1), 1, atol=1e-5)
+        assert (exported[240:].argmax(1) == species[240:]).mean() > 0.9
+
+
+def test_the_model_saved_is_the_best_rounds_not_every_round_fitted(penguins_encoded, tmp_path):
+    features, species, _ = penguins_encoded
+    spec = FAMILIES["lightgbm"].sizes["medium"] | {
+        "n_estimators": 400,
+        "learning_rate": 0.3,
+        "early_stopping_rounds": 10,
+    }
+    model, curves, best = trees.fit(
+        "lightgbm", "classification", 3, spec, (features[:240], species[:240]), (features[240:], species[240:]), seed=0
+    )
+    assert model.model.num_trees() == 3 * best  # one tree per class and round, up to the best round only
+    assert len(curves["val"]) > best
+
+
+def test_balanced_weights_make_every_class_weigh_the_same():
+    labels = np.array([0] * 90 + [1] * 9 + [2])
+    weights = trees.balanced_weights(labels, 3)
+    totals = [weights[labels == k].sum() for k in range(3)]
+    assert np.allclose(totals, len(labels) / 3)
+
+
+def test_a_gpu_is_refused_with_the_reason_and_the_cpu_is_not():
+    trees.refuse_accelerator("auto")
+    trees.refuse_accelerator("cpu")
+    with pytest.raises(MillraceError, match=r"train.accelerator: gpu with a tree family: this machine has no CUDA GPU"):
+        trees.refuse_accelerator("gpu")
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+def test_gain_is_summed_back_into_the_columns_it_came_from(family, penguins_encoded):
+    frame = load_builtin("penguins").dropna(subset=["species"]).sample(frac=1, random_state=0)
+    plan = plan_for(frame.iloc[:240], FEATURES)
+    features, species, _ = penguins_encoded
+    spec = FAMILIES[family].sizes["medium"] | {"n_estimators": 50, "early_stopping_rounds": 10}
+    model, _, _ = trees.fit(
+        family, "classification", 3, spec, (features[:240], species[:240]), (features[240:], species[240:]), seed=0
+    )
+    shares = trees.gain_by_feature(model, plan)
+    assert set(shares) == set(FEATURES) and abs(sum(shares.values()) - 1) < 1e-3  # island's one-hot columns: one
+    assert list(shares.values()) == sorted(shares.values(), reverse=True)
+    assert max(shares, key=shares.get) in ("bill_length_mm", "flipper_length_mm", "bill_depth_mm")
