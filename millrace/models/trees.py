@@ -21,7 +21,6 @@ from millrace.errors import MillraceError
 
 FILES = {"lightgbm": "model.lightgbm.txt", "xgboost": "model.xgboost.json"}
 CURVE = {"classification": "log loss", "regression": "squared error"}
-ML_OPSET = 3  # ai.onnx.ml: the TreeEnsemble operators as ONNX Runtime runs them
 ONNX_OPSET = 15  # the highest onnxmltools 1.16 converts to
 
 
@@ -41,13 +40,8 @@ class TreeModel:
 
     def outputs(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (N × classes) or values (N), float32, as the exported graph gives them."""
-        if self.library == "lightgbm":
-            raw = self.model.predict(features)
-        elif self.task == "regression":
-            raw = self.model.predict(features)
-        else:
-            raw = self.model.predict_proba(features)
-        raw = np.asarray(raw, dtype=np.float64)
+        probabilities = self.library == "xgboost" and self.task == "classification"
+        raw = np.asarray(self.model.predict_proba(features) if probabilities else self.model.predict(features))
         if self.task == "classification" and raw.ndim == 1:  # LightGBM's binary model: P(class 1)
             raw = np.stack([1 - raw, raw], axis=1)
         return raw.astype(np.float32)

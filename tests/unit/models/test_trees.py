@@ -96,3 +96,18 @@ def test_gain_is_summed_back_into_the_columns_it_came_from(family, penguins_enco
     assert set(shares) == set(FEATURES) and abs(sum(shares.values()) - 1) < 1e-3  # island's one-hot columns: one
     assert list(shares.values()) == sorted(shares.values(), reverse=True)
     assert max(shares, key=shares.get) in ("bill_length_mm", "flipper_length_mm", "bill_depth_mm")
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+def test_a_two_class_model_gives_both_classes_probabilities_in_the_library_and_the_graph(family, penguins_encoded):
+    features, species, _ = penguins_encoded
+    gentoo = (species == 2).astype(np.int64)
+    spec = FAMILIES[family].sizes["medium"] | {"n_estimators": 50, "early_stopping_rounds": 10}
+    model, _, _ = trees.fit(
+        family, "classification", 2, spec, (features[:240], gentoo[:240]), (features[240:], gentoo[240:]), seed=0
+    )
+    expected = model.outputs(features)
+    assert expected.shape == (len(features), 2) and np.allclose(expected.sum(axis=1), 1, atol=1e-6)
+    graph = model.to_onnx(features.shape[1], "features", "probabilities")
+    session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {"features": features})[0] - expected).max() < 1e-5
