@@ -7,7 +7,7 @@ input plan, logging each round with dvclive and saving. Both fits run the same r
 and evaluation sets (early stopping never triggers: a fixed number of rounds), so they do the same boosting
 work. Synthetic data (scikit-learn's
 make_classification), made by the benchmark. `python -m bench.trees [--rows N] [--rounds R] [--repeats K]`; results in
-bench/results/trees.json (bench/__init__.py).
+bench/results/trees.json, or trees_<N>rows.json for another size (bench/__init__.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from millrace.models import trees
 from millrace.models.catalogue import FAMILIES
 
 CLASSES = 3
+DEFAULT_ROWS = 200_000  # results of another size go beside these, named by the rows
 FEATURES = 20
 LATENCY_RUNS = 200
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3, help="fits each way, alternated; medians reported")
     args = parser.parse_args(argv)
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
                 **inference(out / "model", family),
             }
     results["machine"] = machine_info()
-    write_results("trees", results)
+    write_results("trees" if args.rows == DEFAULT_ROWS else f"trees_{args.rows}rows", results)
     print("| family | fit direct (s) | train stage (s) | overhead | ONNX / native, batch 1 | batch 1024 |")
     print("|---|---|---|---|---|---|")
     for family, found in results["families"].items():

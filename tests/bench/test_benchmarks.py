@@ -194,7 +194,7 @@ def test_the_tree_benchmark_fits_both_ways_and_times_both_runtimes(tmp_path, mon
 
     monkeypatch.setenv("MILLRACE_BENCH_RESULTS", str(tmp_path))
     results = main(["--rows", "2000", "--rounds", "5", "--repeats", "1"])
-    assert json.loads((tmp_path / "trees.json").read_text()) == results
+    assert json.loads((tmp_path / "trees_2000rows.json").read_text()) == results
     for family in ("lightgbm", "xgboost"):
         found = results["families"][family]
         assert found["fit_train_stage_s"] > 0 and found["fit_direct_s"] > 0
