@@ -67,26 +67,24 @@ def run(trained, val: pd.DataFrame, evaluation: dict[str, Any], settings, out: P
     names = trained.plan.input_names
     inputs = trained.plan.encode(val.iloc[:PARITY_ROWS])
     labels = val["label"].to_numpy()
+    everything = trained.plan.encode(val)
     if trained_model.is_tree(trained.meta):
         figures = export_trees(trained.backbone, inputs, names, trained.task, out)
         check_parity(figures, settings.parity_tolerance)
-        plans.save(trained.plan, out)
-        variants = compression.for_trees(trained.plan.encode(val), labels, trained.task, out, settings)
-        timings = {name: measured.pop("timings") for name, measured in variants.items()}
-        return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}
-    backbone = trained.backbone
-    trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone
-    model = trained.serving_model()
-    export(model, inputs, names, trained.task, out)
-    figures = parity(model, inputs, names, trained.task, out)
-    check_parity(figures, settings.parity_tolerance)
+        variants = compression.for_trees(everything, labels, trained.task, out, settings)
+    else:
+        backbone = trained.backbone
+        trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone
+        model = trained.serving_model()
+        export(model, inputs, names, trained.task, out)
+        figures = parity(model, inputs, names, trained.task, out)
+        check_parity(figures, settings.parity_tolerance)
+
+        def export_onnx(candidate, directory: Path) -> None:
+            export(candidate, inputs, names, trained.task, directory)
+
+        variants = compression.build(model, export_onnx, everything, labels, trained.task, out, settings)
     plans.save(trained.plan, out)
-    everything = trained.plan.encode(val)
-
-    def export_onnx(candidate, directory: Path) -> None:
-        export(candidate, inputs, names, trained.task, directory)
-
-    variants = compression.build(model, export_onnx, everything, labels, trained.task, out, settings)
     timings = {name: measured.pop("timings") for name, measured in variants.items()}
     return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}
 

@@ -12,7 +12,6 @@ training completes). Run: `python -m stages.train`.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,40 +37,12 @@ def run(
 
     `params` is the whole millrace.config.params.Params; only seed, data, model and train are read.
     """
-    from millrace.models import trained_model
     from millrace.models.catalogue import FAMILIES
+    from millrace.training import boosting, lightning_run
 
     if FAMILIES[selection["family"]].engine == "tree":
-        from millrace.training import boosting
-
         return boosting.run(label_dir, selection, params, out, live_dir) | {"resumed": False}
-    from millrace.training.callbacks import GradualUnfreeze
-    from millrace.training.fit import build, fingerprint, trainer
-    from millrace.training.logger import Logger
-    from millrace.training.resume import resume_point
-
-    setup = build(label_dir, selection, params)
-    ckpt_path = resume_point(checkpoints, fingerprint(label_dir, selection, params), params.train.resume)
-    logger = Logger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
-    gradual = setup.meta["model"]["strategy"] == "gradual_unfreeze"
-    extra = [GradualUnfreeze(params.train.unfreeze_every)] if gradual else []
-    fitter, checkpoint = trainer(params.train, checkpoints, logger, [*extra, *callbacks])
-    fitter.fit(setup.system, datamodule=setup.datamodule, ckpt_path=ckpt_path)
-    if not fitter.is_global_zero:  # a DDP worker: rank 0 holds the best checkpoint and saves the model
-        return {}
-
-    best = trained_model.load_checkpoint(checkpoint.best_model_path)
-    setup.system.load_state_dict(best["state_dict"])
-    backbone = setup.system.backbone
-    meta = setup.meta | {
-        "best_epoch": int(best["epoch"]),
-        "best_val_loss": float(checkpoint.best_model_score),
-        "epochs_run": fitter.current_epoch,
-    }
-    meta |= trained_model.parameter_counts(backbone)
-    trained_model.save(out, backbone.cpu(), meta, setup.plan)
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    return meta | {"resumed": ckpt_path is not None}
+    return lightning_run.run(label_dir, selection, params, out, live_dir, checkpoints, callbacks)
 
 
 def main() -> None:
