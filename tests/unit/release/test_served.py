@@ -75,3 +75,16 @@ def test_a_deploy_folder_that_differs_from_the_active_release_is_explained(tmp_p
     note = served.resolve(params).note
     assert f"holds {restored}, which was never registered" in note and "dvc exp apply" in note
     assert served.resolve(params).describe().startswith(f"model penguins-species, version {first}: the active release")
+
+
+def test_a_bundle_of_another_model_than_params_names_is_said_to_be_so(tmp_path, params):
+    home = tmp_path / "releases/penguins-species"
+    ours = deployed(tmp_path, "a" * 64)
+    registry.promote(home, registry.register(tmp_path / "deploy", home), "deploy")
+    deployed(tmp_path, "e" * 64, model="wine-class")  # params.yaml edited back to penguins, repro not run yet
+    used = served.resolve(params)
+    assert used.version == ours and "holds version eeeeeeee-v of model wine-class, not of penguins-species" in used.note
+    shutil.rmtree(home)
+    used = served.resolve(params)
+    assert used.model == "wine-class" and used.directory == tmp_path / "deploy"
+    assert "params.yaml names model penguins-species" in used.why and "`dvc repro` deploys that" in used.why
