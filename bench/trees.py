@@ -44,13 +44,13 @@ def settings_for(rounds: int):
 
 
 def fit_stage(family: str, split: Path, rounds: int, out: Path) -> float:
-    from millrace.training import boosting
+    from millrace.training import estimator_run
 
     settings, options = settings_for(rounds)
     selection = {"family": family, "size": "medium", "options": options}
     (out / "model").mkdir(parents=True)
     started = time.perf_counter()
-    boosting.run(split, selection, settings, out / "model", out / "live")
+    estimator_run.run(split, selection, settings, out / "model", out / "live")
     return time.perf_counter() - started
 
 

@@ -38,7 +38,7 @@ from millrace.models import trained_model
 from millrace.precision import rounded, write_figures
 from millrace.release import compression, deploy_targets, lineage, naming
 from millrace.release.champion import champion_comparison
-from millrace.release.exports import export, export_trees, output_name, parity
+from millrace.release.exports import export, export_estimator, output_name, parity
 
 MANIFEST, CARD = "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # validation rows checked for export parity
@@ -68,10 +68,10 @@ def run(trained, val: pd.DataFrame, evaluation: dict[str, Any], settings, out: P
     inputs = trained.plan.encode(val.iloc[:PARITY_ROWS])
     labels = val["label"].to_numpy()
     everything = trained.plan.encode(val)
-    if trained_model.is_tree(trained.meta):
-        figures = export_trees(trained.backbone, inputs, names, trained.task, out)
+    if trained_model.is_estimator(trained.meta):
+        figures = export_estimator(trained.backbone, inputs, names, trained.task, out)
         check_parity(figures, settings.parity_tolerance)
-        variants = compression.for_trees(everything, labels, trained.task, out, settings)
+        variants = compression.for_estimators(everything, labels, trained.task, out, settings)
     else:
         backbone = trained.backbone
         trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone

@@ -164,12 +164,12 @@ def main() -> None:
     report, plot_data, page = run(model, test, params.evaluate, train, params.seed, verdicts, val)
     report["model"] = {"family": model.meta["family"], "strategy": model.meta["model"]["strategy"]}
     report["model"] |= model_size(model, Path(params.paths.train))
-    if model.meta.get("engine") == "tree":
-        from millrace.models.trees import gain_by_feature
+    if trained_model.is_estimator(model.meta):
+        from millrace.models.estimators import IMPORTANCE, importance_by_column
 
         report["feature_importance"] = {
-            "kind": "share of split gain",
-            "features": gain_by_feature(model.backbone, model.plan),
+            "kind": IMPORTANCE[model.meta["engine"]],
+            "features": importance_by_column(model.backbone, model.plan),
         }
     teacher = teacher_comparison(model, test)
     if teacher:

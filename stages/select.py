@@ -10,7 +10,11 @@ resources (accelerator and its memory, `model.time_budget_minutes`) and `model.p
 - `speed` takes the fastest candidate, `accuracy` the highest quality one, `balanced` the highest
   quality one that needs at most a quarter of the budget (else the fastest);
 - `model.name`, `model.strategy` and `model.size` narrow the candidates to what the user chose,
-  and such an override wins even over the budget; the selection records it as such.
+  and such an override wins even over the budget; the selection records it as such;
+- on a table with `model.name: auto` and two or more families in `model.portfolio`, the families are not
+  ranked by prior but compared: each one's fixed configurations are fitted and judged on held-out data
+  (millrace/training/portfolio.py: 5-fold cross-validation below 10,000 rows) within the time budget, and the
+  best is chosen; `reports/selection.md` is then the leaderboard.
 
 Writes `<paths.selection>` (models/selection.json: the choice, the rules that fired, each rejected
 candidate and why) and `reports/selection.md` (the same, readable, with every candidate's time
@@ -20,9 +24,12 @@ Run: `python -m stages.select`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from millrace.config.params import Model, load_params
@@ -30,15 +37,33 @@ from millrace.errors import MillraceError
 from millrace.files import read_json, write_json, write_text
 from millrace.inputs.plans import declared_text_column, feature_columns
 from millrace.models.catalogue import FAMILIES
-from millrace.models.selection import OVER_BUDGET, candidates, choose, describe, label, overrides_of, resources
+from millrace.models.selection import (
+    OVER_BUDGET,
+    candidates,
+    choose,
+    describe,
+    label,
+    overrides_of,
+    portfolio_of,
+    resources,
+)
 
 RESOURCES_LOG = Path(".millrace/logs/resources.json")  # what select found on this machine, for people
 
 
-def run(profile: dict[str, Any], found: dict[str, Any], model: Model, epochs: int) -> dict[str, Any]:
-    """Pick family, strategy and size (or honour params' choice) and record the reasons."""
+def run(
+    profile: dict[str, Any], found: dict[str, Any], model: Model, epochs: int, judge: Callable | None = None
+) -> dict[str, Any]:
+    """Pick family, strategy and size (or honour params' choice) and record the reasons.
+
+    `judge(families)` fits and judges a portfolio's candidates (millrace.training.portfolio.compare, bound to
+    the data); it is called when `model.portfolio` names two or more families that fit this data.
+    """
     rows = candidates(profile, found, model, epochs)
     fits = [c for c in rows if c["rejected"] is None]
+    compared = list(dict.fromkeys(c["family"] for c in fits))
+    if judge is not None and len(portfolio_of(model, profile)) > 1 and len(compared) > 1:
+        return _from_portfolio(profile, found, model, rows, judge([FAMILIES[name] for name in compared]))
     overrides = overrides_of(model)
     over_budget = [c for c in rows if (c["rejected"] or "").startswith(OVER_BUDGET)]
     if not fits and overrides and over_budget:
@@ -79,8 +104,60 @@ def run(profile: dict[str, Any], found: dict[str, Any], model: Model, epochs: in
     }
 
 
+def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, Any]:
+    """The selection when a portfolio was judged: its winner, the leaderboard and why each other candidate lost."""
+    from millrace.training.portfolio import CV_ROWS, FOLDS, why_lost, winner
+
+    task = profile["task"]
+    metric = "accuracy" if task == "classification" else "r2"
+    if not any(r.skipped is None for r in results):
+        raise MillraceError(
+            f"model.time_budget_minutes ({model.time_budget_minutes:g}) is too short to judge any candidate of the "
+            f"portfolio: {results[0].skipped}; raise it or list fewer families in model.portfolio"
+        )
+    best = winner(results, task)
+    family = FAMILIES[best.candidate.family]
+    how = f"{FOLDS}-fold cross-validation on train + validation" if best.error is not None else "the validation split"
+    families = ", ".join(dict.fromkeys(r.candidate.family for r in results))
+    config = ", ".join(f"{k}={v}" for k, v in best.candidate.config.items()) or "its defaults"
+    spread = f" ± {best.error:.4f}" if best.error is not None else ""
+    tried = sum(r.skipped is None for r in results)
+    reasons = [
+        f"{profile['kind']} {task}, {profile['rows']} training rows, portfolio of {families} → "
+        f"{best.candidate.name} ({config})",
+        f"{tried} of {len(results)} candidates judged by {how} within {model.time_budget_minutes:g} min; "
+        f"best held-out {metric} {best.score:.4f}{spread} (cross-validation below {CV_ROWS:,} rows)",
+        f"{family.name}: {family.description}",
+    ]
+
+    def rank(result):
+        judged = result.skipped is None and result.score is not None and not np.isnan(result.score)
+        return (not judged, -result.score if judged else 0.0, result.loss if judged else 0.0)
+
+    leaderboard = []
+    for result in sorted(results, key=rank):
+        verdict = "**chosen**" if result is best else why_lost(result, best, metric)
+        leaderboard.append(result.row() | {"verdict": verdict})
+    in_portfolio = {r.candidate.family for r in results}
+    return {
+        **best.candidate.selection(family),
+        "estimated_minutes": round(best.fit_seconds / 60, 2),
+        "overridden": {},
+        "data": profile,
+        "resources": found,
+        "reasons": reasons,
+        "candidates": rows,
+        "leaderboard": leaderboard,
+        "metric": metric,
+        "rejected": {e["candidate"]: e["verdict"] for e in leaderboard if e["verdict"] != "**chosen**"}
+        | {label(c): c["rejected"] for c in rows if c["rejected"] and c["family"] not in in_portfolio},
+    }
+
+
 def report(selection: dict[str, Any]) -> str:
     """reports/selection.md: the choice, the rules that fired and every candidate, readable."""
+    if "leaderboard" in selection:
+        return _leaderboard_report(selection)
     lines = [
         f"# Model selection: {selection['family']} ({selection['strategy']}, {selection['size']})",
         "",
@@ -105,6 +182,49 @@ def report(selection: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _leaderboard_report(selection: dict[str, Any]) -> str:
+    """reports/selection.md for a portfolio: every candidate's held-out score, cost and verdict, best first."""
+    metric = selection["metric"]
+    title = next(e["candidate"] for e in selection["leaderboard"] if e["verdict"] == "**chosen**")
+    lines = [
+        f"# Model selection: {title} (portfolio)",
+        "",
+        *[f"- {reason}" for reason in selection["reasons"]],
+        "",
+        f"| candidate | configuration | {metric} (± SE) | loss | fit s | size | latency ms | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for e in selection["leaderboard"]:
+        config = ", ".join(f"{k}={v}" for k, v in e["config"].items()) or "defaults"
+        if e["skipped"]:
+            lines.append(f"| {e['candidate']} | {config} | | | | | | {e['verdict']} |")
+            continue
+        spread = f" ± {e['error']:.4f}" if e["error"] is not None else ""
+        cached = " (cached)" if e["cached"] else ""
+        figures = f"{e['score']:.4f}{spread} | {e['loss']:.4f} | {e['fit_seconds']:.2f}{cached}"
+        lines.append(
+            f"| {e['candidate']} | {config} | {figures} | {e['size']} | {e['latency_ms']:.2f} | {e['verdict']} |"
+        )
+    others = [
+        c
+        for c in selection["candidates"]
+        if c["rejected"] and c["family"] not in {e["family"] for e in selection["leaderboard"]}
+    ]
+    if others:
+        lines += ["", "Not in the portfolio for this data:", ""]
+        lines += sorted({f"- {c['family']}: {c['rejected']}" for c in others})
+    lines += [
+        "",
+        "Score: the mean over the folds (or the validation split); SE: the folds' standard deviation / √folds; "
+        "loss: log loss (RMSE for values), the tie-breaker; fit s: seconds per fit; size: parameters, tree nodes "
+        "or coefficients; latency: one row through the input plan and the model, in process.",
+    ]
+    found = selection["resources"]
+    machine = found.get("gpu") or f"{found['cpu_cores']} CPU cores, no GPU"
+    lines += ["", f"Data: `{selection['data']}`", "", f"Resources: {machine} (memory: {RESOURCES_LOG})", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     params = load_params()
     label_dir = Path(params.paths.label)
@@ -113,13 +233,25 @@ def main() -> None:
     features = feature_columns(train, params.data)
     task = labels.get("task", "classification")
     profile = describe(train, features, labels["classes"], task, declared_text_column(params.data))
-    selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs)
-    # The choice and its reasons feed train; the machine's figures and the full candidate table
-    # only the report, so a rerun on another machine that chooses the same retrains nothing.
-    write_json(params.paths.selection, {k: v for k, v in selection.items() if k not in ("resources", "candidates")})
+    started = time.monotonic()
+
+    def judge(families):
+        from millrace.training import portfolio
+
+        val = pd.read_parquet(label_dir / "val.parquet")
+        spent = time.monotonic() - started
+        return portfolio.compare(families, train, val, labels, params, params.model.time_budget_minutes * 60 - spent)
+
+    selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs, judge)
+    # The choice and its reasons feed train; the machine's figures, the full candidate table and the
+    # leaderboard's timings only the report, so a rerun on another machine that chooses the same retrains nothing.
+    unused = ("resources", "candidates", "leaderboard")
+    write_json(params.paths.selection, {k: v for k, v in selection.items() if k not in unused})
     write_text(Path(params.paths.reports) / "selection.md", report(selection))
     write_json(RESOURCES_LOG, selection["resources"])
     print(f"select: {selection['reasons'][0]}")
+    if "leaderboard" in selection:
+        print(f"select: {selection['reasons'][1]}; the leaderboard: {Path(params.paths.reports) / 'selection.md'}")
 
 
 if __name__ == "__main__":

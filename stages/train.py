@@ -1,9 +1,9 @@
-"""train: fit the selected model family with Lightning (or, for a tree family, its boosting library), log
+"""train: fit the selected model family with Lightning (or, for a tree or linear family, its own library), log
 curves with dvclive, keep the best.
 
 Reads `<paths.label>/{train,val}.parquet`, `<paths.selection>` and the `seed`, `data.*`, `model.*`
 and `train.*` params; writes `<paths.train>/` (model.safetensors, model.json,
-preprocess.json [+ tokenizer.json for text]; a tree family's own model file instead of the weights) and
+preprocess.json [+ tokenizer.json for text]; a tree or linear family's own model file instead of the weights) and
 `reports/train/` (dvclive metrics and per-epoch, or per-round, plots).
 Deterministic on CPU: the same params give the same weights. With `train.resume: auto` an
 interrupted run continues from its last epoch (checkpoints in `.millrace/resume/`, removed once
@@ -37,12 +37,9 @@ def run(
 
     `params` is the whole millrace.config.params.Params; only seed, data, model and train are read.
     """
-    from millrace.models.catalogue import FAMILIES
-    from millrace.training import boosting, lightning_run
+    from millrace.training.dispatch import fit_selected
 
-    if FAMILIES[selection["family"]].engine == "tree":
-        return boosting.run(label_dir, selection, params, out, live_dir) | {"resumed": False}
-    return lightning_run.run(label_dir, selection, params, out, live_dir, checkpoints, callbacks)
+    return fit_selected(label_dir, selection, params, out, live_dir, checkpoints, callbacks)
 
 
 def main() -> None:

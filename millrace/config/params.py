@@ -409,7 +409,7 @@ class Distill(_Section):
 
 # The families of millrace/models/catalogue.py (a test keeps the two the same; params never import the catalogue,
 # whose changes would otherwise rerun every stage that parses params).
-FamilyName = Literal["tabular_mlp", "lightgbm", "xgboost", "image_cnn", "text_minilm", "text_bow"]
+FamilyName = Literal["tabular_mlp", "linear", "lightgbm", "xgboost", "catboost", "image_cnn", "text_minilm", "text_bow"]
 
 
 class Model(_Section):
@@ -418,9 +418,19 @@ class Model(_Section):
     size: Literal["auto", "small", "medium", "large"] = "auto"
     preference: Literal["speed", "balanced", "accuracy"] = "balanced"
     time_budget_minutes: float = Field(10.0, gt=0)
+    # Tables with name auto: the families select compares on held-out data (one family: chosen as before, by
+    # preference); auto: every table family.
+    portfolio: Literal["auto"] | list[FamilyName] = ["tabular_mlp"]
     dropout: float = Field(0.1, ge=0, lt=1)
     lora: Lora = Lora()
     distill: Distill | None = None  # train a small student on a teacher's soft targets
+
+    @field_validator("portfolio")
+    @classmethod
+    def _some_families(cls, value):
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError("list each family once, at least one, or write auto")
+        return value
 
 
 def _lightning_devices(devices: int | str | list[int]) -> int | str | list[int]:

@@ -1,18 +1,25 @@
 """The catalogue of model families: the ones `select` chooses from, and the extension point for new ones.
 
-Adding a family is one module under `millrace/models/families/` with a `build(plan, outputs, spec)` that
-returns a plain `nn.Module` (its `forward` takes the plan's inputs in order), plus one
-`ModelFamily` entry below: Lightning trains it (`engine="lightning"`). A family with `engine="tree"` is a
-gradient-boosting library instead (millrace/models/trees.py): no module to build, the size options are the
-library's, and its cost is per training row per boosting round. `spec` is what `select` chose: strategy,
-size and that size's options, and the model params (dropout, LoRA settings). Entries name their builder by
-import path so that `select` never imports torch.
+A family is one `ModelFamily` entry below plus the code that fits it, in one of three engines:
 
-The costs are rough CPU seconds per training row per epoch (validation included) at the family's
-reference input size (16 tokens, 8×8 pixels), measured on the 2-core CI machine (text: the
-reviews example, 510 rows, 3 epochs per strategy); `select` multiplies them by rows, epochs and input scale to
-estimate a run's time against `model.time_budget_minutes`. The quality ranks order candidates
-by what usually reaches higher accuracy; they are priors, not promises.
+- `lightning`: a module under `millrace/models/families/` with `build(plan, outputs, spec)` returning a plain
+  `nn.Module` (its `forward` takes the plan's inputs in order); Lightning trains it, deploy exports it with
+  torch.onnx;
+- `tree`: a gradient-boosting library (millrace/models/trees.py), its size options the library's own;
+- `linear`: scikit-learn's logistic or ridge regression (millrace/models/linear.py).
+
+Whatever the engine, a fitted model gives probabilities or values, saves in a non-pickle format and exports to
+ONNX (millrace/models/estimators.py says which class does it for the non-torch engines), and the entry gives a
+cost estimate (`Variant.cost`) and a small `search_space`: at most 8 fixed configurations, cheapest first, the
+first the family's default. A portfolio (`model.portfolio`) tries them in that order. `spec` is what `select`
+chose: strategy, size and that size's options (a configuration's options over them), and the model params
+(dropout, LoRA settings). Entries name their builder by import path so that `select` never imports torch.
+
+The costs are rough CPU seconds per training row per epoch (a tree: per boosting round; linear: per fit),
+validation included, at the family's reference input size (16 tokens, 8×8 pixels), measured on the 2-core CI
+machine (text: the reviews example, 510 rows, 3 epochs per strategy); `select` multiplies them by rows, epochs
+and input scale to estimate a run's time against `model.time_budget_minutes`. The quality ranks order
+candidates by what usually reaches higher accuracy; they are priors, not promises.
 """
 
 from __future__ import annotations
@@ -43,14 +50,17 @@ class ModelFamily:
     gpu_speedup: float = 1.0  # how much faster one GPU trains it than the CPU
     parameters: int = 0  # about how many weights its largest size has (0: small enough not to matter)
     automatic: bool = True  # False: chosen only by name (model.name) or as a distillation student
-    engine: str = "lightning"  # lightning: a torch module Lightning trains; tree: millrace/models/trees.py
+    engine: str = "lightning"  # lightning: a torch module Lightning trains; tree; linear (see the module's doc)
+    search_space: tuple[dict[str, Any], ...] = ({},)  # a portfolio's configurations, cheapest first (≤ 8)
 
     def build(self, plan, outputs: int, spec: dict[str, Any]):
         module, function = self.builder.split(":")
         return getattr(importlib.import_module(module), function)(plan, outputs, spec)
 
 
-def _boosting(name: str, description: str, **options: Any) -> ModelFamily:
+def _boosting(
+    name: str, description: str, space: tuple[dict[str, Any], ...], cost: float = 2e-6, **options: Any
+) -> ModelFamily:
     """A tree family: one size, early stopping on the validation loss, rows weighted so classes weigh alike."""
     return ModelFamily(
         name=name,
@@ -58,7 +68,7 @@ def _boosting(name: str, description: str, **options: Any) -> ModelFamily:
         tasks=frozenset({"classification", "regression"}),
         description=f"{description} over the fitted features",
         builder="millrace.models.trees:fit",
-        variants=(Variant("full", "medium", 4, 2e-6),),
+        variants=(Variant("full", "medium", 4, cost),),
         sizes={
             "medium": {
                 "n_estimators": 1000,
@@ -68,8 +78,9 @@ def _boosting(name: str, description: str, **options: Any) -> ModelFamily:
                 **options,
             }
         },
-        automatic=False,  # chosen by name until select compares families on held-out data
+        automatic=False,  # chosen by name, or compared with others in a portfolio (model.portfolio)
         engine="tree",
+        search_space=space,
     )
 
 
@@ -88,9 +99,50 @@ FAMILIES: dict[str, ModelFamily] = {
                 Variant("full", "large", 3, 8e-5),
             ),
             sizes={"small": {"hidden": [32]}, "medium": {"hidden": [64, 32]}, "large": {"hidden": [256, 128, 64]}},
+            search_space=({"size": "small"}, {"size": "medium"}, {"size": "large"}),
         ),
-        _boosting("lightgbm", "LightGBM gradient-boosted trees (leaf-wise)", num_leaves=31, min_child_samples=10),
-        _boosting("xgboost", "XGBoost gradient-boosted trees (depth-wise, histogram)", max_depth=6),
+        ModelFamily(
+            name="linear",
+            data_kinds=frozenset({"tabular"}),
+            tasks=frozenset({"classification", "regression"}),
+            description="logistic regression (classes) or ridge regression (values) over the fitted features",
+            builder="millrace.models.linear:fit",
+            variants=(Variant("full", "small", 0, 2e-5),),
+            sizes={"small": {"c": 1.0, "class_weight": "balanced", "max_iter": 1000}},
+            automatic=False,
+            engine="linear",
+            search_space=({}, {"c": 0.1}, {"c": 10.0}),
+        ),
+        _boosting(
+            "lightgbm",
+            "LightGBM gradient-boosted trees (leaf-wise)",
+            (
+                {},
+                {"num_leaves": 7, "min_child_samples": 5},
+                {"num_leaves": 15, "learning_rate": 0.1, "reg_lambda": 1.0},
+                {"num_leaves": 63, "min_child_samples": 20, "colsample_bytree": 0.8},
+            ),
+            num_leaves=31,
+            min_child_samples=10,
+        ),
+        _boosting(
+            "xgboost",
+            "XGBoost gradient-boosted trees (depth-wise, histogram)",
+            (
+                {},
+                {"max_depth": 3},
+                {"max_depth": 4, "learning_rate": 0.1, "reg_lambda": 5.0},
+                {"max_depth": 8, "min_child_weight": 3, "subsample": 0.8, "colsample_bytree": 0.8},
+            ),
+            max_depth=6,
+        ),
+        _boosting(
+            "catboost",
+            "CatBoost gradient-boosted symmetric trees",
+            ({}, {"depth": 4}, {"depth": 8, "l2_leaf_reg": 5.0}),
+            cost=8e-6,  # symmetric trees: a fixed cost per round that small tables do not amortise
+            depth=6,
+        ),
         ModelFamily(
             name="image_cnn",
             data_kinds=frozenset({"image"}),
@@ -100,6 +152,7 @@ FAMILIES: dict[str, ModelFamily] = {
             variants=(Variant("full", "small", 2, 1.5e-4), Variant("full", "large", 3, 6e-4)),
             sizes={"small": {"channels": [16, 32]}, "large": {"channels": [32, 64, 128]}},
             gpu_speedup=10.0,
+            search_space=({"size": "small"}, {"size": "large"}),
         ),
         ModelFamily(
             name="text_minilm",

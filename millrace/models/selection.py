@@ -76,6 +76,8 @@ def input_scale(family: ModelFamily, profile: dict[str, Any]) -> float:
 def estimate_minutes(family: ModelFamily, variant: Variant, profile, found, epochs: int) -> float:
     if family.engine == "tree":  # boosting rounds, not epochs
         epochs = family.sizes[variant.size]["n_estimators"]
+    if family.engine == "linear":  # one fit
+        epochs = 1
     speedup = family.gpu_speedup if found["accelerator"] == "cuda" else 1.0
     seconds = profile["rows"] * epochs * variant.cost * input_scale(family, profile) / speedup
     return seconds / 60
@@ -104,6 +106,16 @@ def _mismatch(family: ModelFamily, profile: dict[str, Any]) -> str | None:
     return None
 
 
+def portfolio_of(model: Model, profile: dict[str, Any]) -> list[str]:
+    """The families `model.portfolio` names for this data (every table family for auto), or none: it applies to
+    tables when `model.name` is auto."""
+    if model.name != "auto" or profile["kind"] != "tabular":
+        return []
+    if model.portfolio == "auto":
+        return [f.name for f in FAMILIES.values() if "tabular" in f.data_kinds]
+    return list(model.portfolio)
+
+
 def overrides_of(model: Model) -> dict[str, str]:
     chosen = {"name": model.name, "strategy": model.strategy, "size": model.size}
     return {key: value for key, value in chosen.items() if value != "auto"}
@@ -112,6 +124,7 @@ def overrides_of(model: Model) -> dict[str, str]:
 def candidates(profile, found, model: Model, epochs: int) -> list[dict[str, Any]]:
     """Every registry variant with its estimate and, if it cannot be chosen, why not."""
     overrides = overrides_of(model)
+    portfolio = portfolio_of(model, profile)
     rows = []
     for family in FAMILIES.values():
         for variant in family.variants:
@@ -128,12 +141,10 @@ def candidates(profile, found, model: Model, epochs: int) -> list[dict[str, Any]
             why = _mismatch(family, profile)
             if why is None and differs:
                 why = f"not what params.yaml chose ({', '.join(differs)})"
-            if why is None and not family.automatic and "name" not in overrides:
-                why = (
-                    "a tree family: chosen only by name (model.name) until select compares families on held-out data"
-                    if family.engine == "tree"
-                    else "chosen only by name (model.name) or as a distillation student"
-                )
+            if why is None and portfolio and family.name not in portfolio:
+                why = f"not in model.portfolio ({', '.join(portfolio)})"
+            if why is None and not family.automatic and "name" not in overrides and not portfolio:
+                why = "chosen only by name (model.name), in a portfolio (model.portfolio) or as a distillation student"
             needs, (limit, where) = training_memory_gb(family, variant), _memory_limit(found)
             row["memory_gb"] = round(needs, 2)
             if why is None and needs > limit:

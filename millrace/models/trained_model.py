@@ -2,9 +2,9 @@
 
 `train` saves with `save()`; `evaluate` and `deploy` rebuild the backbone with `load()`. Only the
 weights training changed are saved (a frozen pretrained encoder is rebuilt from its package), so
-a LoRA run stores its adapters and head, not a copy of the encoder. A tree family's model is the library's
-own text file instead (millrace/models/trees.py); `backbone` is then a `TreeModel`, and `predict`,
-`model_size` and `weights_file` answer for both engines.
+a LoRA run stores its adapters and head, not a copy of the encoder. A tree or linear family's model is its
+library's own file instead (millrace/models/estimators.py); `backbone` is then that model, and `predict`,
+`model_size` and `weights_file` answer for every engine.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from millrace.errors import MillraceError
 from millrace.files import atomic_path, read_json, write_json
 from millrace.inputs import plans
+from millrace.models import estimators
 from millrace.models.catalogue import FAMILIES
+from millrace.models.estimators import is_estimator
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,16 +112,10 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
         raise MillraceError(f"refusing checkpoint {path}: not a plain weights file ({first})") from None
 
 
-def is_tree(meta: dict[str, Any]) -> bool:
-    return meta.get("engine") == "tree"
-
-
 def weights_file(train_dir: Path | str, meta: dict[str, Any]) -> Path:
-    """The file that holds what training learned: safetensors weights, or a tree library's model file."""
-    if is_tree(meta):
-        from millrace.models.trees import FILES
-
-        return Path(train_dir) / FILES[meta["family"]]
+    """The file that holds what training learned: safetensors weights, or a tree or linear model's own file."""
+    if is_estimator(meta):
+        return Path(train_dir) / estimators.model_file(meta)
     return Path(train_dir) / WEIGHTS
 
 
@@ -133,11 +129,8 @@ def load(train_dir: Path | str) -> Trained:
     plan = plans.load(train_dir)
     if meta["family"] not in FAMILIES:
         raise MillraceError(f"{train_dir / META} names family {meta['family']!r}, which is not registered")
-    if is_tree(meta):
-        from millrace.models.trees import TreeModel
-
-        model = TreeModel.load(train_dir, meta["family"], meta["task"], len(meta["classes"]))
-        return Trained(backbone=model, meta=meta, plan=plan)
+    if is_estimator(meta):
+        return Trained(backbone=estimators.load(train_dir, meta), meta=meta, plan=plan)
     if not (train_dir / WEIGHTS).exists():
         raise MillraceError(f"no trained model at {train_dir}; run the train stage first")
     backbone = FAMILIES[meta["family"]].build(plan, outputs(meta), meta["model"])
@@ -163,7 +156,7 @@ def predict(trained, frame: pd.DataFrame):
     """Class probabilities (N × classes) or predicted values (N), as the deployed graph computes them."""
     import torch
 
-    if is_tree(trained.meta):
+    if is_estimator(trained.meta):
         encoded = trained.plan.encode(frame)
         return torch.from_numpy(trained.backbone.outputs(encoded[trained.plan.input_names[0]]))
     model = trained.serving_model()
@@ -178,9 +171,10 @@ def predict(trained, frame: pd.DataFrame):
 def model_size(trained, train_dir: Path) -> dict[str, Any]:
     """Parameters and their bytes (what a deployed model carries), and the bytes this run saved.
 
-    The two differ for freeze and LoRA, which save only what they trained. A tree model's size is its nodes.
+    The two differ for freeze and LoRA, which save only what they trained. A tree model's size is its nodes, a
+    linear model's its coefficients.
     """
-    if is_tree(trained.meta):
+    if is_estimator(trained.meta):
         saved = weights_file(train_dir, trained.meta).stat().st_size
         nodes = trained.meta["nodes"]
         return {"parameters": nodes, "trainable_parameters": nodes, "parameter_bytes": saved, "saved_bytes": saved}

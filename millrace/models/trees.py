@@ -1,11 +1,12 @@
-"""Gradient-boosted trees (LightGBM, XGBoost) on the fitted input plan's features: fit with early stopping on
-the validation split, saved in the library's own text format (never a pickle), exported to ONNX.
+"""Gradient-boosted trees (LightGBM, XGBoost, CatBoost) on the fitted input plan's features: fit with early
+stopping on the validation split, saved in the library's own format (never a pickle), exported to ONNX.
 
 The trees read exactly what the MLP reads: the plan's one float matrix (imputed, clipped, one-hot, TF-IDF),
 so the deployed graph takes the same input and the same preprocessing runs in front of it. A family of this
 engine sets `engine="tree"` in the catalogue; its size options are the library's own (`n_estimators`,
-`learning_rate`, `num_leaves` or `max_depth`, `early_stopping_rounds`), and `class_weight: balanced` weighs
-each training row by the inverse of its class's share.
+`learning_rate`, `num_leaves`, `max_depth` or `depth`, `early_stopping_rounds`), and `class_weight: balanced`
+weighs each training row by the inverse of its class's share. Categorical columns reach every library one-hot
+encoded by the plan: the ONNX converters take numeric features only (CatBoost's exporter says so).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import numpy as np
 
 from millrace.errors import MillraceError
 
-FILES = {"lightgbm": "model.lightgbm.txt", "xgboost": "model.xgboost.json"}
-CURVE = {"classification": "log loss", "regression": "squared error"}
+FILES = {"lightgbm": "model.lightgbm.txt", "xgboost": "model.xgboost.json", "catboost": "model.catboost.cbm"}
 ONNX_OPSET = 15  # the highest onnxmltools 1.16 converts to
 
 
@@ -33,14 +33,14 @@ def _library(family: str) -> str:
 
 @dataclass
 class TreeModel:
-    library: str  # lightgbm | xgboost
+    library: str  # lightgbm | xgboost | catboost
     task: str  # classification | regression
     classes: int
-    model: Any  # a fitted LightGBM Booster, or an XGBoost scikit-learn estimator
+    model: Any  # a fitted LightGBM Booster, or an XGBoost or CatBoost scikit-learn estimator
 
     def outputs(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (N × classes) or values (N), float32, as the exported graph gives them."""
-        probabilities = self.library == "xgboost" and self.task == "classification"
+        probabilities = self.library != "lightgbm" and self.task == "classification"
         raw = np.asarray(self.model.predict_proba(features) if probabilities else self.model.predict(features))
         if self.task == "classification" and raw.ndim == 1:  # LightGBM's binary model: P(class 1)
             raw = np.stack([1 - raw, raw], axis=1)
@@ -62,6 +62,11 @@ class TreeModel:
                 import lightgbm
 
                 model: Any = lightgbm.Booster(model_file=str(path))
+            elif library == "catboost":
+                import catboost
+
+                model = catboost.CatBoostRegressor() if task == "regression" else catboost.CatBoostClassifier()
+                model.load_model(str(path))
             else:
                 import xgboost
 
@@ -75,12 +80,16 @@ class TreeModel:
         """How many tree nodes the model holds: its size, as parameters are a network's."""
         if self.library == "lightgbm":
             return int(sum(2 * t["num_leaves"] - 1 for t in self.model.dump_model()["tree_info"]))
+        if self.library == "catboost":  # symmetric trees: every tree of depth d has 2^(d+1) - 1 nodes
+            return int(self.model.tree_count_ * (2 ** (self.model.get_all_params()["depth"] + 1) - 1))
         return int(sum(tree.count("\n") for tree in self.model.get_booster().get_dump()))  # a line per node
 
     def gains(self, width: int) -> np.ndarray:
         """Each encoded feature's total split gain (its contribution to the loss reduction)."""
         if self.library == "lightgbm":
             return np.asarray(self.model.feature_importance(importance_type="gain"), dtype=np.float64)
+        if self.library == "catboost":  # how much each feature moves the prediction: CatBoost's gain without data
+            return np.asarray(self.model.get_feature_importance(type="PredictionValuesChange"), dtype=np.float64)
         found = self.model.get_booster().get_score(importance_type="total_gain")
         return np.array([found.get(f"f{i}", 0.0) for i in range(width)], dtype=np.float64)
 
@@ -91,6 +100,8 @@ class TreeModel:
         from onnxmltools import convert_lightgbm, convert_xgboost
         from onnxmltools.convert.common.data_types import FloatTensorType
 
+        if self.library == "catboost":
+            return _one_output(catboost_graph(self.model, input_name), output_name, self.task)
         types = [(input_name, FloatTensorType([None, width]))]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -99,6 +110,31 @@ class TreeModel:
             else:
                 graph = convert_xgboost(self.model, initial_types=types, target_opset=ONNX_OPSET)
         return _one_output(graph, output_name, self.task)
+
+
+def catboost_graph(model, input_name: str):
+    """CatBoost's own ONNX export, its input renamed and its ZipMap (a list of dicts per row) taken out so that the
+    probabilities come as one float tensor, like the other libraries' graphs."""
+    import tempfile
+
+    import onnx
+
+    with tempfile.TemporaryDirectory(prefix="millrace-catboost-") as folder:
+        path = Path(folder) / "model.onnx"
+        model.save_model(str(path), format="onnx")
+        graph = onnx.load(str(path))
+    old = graph.graph.input[0].name
+    graph.graph.input[0].name = input_name
+    for node in graph.graph.node:
+        node.input[:] = [input_name if i == old else i for i in node.input]
+    for node in [n for n in graph.graph.node if n.op_type == "ZipMap"]:
+        (probabilities,) = node.input
+        graph.graph.node.remove(node)
+        for output in graph.graph.output:
+            if output.name == node.output[0]:
+                graph.graph.output.remove(output)
+                graph.graph.output.append(onnx.helper.make_tensor_value_info(probabilities, 1, [None, None]))
+    return graph
 
 
 def _one_output(graph, name: str, task: str):
@@ -124,14 +160,14 @@ def _one_output(graph, name: str, task: str):
 
 
 def refuse_accelerator(accelerator: str) -> None:
-    """The locked LightGBM and XGBoost builds train on the CPU; asking for a GPU is refused, saying why."""
+    """The locked tree libraries train on the CPU here; asking for a GPU is refused, saying why."""
     if accelerator in ("auto", "cpu"):
         return
     import torch
 
     where = "this machine has no CUDA GPU" if not torch.cuda.is_available() else "the locked builds are CPU-only"
     raise MillraceError(
-        f"train.accelerator: {accelerator} with a tree family: {where} (lightgbm and xgboost-cpu); "
+        f"train.accelerator: {accelerator} with a tree family: {where} (lightgbm, xgboost-cpu, catboost); "
         "set train.accelerator: auto or cpu"
     )
 
@@ -161,6 +197,8 @@ def fit(
     threads = max(1, len(os.sched_getaffinity(0)))
     if library == "lightgbm":
         model, curves, best = _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads)
+    elif library == "catboost":
+        model, curves, best = _fit_catboost(task, spec, train, val, weights, seed, threads)
     else:
         model, curves, best = _fit_xgboost(task, spec, train, val, weights, seed, threads)
     return TreeModel(library, task, classes, model), curves, best
@@ -174,6 +212,8 @@ def _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads):
         "learning_rate": spec["learning_rate"],
         "num_leaves": spec["num_leaves"],
         "min_child_samples": spec["min_child_samples"],
+        "colsample_bytree": spec.get("colsample_bytree", 1.0),
+        "reg_lambda": spec.get("reg_lambda", 0.0),
         "random_state": seed,
         "n_jobs": threads,
         "deterministic": True,
@@ -234,6 +274,10 @@ def _fit_xgboost(task, spec, train, val, weights, seed, threads):
         "n_estimators": spec["n_estimators"],
         "learning_rate": spec["learning_rate"],
         "max_depth": spec["max_depth"],
+        "min_child_weight": spec.get("min_child_weight", 1.0),
+        "subsample": spec.get("subsample", 1.0),
+        "colsample_bytree": spec.get("colsample_bytree", 1.0),
+        "reg_lambda": spec.get("reg_lambda", 1.0),
         "early_stopping_rounds": spec["early_stopping_rounds"],
         "tree_method": "hist",
         "random_state": seed,
@@ -255,17 +299,26 @@ def _fit_xgboost(task, spec, train, val, weights, seed, threads):
     return cut, curves, best
 
 
-def gain_by_feature(model: TreeModel, plan) -> dict[str, float]:
-    """Each input column's share of the total split gain, largest first: a column's one-hot, date-part or
-    TF-IDF positions summed back into the column they came from."""
-    from millrace.inputs.table_transform import column_width
+def _fit_catboost(task, spec, train, val, weights, seed, threads):
+    import catboost
 
-    gains = model.gains(plan.width)
-    shares: dict[str, float] = {}
-    at = 0
-    for column in plan.transform.columns:
-        width = column_width(column)
-        shares[column["name"]] = float(gains[at : at + width].sum())
-        at += width
-    total = sum(shares.values()) or 1.0
-    return {name: round(gain / total, 4) for name, gain in sorted(shares.items(), key=lambda kv: -kv[1])}
+    options = {
+        "iterations": spec["n_estimators"],
+        "learning_rate": spec["learning_rate"],
+        "depth": spec["depth"],
+        "l2_leaf_reg": spec.get("l2_leaf_reg", 3.0),
+        "od_type": "Iter",
+        "od_wait": spec["early_stopping_rounds"],
+        "use_best_model": True,  # the fitted model ends at the best round
+        "random_seed": seed,
+        "thread_count": threads,
+        "verbose": 0,
+        "allow_writing_files": False,  # no catboost_info/ folder in the working directory
+    }
+    estimator = (
+        catboost.CatBoostRegressor(**options) if task == "regression" else catboost.CatBoostClassifier(**options)
+    )
+    estimator.fit(train[0], train[1], sample_weight=weights, eval_set=val)
+    found = estimator.get_evals_result()
+    curves = {"train": next(iter(found["learn"].values())), "val": next(iter(found["validation"].values()))}
+    return estimator, curves, int(estimator.get_best_iteration()) + 1

@@ -128,9 +128,12 @@ def build(
     return found
 
 
-def for_trees(inputs: dict[str, np.ndarray], labels: np.ndarray, task: str, out: Path, settings) -> dict[str, Any]:
+def for_estimators(inputs: dict[str, np.ndarray], labels: np.ndarray, task: str, out: Path, settings) -> dict[str, Any]:
     """fp32 measured; the declared variants recorded as not built: quantising and pruning act on the Linear and
-    Conv weights of a network, and a tree ensemble has none."""
+    Conv weights of a network, and neither a tree ensemble nor a scikit-learn linear model has them."""
     found: dict[str, Any] = {"fp32": measure(out / "model.onnx", inputs, labels, task)}
-    why = "not built: a tree ensemble has no Linear or Conv weights to quantise or prune"
+    why = (
+        "not built: quantising and pruning act on a network's Linear and Conv weights; a tree ensemble has none, "
+        "and a linear model's few coefficients gain nothing from it"
+    )
     return found | {name: {"refused": why, "timings": {}} for name in settings.variants}

@@ -87,8 +87,9 @@ def differences(reference: np.ndarray, exported: dict[str, np.ndarray], task: st
     return result
 
 
-def export_trees(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path):
-    """A tree model's ONNX graph (no TorchScript: there is no torch module), and its parity with the library."""
+def export_estimator(model, inputs: dict[str, np.ndarray], names: tuple[str, ...], task: str, out: Path):
+    """A tree or linear model's ONNX graph (no TorchScript: there is no torch module), and its parity with the
+    library."""
     import onnx
 
     (name,) = names

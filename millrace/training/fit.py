@@ -54,7 +54,7 @@ def teacher_logits(teacher_dir: str, label_dir: Path, classes: list[str]):
     from millrace.models import trained_model
 
     teacher = trained_model.load(teacher_dir)
-    if trained_model.is_tree(teacher.meta):
+    if trained_model.is_estimator(teacher.meta):
         raise MillraceError(
             f"model.distill.teacher {teacher_dir!r} is a {teacher.meta['family']} model: distillation learns from a "
             "network's logits; name a network's train folder"

@@ -68,9 +68,8 @@ def test_the_search_finds_what_a_stage_imports_inside_a_function_and_through_oth
     assert Path("millrace/models/families/tabular_mlp.py") in used  # by name, through the registry
     assert Path("millrace/cli.py") not in used
     assert Path("stages/train.py") in used  # what `python -m stages.train` runs
-    assert Path("millrace/models/families/tabular_mlp.py") not in _modules_used(
-        "stages.select"
-    )  # select never builds one
+    assert Path("millrace/training/portfolio.py") in _modules_used("stages.select")  # a portfolio fits candidates
+    assert Path("millrace/serving/app.py") not in _modules_used("stages.select")
 
 
 def test_the_registry_is_the_only_place_a_module_is_imported_by_name():

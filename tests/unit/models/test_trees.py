@@ -1,13 +1,13 @@
-"""The tree families: fitted with early stopping on validation, cut at the best round, saved in the library's
-own format and loaded back to the same outputs, exported to one ONNX graph that gives them, rows weighted so
-classes weigh alike, and a GPU asked for refused with the reason."""
+"""The tree families (LightGBM, XGBoost, CatBoost): fitted with early stopping on validation, cut at the best
+round, saved in the library's own format and loaded back to the same outputs, exported to one ONNX graph that
+gives them, rows weighted so classes weigh alike, and a GPU asked for refused with the reason."""
 
 import numpy as np
 import onnxruntime
 import pytest
 
 from millrace.errors import MillraceError
-from millrace.models import trees
+from millrace.models import estimators, trees
 from millrace.models.catalogue import FAMILIES
 from millrace.sources.builtin import load_builtin
 from tests.helpers.params import plan_for
@@ -25,12 +25,13 @@ def penguins_encoded():
     return features, species, flipper
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_a_tree_model_stops_early_saves_loads_and_exports_what_it_predicts(family, task, penguins_encoded, tmp_path):
     features, species, flipper = penguins_encoded
     target = species if task == "classification" else flipper
     spec = FAMILIES[family].sizes["medium"] | {"n_estimators": 400, "learning_rate": 0.3, "early_stopping_rounds": 10}
+    spec |= {"learning_rate": 0.6} if family == "catboost" else {}  # its symmetric trees learn slower per round
     train, val = (features[:240], target[:240]), (features[240:], target[240:])
     model, curves, best = trees.fit(family, task, 3, spec, train, val, seed=0)
     assert len(curves["train"]) == len(curves["val"]) < 400  # stopped early, on the validation loss
@@ -83,7 +84,7 @@ def test_a_gpu_is_refused_with_the_reason_and_the_cpu_is_not():
         trees.refuse_accelerator("gpu")
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost"])
 def test_gain_is_summed_back_into_the_columns_it_came_from(family, penguins_encoded):
     frame = load_builtin("penguins").dropna(subset=["species"]).sample(frac=1, random_state=0)
     plan = plan_for(frame.iloc[:240], FEATURES)
@@ -92,13 +93,13 @@ def test_gain_is_summed_back_into_the_columns_it_came_from(family, penguins_enco
     model, _, _ = trees.fit(
         family, "classification", 3, spec, (features[:240], species[:240]), (features[240:], species[240:]), seed=0
     )
-    shares = trees.gain_by_feature(model, plan)
+    shares = estimators.importance_by_column(model, plan)
     assert set(shares) == set(FEATURES) and abs(sum(shares.values()) - 1) < 1e-3  # island's one-hot columns: one
     assert list(shares.values()) == sorted(shares.values(), reverse=True)
     assert max(shares, key=shares.get) in ("bill_length_mm", "flipper_length_mm", "bill_depth_mm")
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost"])
 def test_a_two_class_model_gives_both_classes_probabilities_in_the_library_and_the_graph(family, penguins_encoded):
     features, species, _ = penguins_encoded
     gentoo = (species == 2).astype(np.int64)

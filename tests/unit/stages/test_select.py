@@ -6,6 +6,7 @@ import pytest
 from millrace.config.params import Model
 from millrace.errors import MillraceError
 from millrace.inputs.images import png_bytes
+from millrace.models.catalogue import FAMILIES
 from millrace.models.selection import describe
 from stages.select import report, run
 
@@ -104,3 +105,68 @@ def test_a_candidate_that_does_not_fit_the_gpu_memory_is_rejected():
     assert "GB (GPU memory)" in selection["rejected"]["text_minilm (full, medium)"]
     assert (selection["family"], selection["strategy"]) == ("text_minilm", "lora")
     assert selection["candidates"][-1]["memory_gb"] > 0
+
+
+def judged(*scores):
+    """A portfolio's results as millrace.training.portfolio.compare returns them: (candidate name, score, loss)."""
+    from millrace.training.portfolio import Candidate, Result
+
+    results = []
+    for name, score, loss in scores:
+        family, number = name.split("#")
+        config = dict(FAMILIES[family].search_space[int(number) - 1])
+        candidate = Candidate(family, int(number) - 1, config)
+        if score is None:
+            results.append(Result(candidate, skipped="not tried: about 90 s to judge, 3 s of the budget left"))
+        else:
+            results.append(Result(candidate, score=score, error=0.01, loss=loss, fit_seconds=0.2, size=10))
+    return results
+
+
+def refuse(families):
+    raise AssertionError(f"no portfolio should be judged, got {[f.name for f in families]}")
+
+
+def test_a_pinned_model_name_or_a_portfolio_of_one_family_judges_nothing():
+    pinned = run(profile("tabular", 240), CPU, Model(name="lightgbm", portfolio=["linear", "lightgbm"]), 60, refuse)
+    assert pinned["family"] == "lightgbm" and "leaderboard" not in pinned
+    assert run(profile("tabular", 240), CPU, Model(), 60, refuse)["family"] == "tabular_mlp"
+    one = run(profile("tabular", 240), CPU, Model(portfolio=["xgboost"]), 60, refuse)
+    assert one["family"] == "xgboost" and one["rejected"]["lightgbm (full, medium)"].startswith(
+        "not in model.portfolio"
+    )
+    text = run(profile("text", 800, **TEXT), CPU, Model(portfolio="auto"), 6, refuse)  # tables only
+    assert text["family"] == "text_minilm"
+
+
+def test_a_portfolio_deploys_its_best_held_out_candidate_and_reports_every_one():
+    asked = []
+
+    def judge(families):
+        asked.extend(f.name for f in families)
+        return judged(
+            ("linear#1", 0.95, 0.2), ("lightgbm#2", 0.99, 0.05), ("lightgbm#1", 0.99, 0.07), ("lightgbm#3", None, None)
+        )
+
+    selection = run(profile("tabular", 240), CPU, Model(portfolio=["linear", "lightgbm"]), 60, judge)
+    assert sorted(asked) == ["lightgbm", "linear"]
+    assert (selection["family"], selection["options"]) == ("lightgbm", {"num_leaves": 7, "min_child_samples": 5})
+    assert selection["rejected"]["lightgbm#1"] == "same accuracy, higher loss: 0.0700 vs 0.0500"
+    assert selection["rejected"]["linear#1"] == "lower accuracy: 0.9500 vs 0.9900"
+    assert selection["rejected"]["lightgbm#3"].startswith("not tried")
+    page = report(selection)
+    assert page.startswith("# Model selection: lightgbm#2 (portfolio)")
+    rows = [line for line in page.splitlines() if line.startswith("| ") and "#" in line.split("|")[1]]
+    assert [r.split("|")[1].strip() for r in rows] == ["lightgbm#2", "lightgbm#1", "linear#1", "lightgbm#3"]
+    assert "0.9900 ± 0.0100" in rows[0] and "**chosen**" in rows[0]
+
+
+def test_a_budget_too_short_for_any_candidate_is_an_error_naming_the_key():
+    with pytest.raises(MillraceError, match="model.time_budget_minutes .* too short to judge any candidate"):
+        run(
+            profile("tabular", 240),
+            CPU,
+            Model(portfolio=["linear", "lightgbm"]),
+            60,
+            lambda families: judged(("linear#1", None, None), ("lightgbm#1", None, None)),
+        )

@@ -1,6 +1,7 @@
-"""A tree family's training run: the input plan fitted on the training split, boosting with early stopping on
-the validation split, each round's train and validation loss logged with dvclive (the same files and plots as
-a Lightning run's), and the model saved in its library's own format beside model.json and the plan."""
+"""The training run of a family that is not a torch module (trees, linear): the input plan fitted on the training
+split, the model fitted with early stopping on the validation split, each round's train and validation loss
+logged with dvclive (the same files and plots as a Lightning run's), and the model saved in its library's own
+format beside model.json and the plan."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
 
     from millrace.files import read_json, write_json
     from millrace.inputs import plans
-    from millrace.models import trees
+    from millrace.models import estimators, trees
+    from millrace.models.catalogue import FAMILIES
     from millrace.models.trained_model import META
     from millrace.precision import rounded
     from millrace.training.fit import model_spec
 
-    trees.refuse_accelerator(params.train.accelerator)
+    engine = FAMILIES[selection["family"]].engine
+    if engine == "tree":
+        trees.refuse_accelerator(params.train.accelerator)
     labels = read_json(label_dir / "label_map.json")
     task, classes = labels.get("task", "classification"), labels["classes"]
     train_frame = pd.read_parquet(label_dir / "train.parquet")
@@ -36,8 +40,8 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
     def split(frame: pd.DataFrame):
         return plan.encode(frame)[name], frame["label"].to_numpy()
 
-    model, curves, best = trees.fit(
-        selection["family"], task, len(classes), spec, split(train_frame), split(val_frame), params.seed
+    model, curves, best = estimators.fit(
+        engine, selection["family"], task, len(classes), spec, split(train_frame), split(val_frame), params.seed
     )
     live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False, report=None)
     live.log_params(spec)
@@ -50,7 +54,7 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
     live.end()
     meta: dict[str, Any] = {
         "family": selection["family"],
-        "engine": "tree",
+        "engine": engine,
         "task": task,
         "model": spec,
         "classes": classes,
@@ -58,7 +62,7 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
         "best_round": best,
         "rounds_run": len(curves["val"]),
         "best_val_loss": rounded(float(curves["val"][best - 1])),
-        "loss": trees.CURVE[task],
+        "loss": estimators.CURVE[task],
         "nodes": model.nodes(),
     }
     model.save(out)

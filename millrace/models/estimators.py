@@ -1,0 +1,81 @@
+"""Families that are not torch modules: gradient-boosted trees (engine "tree", millrace/models/trees.py) and the
+linear model (engine "linear", millrace/models/linear.py).
+
+Each fitted model offers the same five things: `outputs` (probabilities or values, as its ONNX graph gives
+them), `save` in its library's own non-pickle format, `nodes` (its size), `gains` (each encoded feature's
+importance) and `to_onnx`. This module is the one place that knows which class implements which engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ENGINES = ("tree", "linear")
+CURVE = {"classification": "log loss", "regression": "squared error"}  # what the per-round curves measure
+IMPORTANCE = {"tree": "share of split gain", "linear": "share of absolute coefficients"}
+
+
+def is_estimator(meta: dict[str, Any]) -> bool:
+    """The trained model (its model.json) comes from a family of one of these engines."""
+    return meta.get("engine") in ENGINES
+
+
+def model_file(meta: dict[str, Any]) -> str:
+    """The file name that holds the fitted model."""
+    if meta["engine"] == "linear":
+        from millrace.models.linear import FILE
+
+        return FILE
+    from millrace.models.trees import FILES, _library
+
+    return FILES[_library(meta["family"])]
+
+
+def load(directory: Path, meta: dict[str, Any]):
+    if meta["engine"] == "linear":
+        from millrace.models.linear import LinearModel
+
+        return LinearModel.load(directory, meta["task"], len(meta["classes"]))
+    from millrace.models.trees import TreeModel
+
+    return TreeModel.load(directory, meta["family"], meta["task"], len(meta["classes"]))
+
+
+def fit(
+    engine: str,
+    family: str,
+    task: str,
+    classes: int,
+    spec: dict[str, Any],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    seed: int,
+):
+    """Fit on the training split, the validation split stopping the rounds; return the model, the per-round
+    training and validation losses and the best round (1-based)."""
+    if engine == "linear":
+        from millrace.models import linear
+
+        return linear.fit(task, classes, spec, train, val)
+    from millrace.models import trees
+
+    return trees.fit(family, task, classes, spec, train, val, seed)
+
+
+def importance_by_column(model, plan) -> dict[str, float]:
+    """Each input column's share of the model's importance (`gains`), largest first: a column's one-hot,
+    date-part or TF-IDF positions summed back into the column they came from."""
+    from millrace.inputs.table_transform import column_width
+
+    gains = model.gains(plan.width)
+    shares: dict[str, float] = {}
+    at = 0
+    for column in plan.transform.columns:
+        width = column_width(column)
+        shares[column["name"]] = float(gains[at : at + width].sum())
+        at += width
+    total = sum(shares.values()) or 1.0
+    return {name: round(gain / total, 4) for name, gain in sorted(shares.items(), key=lambda kv: -kv[1])}

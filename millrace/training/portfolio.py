@@ -1,0 +1,321 @@
+"""A portfolio: several families' fixed configurations fitted and judged on held-out data, the best chosen.
+
+How a candidate (a family and one configuration of its `search_space`) is judged:
+
+- below `CV_ROWS` rows of training plus validation data, by `FOLDS`-fold cross-validation on their union. A row's
+  fold comes from the hash of its values, so it is the same on every run and machine and equal rows share a fold
+  (no row is judged by a model that trained on its copy);
+- from `CV_ROWS` rows on, fitted on the training split and judged on the validation split.
+
+Each fit is the train stage's own run (the input plan fitted on the fit's training rows only); a tenth of those
+rows, chosen by hash too, is its validation split: it stops the rounds or epochs, and is never scored. The score is
+the task's primary metric (accuracy; R²), ties broken by log loss (RMSE); under cross-validation its standard
+error is the folds' standard deviation over √folds.
+
+Candidates run in rounds: every family's first configuration (cheapest family first), then every family's
+second, and so on, so a tight budget still compares the families' defaults. A candidate whose fit the time
+left cannot cover (the family's last measured candidate, else the catalogue's estimate, plus a reserve for the
+winner's final fit) is not tried. Each candidate's result is cached under `.millrace/cache/portfolio/` by the data,
+its configuration, the params it depends on and the fitting code: changing one family's settings refits only it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FOLDS = 5
+CV_ROWS = 10_000  # from this many rows of train + validation on, the validation split judges instead
+STOP_SHARE = 10  # 1 in this many of a fit's training rows stops its rounds
+CACHE = Path(".millrace/cache/portfolio")
+CACHE_FORMAT = 1
+LATENCY_CALLS = 20
+# What a candidate's result depends on besides its data and configuration: the code that fits and judges it.
+CODE = (
+    "millrace/training/portfolio.py",
+    "millrace/training/dispatch.py",
+    "millrace/training/estimator_run.py",
+    "millrace/training/lightning_run.py",
+    "millrace/training/fit.py",
+    "millrace/training/system.py",
+    "millrace/training/datamodule.py",
+    "millrace/models/trees.py",
+    "millrace/models/linear.py",
+    "millrace/models/families/tabular_mlp.py",
+    "millrace/inputs/plans.py",
+    "millrace/inputs/table_transform.py",
+    "millrace/inputs/tabular.py",
+    "millrace/inputs/roles.py",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    family: str
+    index: int  # position in the family's search space, 0 being its default
+    config: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}#{self.index + 1}"
+
+    def selection(self, family) -> dict[str, Any]:
+        """What the train stage reads from models/selection.json to fit this candidate."""
+        options = {k: v for k, v in self.config.items() if k != "size"}
+        size = self.config.get("size") or next(iter(family.sizes))
+        return {"family": self.family, "strategy": "full", "size": size} | ({"options": options} if options else {})
+
+
+@dataclass
+class Result:
+    candidate: Candidate
+    score: float | None = None  # the primary metric, mean over folds
+    error: float | None = None  # its standard error under cross-validation
+    loss: float | None = None  # log loss or RMSE: the tie-breaker
+    fit_seconds: float = 0.0  # per fit (mean over folds)
+    size: int = 0  # parameters, nodes or coefficients
+    latency_ms: float = 0.0  # one row through the plan and the model, in process
+    cached: bool = False
+    skipped: str | None = None  # why it was not tried
+    held_out: list = field(default_factory=list)  # outputs for every judged row (out-of-fold under CV)
+
+    def row(self) -> dict[str, Any]:
+        keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "cached", "skipped")
+        return {"candidate": self.candidate.name, "family": self.candidate.family, "config": self.candidate.config} | {
+            k: getattr(self, k) for k in keys
+        }
+
+
+def order(families: list[Any], params) -> list[Candidate]:
+    """Round-robin over the families (cheapest to judge first within a round), each's search space in its order."""
+    by_cost = sorted(families, key=lambda f: _estimate_seconds(f, 1, 1, params))
+    rounds = max(len(f.search_space) for f in families)
+    return [
+        Candidate(f.name, i, dict(f.search_space[i])) for i in range(rounds) for f in by_cost if i < len(f.search_space)
+    ]
+
+
+def folds(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's fold in 0..FOLDS-1, from the hash of its values (not its position)."""
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return (hashes % np.uint64(FOLDS)).astype(np.int64)
+
+
+def _stopping_rows(frame: pd.DataFrame) -> np.ndarray:
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return (hashes // np.uint64(FOLDS)) % np.uint64(STOP_SHARE) == 0
+
+
+def splits(train: pd.DataFrame, val: pd.DataFrame) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(fit, judged) pairs: the folds of train + validation below CV_ROWS rows, else training vs validation."""
+    if len(train) + len(val) >= CV_ROWS:
+        return [(train, val)]
+    union = pd.concat([train, val], ignore_index=True)
+    fold = folds(union)
+    return [(union[fold != k].reset_index(drop=True), union[fold == k].reset_index(drop=True)) for k in range(FOLDS)]
+
+
+def score(task: str, actual: np.ndarray, outputs: np.ndarray) -> tuple[float, float]:
+    """(primary metric, tie-breaking loss) of outputs (probabilities or values) against the true labels."""
+    from sklearn.metrics import log_loss, mean_squared_error, r2_score
+
+    if task == "classification":
+        accuracy = float((outputs.argmax(axis=1) == actual).mean())
+        return accuracy, float(log_loss(actual, np.clip(outputs, 1e-7, 1), labels=list(range(outputs.shape[1]))))
+    r2 = float(r2_score(actual, outputs)) if len(actual) > 1 and np.ptp(actual) > 0 else float("nan")
+    return r2, float(np.sqrt(mean_squared_error(actual, outputs)))
+
+
+def data_digest(train: pd.DataFrame, val: pd.DataFrame, labels: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(labels, sort_keys=True, default=str).encode())
+    for frame in (train, val):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        digest.update(json.dumps(list(frame.columns)).encode())
+    return digest.hexdigest()
+
+
+def code_digest() -> str:
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for path in CODE:
+        digest.update((root / path).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(candidate: Candidate, family, params, data: str, code: str) -> str:
+    """What a candidate's result depends on: data, configuration, seed, data params, the code; for a network
+    also the training params and the model's dropout and LoRA settings."""
+    depends = {
+        "format": CACHE_FORMAT,
+        "data": data,
+        "code": code,
+        "family": candidate.family,
+        "base": family.sizes,
+        "config": candidate.config,
+        "params": params.model_dump(mode="json", include={"seed", "data"}),
+    }
+    if family.engine == "lightning":
+        depends["training"] = params.model_dump(mode="json", include={"train"}) | {
+            "dropout": params.model.dropout,
+            "lora": params.model.lora.model_dump(),
+        }
+    return hashlib.sha256(json.dumps(depends, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path, latency: bool):
+    """One fit on `fit_rows` (a tenth of them stopping the rounds); the outputs for `judged`, seconds, size and
+    (when asked) one row's latency in milliseconds."""
+    from millrace.files import write_json
+    from millrace.models import trained_model
+    from millrace.training.dispatch import fit_selected
+
+    stop = _stopping_rows(fit_rows)
+    label_dir = scratch / "label"
+    label_dir.mkdir(parents=True)
+    (scratch / "model").mkdir()
+    fit_rows[~stop].to_parquet(label_dir / "train.parquet")
+    fit_rows[stop].to_parquet(label_dir / "val.parquet")
+    write_json(label_dir / "label_map.json", labels)
+    started = time.perf_counter()
+    fit_selected(label_dir, selection, params, scratch / "model", scratch / "live", scratch / "checkpoints")
+    seconds = time.perf_counter() - started
+    trained = trained_model.load(scratch / "model")
+    outputs = trained_model.predict(trained, judged).numpy()
+    size = int(trained_model.model_size(trained, scratch / "model")["parameters"])
+    milliseconds = 0.0
+    if latency:
+        one = judged.iloc[:1]
+        timings = []
+        for _ in range(LATENCY_CALLS):
+            tick = time.perf_counter()
+            trained_model.predict(trained, one)
+            timings.append(time.perf_counter() - tick)
+        milliseconds = float(np.median(timings) * 1000)
+    return outputs, seconds, size, milliseconds
+
+
+def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path) -> Result:
+    """Fit the candidate on every pair's fit rows and score it on the judged rows."""
+    task = labels.get("task", "classification")
+    selection = candidate.selection(family)
+    scores, losses, seconds, held_out = [], [], [], []
+    size, latency = 0, 0.0
+    for k, (fit_rows, judged) in enumerate(pairs):
+        outputs, took, size, ms = _fit_and_predict(
+            selection, params, labels, fit_rows, judged, scratch / f"fold{k}", latency=k == 0
+        )
+        latency = latency or ms
+        primary, loss = score(task, judged["label"].to_numpy(), outputs)
+        scores.append(primary)
+        losses.append(loss)
+        seconds.append(took)
+        held_out.append(outputs)
+    error = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else None
+    return Result(
+        candidate,
+        score=round(float(np.mean(scores)), 6),
+        error=None if error is None else round(error, 6),
+        loss=round(float(np.mean(losses)), 6),
+        fit_seconds=round(float(np.mean(seconds)), 3),
+        size=size,
+        latency_ms=round(latency, 3),
+        held_out=[o.tolist() for o in held_out],
+    )
+
+
+def _read_cached(path: Path, candidate: Candidate) -> Result | None:
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "held_out")
+    return Result(candidate, cached=True, **{k: found[k] for k in keys})
+
+
+def _write_cached(path: Path, result: Result) -> None:
+    from millrace.files import write_json
+
+    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "held_out")
+    write_json(path, {k: getattr(result, k) for k in keys})
+
+
+def compare(
+    families: list[Any],
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    labels: dict[str, Any],
+    params,
+    budget_seconds: float,
+    cache: Path = CACHE,
+    clock=time.monotonic,
+) -> list[Result]:
+    """Judge the families' candidates in order until the budget is spent; every candidate gets a Result, the
+    ones not tried saying why."""
+    pairs = splits(train, val)
+    data, code = data_digest(train, val, labels), code_digest()
+    started = clock()
+    results: list[Result] = []
+    last_cost: dict[str, float] = {}  # family → seconds its last judged candidate took
+    reserve = 0.0  # the winner's final fit, one fit's time
+    quiet = logging.getLogger("millrace.training")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # per-epoch lines of dozens of fits would bury what select says
+    try:
+        for candidate in order(families, params):
+            family = next(f for f in families if f.name == candidate.family)
+            path = cache / f"{cache_key(candidate, family, params, data, code)}.json"
+            found = _read_cached(path, candidate)
+            if found is not None:
+                results.append(found)
+                reserve = max(reserve, found.fit_seconds)
+                continue
+            expected = last_cost.get(candidate.family, _estimate_seconds(family, len(pairs), len(pairs[0][0]), params))
+            left = budget_seconds - (clock() - started)
+            if expected + reserve > left:
+                why = f"not tried: about {expected:.0f} s to judge, {max(left - reserve, 0):.0f} s of the budget left"
+                results.append(Result(candidate, skipped=why))
+                continue
+            tick = clock()
+            with tempfile.TemporaryDirectory(prefix="millrace-portfolio-") as scratch:
+                result = judge(candidate, family, params, labels, pairs, Path(scratch))
+            last_cost[candidate.family] = clock() - tick
+            reserve = max(reserve, result.fit_seconds)
+            _write_cached(path, result)
+            results.append(result)
+    finally:
+        quiet.setLevel(level)
+    return results
+
+
+def _estimate_seconds(family, fits: int, rows: int, params) -> float:
+    """The catalogue's estimate for judging one candidate: its cost × rows × rounds (or epochs) × fits."""
+    variant = family.variants[0]
+    rounds = family.sizes[variant.size].get("n_estimators", params.train.max_epochs)
+    if family.engine == "linear":
+        rounds = 1
+    return fits * rows * rounds * variant.cost
+
+
+def winner(results: list[Result], task: str) -> Result:
+    """The judged candidate with the best primary score, ties broken by the lower loss, then by the order tried."""
+    judged = [r for r in results if r.skipped is None and r.score is not None and not np.isnan(r.score)]
+    return max(judged, key=lambda r: (r.score, -r.loss))
+
+
+def why_lost(result: Result, best: Result, metric: str) -> str:
+    if result.skipped:
+        return result.skipped
+    if result.score is None or np.isnan(result.score):
+        return f"{metric} undefined on the held-out rows"
+    if result.score < best.score:
+        return f"lower {metric}: {result.score:.4f} vs {best.score:.4f}"
+    return f"same {metric}, higher loss: {result.loss:.4f} vs {best.loss:.4f}"

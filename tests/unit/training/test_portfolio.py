@@ -1,0 +1,98 @@
+"""The portfolio: stable hash folds, candidates in round-robin order, each judged on held-out rows with real fits,
+the best chosen, results cached per candidate (a changed family refits alone), and the budget respected."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from millrace.models.catalogue import FAMILIES
+from millrace.sources.builtin import load_builtin
+from millrace.training import portfolio
+from tests.helpers.params import parse
+
+LABELS = {"classes": ["Adelie", "Chinstrap", "Gentoo"], "task": "classification"}
+
+
+@pytest.fixture(scope="module")
+def splits():
+    frame = load_builtin("penguins").dropna(subset=["species"]).sample(frac=1, random_state=0).reset_index(drop=True)
+    frame["label"] = frame["species"].map({c: i for i, c in enumerate(LABELS["classes"])}).astype("int64")
+    return frame.iloc[:240].reset_index(drop=True), frame.iloc[240:].reset_index(drop=True)
+
+
+def small(name: str, *configs: dict) -> object:
+    """The catalogue's family with a shorter search space, so the test fits little."""
+    return dataclasses.replace(FAMILIES[name], search_space=configs)
+
+
+def test_folds_come_from_the_rows_values_not_their_order(splits):
+    train, _ = splits
+    fold = pd.Series(portfolio.folds(train), index=train.index)
+    shuffled = train.sample(frac=1, random_state=1)
+    assert (pd.Series(portfolio.folds(shuffled), index=shuffled.index).sort_index() == fold).all()
+    assert set(fold) == set(range(portfolio.FOLDS)) and fold.value_counts().min() > len(train) / 10
+    doubled = pd.concat([train.iloc[:5], train.iloc[:5]], ignore_index=True)
+    assert (portfolio.folds(doubled)[:5] == portfolio.folds(doubled)[5:]).all()  # a copy lands in its row's fold
+
+
+def test_cross_validation_below_the_row_limit_the_validation_split_above(splits, monkeypatch):
+    train, val = splits
+    pairs = portfolio.splits(train, val)
+    assert len(pairs) == portfolio.FOLDS
+    assert sum(len(judged) for _, judged in pairs) == len(train) + len(val)  # every row judged once
+    monkeypatch.setattr(portfolio, "CV_ROWS", 100)
+    ((fit_rows, judged),) = portfolio.splits(train, val)
+    assert fit_rows is train and judged is val
+
+
+def test_candidates_go_round_robin_each_familys_default_first():
+    families = [FAMILIES["tabular_mlp"], FAMILIES["lightgbm"], FAMILIES["linear"]]
+    names = [c.name for c in portfolio.order(families, parse())]
+    assert names[:3] == ["linear#1", "tabular_mlp#1", "lightgbm#1"]  # the catalogue's estimate: cheapest first
+    assert names[3:6] == ["linear#2", "tabular_mlp#2", "lightgbm#2"]
+    assert names[6:] == ["linear#3", "tabular_mlp#3", "lightgbm#3", "lightgbm#4"]  # a family's list may be longer
+
+
+def test_the_best_held_out_score_wins_and_each_candidate_is_scored_on_every_fold(splits, tmp_path):
+    train, val = splits
+    params = parse({"seed": 0})
+    families = [small("linear", {}, {"c": 0.0001}), small("lightgbm", {"n_estimators": 30})]
+    results = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path)
+    scores = {r.candidate.name: r for r in results}
+    assert set(scores) == {"linear#1", "linear#2", "lightgbm#1"}
+    assert all(r.skipped is None and r.error is not None and len(r.held_out) == portfolio.FOLDS for r in results)
+    starved, default = scores["linear#2"], scores["linear#1"]  # c=0.0001 leaves the coefficients near zero
+    assert starved.score < default.score and starved.loss > 10 * default.loss
+    best = portfolio.winner(results, "classification")
+    assert best.score == max(r.score for r in results) and best.candidate.name != "linear#2"
+    assert portfolio.why_lost(scores["linear#2"], best, "accuracy").startswith("lower accuracy")
+
+
+def test_results_are_cached_and_a_changed_family_alone_is_judged_again(splits, tmp_path, monkeypatch):
+    train, val = splits
+    params = parse({"seed": 0})
+    families = [small("linear", {}), small("lightgbm", {"n_estimators": 30})]
+    first = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path)
+    judged = []
+    real = portfolio.judge
+    monkeypatch.setattr(portfolio, "judge", lambda c, *a: judged.append(c.name) or real(c, *a))
+    again = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path)
+    assert judged == [] and all(r.cached for r in again)
+    assert [(r.score, r.held_out) for r in again] == [(r.score, r.held_out) for r in first]
+    changed = [small("linear", {"c": 0.5}), families[1]]
+    portfolio.compare(changed, train, val, LABELS, params, 600, cache=tmp_path)
+    assert judged == ["linear#1"]  # lightgbm's result came from the cache
+    portfolio.compare(changed, train, val, LABELS, parse({"seed": 1}), 600, cache=tmp_path)
+    assert judged == ["linear#1", "linear#1", "lightgbm#1"]  # another seed: every candidate judged afresh
+
+
+def test_candidates_the_budget_cannot_cover_are_not_tried_and_say_why(splits, tmp_path):
+    train, val = splits
+    families = [small("linear", {}), small("catboost", {})]
+    results = portfolio.compare(families, train, val, LABELS, parse(), 1.0, cache=tmp_path)
+    by_name = {r.candidate.name: r for r in results}
+    assert by_name["linear#1"].skipped is None  # an estimated few milliseconds
+    assert by_name["catboost#1"].skipped.startswith("not tried: about")  # 1000 rounds × 5 folds: over 1 s
+    assert np.isfinite(by_name["linear#1"].score)
