@@ -159,15 +159,16 @@ def _one_output(graph, name: str, task: str):
     return graph
 
 
-def refuse_accelerator(accelerator: str) -> None:
-    """The locked tree libraries train on the CPU here; asking for a GPU is refused, saying why."""
+def refuse_accelerator(accelerator: str, engine: str = "tree") -> None:
+    """The locked tree libraries and scikit-learn train on the CPU here; asking for a GPU is refused, saying why."""
     if accelerator in ("auto", "cpu"):
         return
     import torch
 
     where = "this machine has no CUDA GPU" if not torch.cuda.is_available() else "the locked builds are CPU-only"
+    builds = "lightgbm, xgboost-cpu, catboost" if engine == "tree" else "scikit-learn"
     raise MillraceError(
-        f"train.accelerator: {accelerator} with a tree family: {where} (lightgbm, xgboost-cpu, catboost); "
+        f"train.accelerator: {accelerator} with a {engine} family: {where} ({builds}); "
         "set train.accelerator: auto or cpu"
     )
 

@@ -25,8 +25,7 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
     from millrace.training.fit import model_spec
 
     engine = FAMILIES[selection["family"]].engine
-    if engine == "tree":
-        trees.refuse_accelerator(params.train.accelerator)
+    trees.refuse_accelerator(params.train.accelerator, engine)
     labels = read_json(label_dir / "label_map.json")
     task, classes = labels.get("task", "classification"), labels["classes"]
     train_frame = pd.read_parquet(label_dir / "train.parquet")
