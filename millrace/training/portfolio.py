@@ -152,8 +152,8 @@ def code_digest() -> str:
 
 
 def cache_key(candidate: Candidate, family, params, data: str, code: str) -> str:
-    """What a candidate's result depends on: data, configuration, seed, data params, the code; for a network
-    also the training params and the model's dropout and LoRA settings."""
+    """What a candidate's result depends on: data, configuration, seed, data and cleaning params, the code; for a
+    network also the training params and the model's dropout and LoRA settings."""
     depends = {
         "format": CACHE_FORMAT,
         "data": data,
@@ -161,7 +161,7 @@ def cache_key(candidate: Candidate, family, params, data: str, code: str) -> str
         "family": candidate.family,
         "base": family.sizes,
         "config": candidate.config,
-        "params": params.model_dump(mode="json", include={"seed", "data"}),
+        "params": params.model_dump(mode="json", include={"seed", "data", "clean"}),
     }
     if family.engine == "lightning":
         depends["training"] = params.model_dump(mode="json", include={"train"}) | {
