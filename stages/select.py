@@ -106,7 +106,7 @@ def run(
 
 def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, Any]:
     """The selection when a portfolio was judged: its winner, the leaderboard and why each other candidate lost."""
-    from millrace.training.portfolio import CV_ROWS, FOLDS, why_lost, winner
+    from millrace.training.portfolio import CV_ROWS, ENSEMBLE, FOLDS, why_lost, winner
 
     task = profile["task"]
     metric = "accuracy" if task == "classification" else "r2"
@@ -116,10 +116,10 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
             f"portfolio: {results[0].skipped}; raise it or list fewer families in model.portfolio"
         )
     best = winner(results, task)
-    family = FAMILIES[best.candidate.family]
+    family = FAMILIES.get(best.candidate.family)
     how = f"{FOLDS}-fold cross-validation on train + validation" if best.error is not None else "the validation split"
     families = ", ".join(dict.fromkeys(r.candidate.family for r in results))
-    config = ", ".join(f"{k}={v}" for k, v in best.candidate.config.items()) or "its defaults"
+    config = configuration(best.candidate.config)
     spread = f" ± {best.error:.4f}" if best.error is not None else ""
     tried = sum(r.skipped is None for r in results)
     reasons = [
@@ -127,7 +127,9 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
         f"{best.candidate.name} ({config})",
         f"{tried} of {len(results)} candidates judged by {how} within {model.time_budget_minutes:g} min; "
         f"best held-out {metric} {best.score:.4f}{spread} (cross-validation below {CV_ROWS:,} rows)",
-        f"{family.name}: {family.description}",
+        f"{family.name}: {family.description}"
+        if family
+        else f"{ENSEMBLE}: the weighted average of {config}'s outputs, the weights fitted on their held-out outputs",
     ]
 
     def rank(result):
@@ -149,6 +151,7 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
         "candidates": rows,
         "leaderboard": leaderboard,
         "metric": metric,
+        "held_out": {"metric": metric, "score": best.score, "error": best.error, "loss": best.loss},
         "rejected": {e["candidate"]: e["verdict"] for e in leaderboard if e["verdict"] != "**chosen**"}
         | {label(c): c["rejected"] for c in rows if c["rejected"] and c["family"] not in in_portfolio},
     }
@@ -182,6 +185,13 @@ def report(selection: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def configuration(config: dict[str, Any]) -> str:
+    """A candidate's configuration in a few words: its options, or an ensemble's members and weights."""
+    if "of" in config:
+        return " + ".join(f"{name} ×{weight:g}" for name, weight in config["of"].items())
+    return ", ".join(f"{k}={v}" for k, v in config.items()) or "defaults"
+
+
 def _leaderboard_report(selection: dict[str, Any]) -> str:
     """reports/selection.md for a portfolio: every candidate's held-out score, cost and verdict, best first."""
     metric = selection["metric"]
@@ -195,7 +205,7 @@ def _leaderboard_report(selection: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for e in selection["leaderboard"]:
-        config = ", ".join(f"{k}={v}" for k, v in e["config"].items()) or "defaults"
+        config = configuration(e["config"])
         if e["skipped"]:
             lines.append(f"| {e['candidate']} | {config} | | | | | | {e['verdict']} |")
             continue
@@ -240,7 +250,8 @@ def main() -> None:
 
         val = pd.read_parquet(label_dir / "val.parquet")
         spent = time.monotonic() - started
-        return portfolio.compare(families, train, val, labels, params, params.model.time_budget_minutes * 60 - spent)
+        budget = params.model.time_budget_minutes * 60 - spent
+        return portfolio.compare(families, train, val, labels, params, budget, ensemble=params.model.ensemble)
 
     selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs, judge)
     # The choice and its reasons feed train; the machine's figures, the full candidate table and the

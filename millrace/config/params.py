@@ -421,6 +421,7 @@ class Model(_Section):
     # Tables with name auto: the families select compares on held-out data (one family: chosen as before, by
     # preference); auto: every table family.
     portfolio: Literal["auto"] | list[FamilyName] = ["tabular_mlp"]
+    ensemble: int = Field(0, ge=0, le=8)  # a portfolio's best k blended, kept only if it beats each; 0: none
     dropout: float = Field(0.1, ge=0, lt=1)
     lora: Lora = Lora()
     distill: Distill | None = None  # train a small student on a teacher's soft targets

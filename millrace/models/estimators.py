@@ -1,5 +1,6 @@
-"""Families that are not torch modules: gradient-boosted trees (engine "tree", millrace/models/trees.py) and the
-linear model (engine "linear", millrace/models/linear.py).
+"""Models that are not one torch module: gradient-boosted trees (engine "tree", millrace/models/trees.py), the
+linear model (engine "linear", millrace/models/linear.py) and a weighted ensemble of trained models (engine
+"ensemble", millrace/models/ensemble.py).
 
 Each fitted model offers the same five things: `outputs` (probabilities or values, as its ONNX graph gives
 them), `save` in its library's own non-pickle format, `nodes` (its size), `gains` (each encoded feature's
@@ -13,9 +14,14 @@ from typing import Any
 
 import numpy as np
 
-ENGINES = ("tree", "linear")
+ENGINES = ("tree", "linear", "ensemble")
 CURVE = {"classification": "log loss", "regression": "squared error"}  # what the per-round curves measure
-IMPORTANCE = {"tree": "share of split gain", "linear": "share of absolute coefficients"}
+ENSEMBLE_FILE = "ensemble.json"  # an ensemble's weights; its members are train folders beside it
+IMPORTANCE = {
+    "tree": "share of split gain",
+    "linear": "share of absolute coefficients",
+    "ensemble": "the members' importance shares, weighted; networks have none",
+}
 
 
 def is_estimator(meta: dict[str, Any]) -> bool:
@@ -24,7 +30,9 @@ def is_estimator(meta: dict[str, Any]) -> bool:
 
 
 def model_file(meta: dict[str, Any]) -> str:
-    """The file name that holds the fitted model."""
+    """The file name that holds the fitted model (an ensemble's: its weights; its members lie beside it)."""
+    if meta["engine"] == "ensemble":
+        return ENSEMBLE_FILE
     if meta["engine"] == "linear":
         from millrace.models.linear import FILE
 
@@ -35,6 +43,7 @@ def model_file(meta: dict[str, Any]) -> str:
 
 
 def load(directory: Path, meta: dict[str, Any]):
+    """A tree or linear model (an ensemble's members are train folders: millrace.models.trained_model loads it)."""
     if meta["engine"] == "linear":
         from millrace.models.linear import LinearModel
 

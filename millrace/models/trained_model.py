@@ -127,8 +127,14 @@ def load(train_dir: Path | str) -> Trained:
         raise MillraceError(f"no trained model at {train_dir}; run the train stage first")
     meta = read_json(train_dir / META)
     plan = plans.load(train_dir)
-    if meta["family"] not in FAMILIES:
+    if meta["family"] not in FAMILIES and meta.get("engine") != "ensemble":
         raise MillraceError(f"{train_dir / META} names family {meta['family']!r}, which is not registered")
+    if meta.get("engine") == "ensemble":
+        from millrace.models.ensemble import MEMBERS, EnsembleModel, read_weights
+
+        weights = read_weights(train_dir)
+        members = [load(train_dir / MEMBERS / str(i)) for i in range(len(weights))]
+        return Trained(EnsembleModel(meta["task"], len(meta["classes"]), members, weights), meta, plan)
     if is_estimator(meta):
         return Trained(backbone=estimators.load(train_dir, meta), meta=meta, plan=plan)
     if not (train_dir / WEIGHTS).exists():
@@ -168,6 +174,13 @@ def predict(trained, frame: pd.DataFrame):
     return torch.cat(outputs)
 
 
+def size_of(trained) -> int:
+    """A trained model's size: tree nodes, coefficients or parameters."""
+    if is_estimator(trained.meta):
+        return int(trained.backbone.nodes())
+    return int(parameter_counts(trained.backbone)["total_params"])
+
+
 def model_size(trained, train_dir: Path) -> dict[str, Any]:
     """Parameters and their bytes (what a deployed model carries), and the bytes this run saved.
 
@@ -176,6 +189,11 @@ def model_size(trained, train_dir: Path) -> dict[str, Any]:
     """
     if is_estimator(trained.meta):
         saved = weights_file(train_dir, trained.meta).stat().st_size
+        if trained.meta["engine"] == "ensemble":  # and its members' files
+            members = trained.backbone.members
+            saved += sum(
+                weights_file(Path(train_dir) / "members" / str(i), m.meta).stat().st_size for i, m in enumerate(members)
+            )
         nodes = trained.meta["nodes"]
         return {"parameters": nodes, "trainable_parameters": nodes, "parameter_bytes": saved, "saved_bytes": saved}
     counts = parameter_counts(trained.backbone)

@@ -130,10 +130,11 @@ def build(
 
 def for_estimators(inputs: dict[str, np.ndarray], labels: np.ndarray, task: str, out: Path, settings) -> dict[str, Any]:
     """fp32 measured; the declared variants recorded as not built: quantising and pruning act on the Linear and
-    Conv weights of a network, and neither a tree ensemble nor a scikit-learn linear model has them."""
+    Conv weights of a network, which neither a tree ensemble nor a scikit-learn linear model has (a blend of
+    models ships its members as they were judged)."""
     found: dict[str, Any] = {"fp32": measure(out / "model.onnx", inputs, labels, task)}
     why = (
         "not built: quantising and pruning act on a network's Linear and Conv weights; a tree ensemble has none, "
-        "and a linear model's few coefficients gain nothing from it"
+        "a linear model's few coefficients gain nothing from it, and a blend ships its members' fp32 graphs"
     )
     return found | {name: {"refused": why, "timings": {}} for name in settings.variants}

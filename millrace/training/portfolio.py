@@ -17,6 +17,12 @@ second, and so on, so a tight budget still compares the families' defaults. A ca
 left cannot cover (the family's last measured candidate, else the catalogue's estimate, plus a reserve for the
 winner's final fit) is not tried. Each candidate's result is cached under `.millrace/cache/portfolio/` by the data,
 its configuration, the params it depends on and the fitting code: changing one family's settings refits only it.
+
+With `model.ensemble: k`, the best k candidates are also blended (`blend`): weights chosen greedily, with
+replacement, to lower the log loss (squared error) of the weighted average of their held-out outputs (Caruana et
+al., 2004, as AutoGluon's weighted ensemble does). The blend joins the leaderboard as one more candidate, scored
+on the same held-out rows, and is chosen only if it beats every single candidate there; the weights were fitted
+on those rows, so its score is a little optimistic, as AutoGluon's is.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ STOP_SHARE = 10  # 1 in this many of a fit's training rows stops its rounds
 CACHE = Path(".millrace/cache/portfolio")
 CACHE_FORMAT = 1
 LATENCY_CALLS = 20
+BLEND_ROUNDS = 25  # greedy steps: weights are multiples of 1/25
 # What a candidate's result depends on besides its data and configuration: the code that fits and judges it.
 CODE = (
     "millrace/training/portfolio.py",
@@ -58,6 +65,9 @@ CODE = (
 )
 
 
+ENSEMBLE = "ensemble"
+
+
 @dataclass(frozen=True)
 class Candidate:
     family: str
@@ -66,10 +76,13 @@ class Candidate:
 
     @property
     def name(self) -> str:
-        return f"{self.family}#{self.index + 1}"
+        return ENSEMBLE if self.family == ENSEMBLE else f"{self.family}#{self.index + 1}"
 
     def selection(self, family) -> dict[str, Any]:
         """What the train stage reads from models/selection.json to fit this candidate."""
+        if self.family == ENSEMBLE:
+            members = self.config["members"]
+            return {"family": ENSEMBLE, "strategy": ENSEMBLE, "size": f"{len(members)} members", "members": members}
         options = {k: v for k, v in self.config.items() if k != "size"}
         size = self.config.get("size") or next(iter(family.sizes))
         return {"family": self.family, "strategy": "full", "size": size} | ({"options": options} if options else {})
@@ -126,11 +139,11 @@ def splits(train: pd.DataFrame, val: pd.DataFrame) -> list[tuple[pd.DataFrame, p
 
 def score(task: str, actual: np.ndarray, outputs: np.ndarray) -> tuple[float, float]:
     """(primary metric, tie-breaking loss) of outputs (probabilities or values) against the true labels."""
-    from sklearn.metrics import log_loss, mean_squared_error, r2_score
+    from sklearn.metrics import mean_squared_error, r2_score
 
     if task == "classification":
         accuracy = float((outputs.argmax(axis=1) == actual).mean())
-        return accuracy, float(log_loss(actual, np.clip(outputs, 1e-7, 1), labels=list(range(outputs.shape[1]))))
+        return accuracy, _loss(task, actual, outputs)
     r2 = float(r2_score(actual, outputs)) if len(actual) > 1 and np.ptp(actual) > 0 else float("nan")
     return r2, float(np.sqrt(mean_squared_error(actual, outputs)))
 
@@ -257,9 +270,10 @@ def compare(
     budget_seconds: float,
     cache: Path = CACHE,
     clock=time.monotonic,
+    ensemble: int = 0,
 ) -> list[Result]:
     """Judge the families' candidates in order until the budget is spent; every candidate gets a Result, the
-    ones not tried saying why."""
+    ones not tried saying why. With `ensemble` ≥ 2, the blend of the best that many comes last."""
     pairs = splits(train, val)
     data, code = data_digest(train, val, labels), code_digest()
     started = clock()
@@ -293,7 +307,69 @@ def compare(
             results.append(result)
     finally:
         quiet.setLevel(level)
+    if ensemble >= 2:
+        labels_by_fold = [judged["label"].to_numpy() for _, judged in pairs]
+        results.append(blend(results, labels_by_fold, labels.get("task", "classification"), ensemble, families))
     return results
+
+
+def _loss(task: str, actual: np.ndarray, outputs: np.ndarray) -> float:
+    """Log loss (the true class's probability, floored at 1e-7) or mean squared error."""
+    if task == "classification":
+        return float(-np.log(np.clip(outputs[np.arange(len(actual)), actual], 1e-7, 1)).mean())
+    return float(((outputs - actual) ** 2).mean())
+
+
+def blend(results: list[Result], labels_by_fold: list[np.ndarray], task: str, k: int, families) -> Result:
+    """The weighted average of the best `k` judged candidates' held-out outputs, weights chosen greedily."""
+    judged = sorted(
+        (r for r in results if r.skipped is None and r.score is not None and not np.isnan(r.score)),
+        key=lambda r: (-r.score, r.loss),
+    )[:k]
+    candidate = Candidate(ENSEMBLE, 0, {"members": []})
+    if len(judged) < 2:
+        return Result(candidate, skipped=f"not built: {len(judged)} candidate judged, a blend needs 2")
+    outputs = [[np.asarray(fold, dtype=np.float64) for fold in r.held_out] for r in judged]
+    stacked = [np.concatenate(folds) for folds in outputs]
+    actual = np.concatenate(labels_by_fold)
+    counts = np.zeros(len(judged))
+    current = np.zeros_like(stacked[0])
+    for step in range(BLEND_ROUNDS):
+        trials = [(current * step + candidate_outputs) / (step + 1) for candidate_outputs in stacked]
+        pick = int(np.argmin([_loss(task, actual, trial) for trial in trials]))
+        counts[pick] += 1
+        current = trials[pick]
+    used = [i for i in range(len(judged)) if counts[i] > 0]
+    if len(used) < 2:
+        return Result(
+            candidate,
+            skipped=f"not built: the weights fitted on held-out outputs chose {judged[used[0]].candidate.name} alone",
+        )
+    weights = {i: round(counts[i] / BLEND_ROUNDS, 4) for i in used}
+    by_name = {f.name: f for f in families}
+    members = [
+        judged[i].candidate.selection(by_name[judged[i].candidate.family]) | {"weight": weights[i]} for i in used
+    ]
+    described = {judged[i].candidate.name: weights[i] for i in used}
+    candidate = Candidate(ENSEMBLE, 0, {"members": members, "of": described})
+    scores, losses, held_out = [], [], []
+    for f, truth in enumerate(labels_by_fold):
+        fold_outputs = sum(weights[i] * outputs[i][f] for i in used)
+        primary, loss = score(task, truth, fold_outputs)
+        scores.append(primary)
+        losses.append(loss)
+        held_out.append(fold_outputs.tolist())
+    error = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else None
+    return Result(
+        candidate,
+        score=round(float(np.mean(scores)), 6),
+        error=None if error is None else round(error, 6),
+        loss=round(float(np.mean(losses)), 6),
+        fit_seconds=round(sum(judged[i].fit_seconds for i in used), 3),
+        size=sum(judged[i].size for i in used),
+        latency_ms=round(sum(judged[i].latency_ms for i in used), 3),
+        held_out=held_out,
+    )
 
 
 def _estimate_seconds(family, fits: int, rows: int, params) -> float:

@@ -52,9 +52,12 @@ def test_noop_repro_reruns_nothing(workspace):
     assert stages_run(sh(workspace, "dvc", "repro").stdout) == []
 
 
-def test_changing_lr_reruns_train_evaluate_and_deploy_only(workspace):
+def test_changing_lr_reruns_select_train_evaluate_and_deploy_only(workspace):
     set_param(workspace, r"^  lr: .*$", "  lr: 0.02")
-    assert stages_run(sh(workspace, "dvc", "repro").stdout) == ["train", "evaluate", "deploy"]
+    selection = (workspace / "models/selection.json").read_bytes()
+    # select reads train.* (a portfolio's candidates train as the train stage does); here it chooses the same
+    assert stages_run(sh(workspace, "dvc", "repro").stdout) == ["select", "train", "evaluate", "deploy"]
+    assert (workspace / "models/selection.json").read_bytes() == selection
     assert read(workspace, "models/deploy/manifest.json")["params"]["train"]["lr"] == 0.02
 
 
@@ -63,7 +66,7 @@ def test_changing_a_clean_param_reruns_from_clean(workspace):
     # (and the lr test above sees it through train, evaluate and deploy for real).
     set_param(workspace, r"^    numeric: median", "    numeric: mean")
     # The imputation is the model's now: train (and label's review encodings, deploy's manifest) read it too.
-    assert stages_run(sh(workspace, "dvc", "repro", "--dry").stdout) == ["clean", "label", "train", "deploy"]
+    assert stages_run(sh(workspace, "dvc", "repro", "--dry").stdout) == ["clean", "label", "select", "train", "deploy"]
 
 
 def test_summary_prints_gates_metrics_and_paths(built_repo):

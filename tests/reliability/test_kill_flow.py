@@ -74,7 +74,8 @@ def test_a_flow_killed_during_deploy_then_run_again_deploys_exactly_once(workspa
     killed = start_flow(workspace, tmp_path / "killed.log")
     wait_for(lambda: registry.versions(root) != before, killed, "release registered by deploy")
     kill_flow(killed, workspace)
-    assert stages_run((tmp_path / "killed.log").read_text()) == ["train", "evaluate", "deploy"]
+    # select reads train.* (a portfolio's candidates train): it reruns, chooses the same, and train goes on
+    assert stages_run((tmp_path / "killed.log").read_text()) == ["select", "train", "evaluate", "deploy"]
     assert "lr: 0.005" in (workspace / "params.yaml").read_text()  # the next run takes it back first
 
     again = sh(workspace, "python", "-m", "flows.pipeline", *OVERRIDES, "--no-save")

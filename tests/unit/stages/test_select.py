@@ -170,3 +170,22 @@ def test_a_budget_too_short_for_any_candidate_is_an_error_naming_the_key():
             60,
             lambda families: judged(("linear#1", None, None), ("lightgbm#1", None, None)),
         )
+
+
+def test_an_ensemble_that_wins_is_what_train_gets_with_its_members_and_weights():
+    from millrace.training.portfolio import Candidate, Result
+
+    members = [
+        {"family": "linear", "strategy": "full", "size": "small", "weight": 0.4},
+        {"family": "lightgbm", "strategy": "full", "size": "medium", "weight": 0.6},
+    ]
+    blend = Candidate("ensemble", 0, {"members": members, "of": {"linear#1": 0.4, "lightgbm#1": 0.6}})
+
+    def judge(families):
+        return [*judged(("linear#1", 0.95, 0.2), ("lightgbm#1", 0.97, 0.1)), Result(blend, score=0.98, loss=0.08)]
+
+    selection = run(profile("tabular", 240), CPU, Model(portfolio=["linear", "lightgbm"], ensemble=2), 60, judge)
+    assert selection["family"] == "ensemble" and selection["members"] == members
+    assert selection["rejected"]["lightgbm#1"] == "lower accuracy: 0.9700 vs 0.9800"
+    assert "the weighted average of linear#1 ×0.4 + lightgbm#1 ×0.6's outputs" in selection["reasons"][2]
+    assert "| ensemble | linear#1 ×0.4 + lightgbm#1 ×0.6 |" in report(selection)

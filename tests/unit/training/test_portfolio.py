@@ -96,3 +96,44 @@ def test_candidates_the_budget_cannot_cover_are_not_tried_and_say_why(splits, tm
     assert by_name["linear#1"].skipped is None  # an estimated few milliseconds
     assert by_name["catboost#1"].skipped.startswith("not tried: about")  # 1000 rounds × 5 folds: over 1 s
     assert np.isfinite(by_name["linear#1"].score)
+
+
+def _judged(name: str, folds: list[np.ndarray], truth: list[np.ndarray]) -> "portfolio.Result":
+    family, number = name.split("#")
+    candidate = portfolio.Candidate(family, int(number) - 1, dict(FAMILIES[family].search_space[int(number) - 1]))
+    scores = [portfolio.score("classification", t, f) for t, f in zip(truth, folds, strict=True)]
+    return portfolio.Result(
+        candidate,
+        score=float(np.mean([s for s, _ in scores])),
+        error=0.01,
+        loss=float(np.mean([loss for _, loss in scores])),
+        held_out=[f.tolist() for f in folds],
+    )
+
+
+def test_a_blend_of_complementary_candidates_is_kept_and_one_that_adds_nothing_is_not():
+    rng = np.random.default_rng(0)
+    truth = [rng.integers(0, 2, 40) for _ in range(portfolio.FOLDS)]
+
+    def noisy(offset):  # 0.8 on the true class, but a hesitant 0.45 on every tenth row: two such models err apart
+        folds = []
+        for t in truth:
+            wrong = np.arange(len(t)) % 10 == offset
+            p_true = np.where(wrong, 0.45, 0.8)
+            p = np.where(t == 1, p_true, 1 - p_true)
+            folds.append(np.stack([1 - p, p], axis=1))
+        return folds
+
+    first, second = _judged("lightgbm#1", noisy(0), truth), _judged("linear#1", noisy(5), truth)
+    families = [FAMILIES["lightgbm"], FAMILIES["linear"]]
+    blend = portfolio.blend([first, second], truth, "classification", 2, families)
+    assert blend.skipped is None and blend.candidate.name == "ensemble"
+    assert set(blend.candidate.config["of"]) == {"lightgbm#1", "linear#1"}
+    assert abs(sum(m["weight"] for m in blend.candidate.config["members"]) - 1) < 1e-9
+    assert first.score == second.score == 0.9 and blend.score == 1.0  # each one's hesitation outvoted by the other
+    assert portfolio.winner([first, second, blend], "classification") is blend
+
+    perfect = _judged("xgboost#1", [np.stack([1 - t, t], axis=1).astype(float) for t in truth], truth)
+    alone = portfolio.blend([first, perfect], truth, "classification", 2, [*families, FAMILIES["xgboost"]])
+    assert alone.skipped == "not built: the weights fitted on held-out outputs chose xgboost#1 alone"
+    assert portfolio.winner([first, perfect, alone], "classification") is perfect
