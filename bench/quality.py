@@ -1,5 +1,6 @@
 """Model quality on every built-in table and on a breast-cancer table as a user brings it: the deployed model of a
-`model.portfolio: auto`, `model.ensemble: 3` run beside scikit-learn's baselines, on the same test split, through the real pipeline.
+`model.portfolio: auto`, `model.ensemble: 3` run beside scikit-learn's baselines, on the same test split, through
+the real pipeline.
 
 For each table the committed project is cloned into a temporary folder, the table's settings are merged into
 params.yaml as a preset would be, and `dvc repro` runs every stage. The figures come from the run's own reports:
