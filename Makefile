@@ -114,3 +114,5 @@ bench: $(VENV)/.installed
 	python -m bench.serving
 	python -m bench.orchestration
 	python -m bench.trees
+	python -m bench.portfolio
+	python -m bench.quality

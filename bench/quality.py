@@ -4,11 +4,12 @@ the real pipeline.
 
 For each table the committed project is cloned into a temporary folder, the table's settings are merged into
 params.yaml as a preset would be, and `dvc repro` runs every stage. The figures come from the run's own reports:
-the portfolio's winner and its cross-validated score (models/selection.json), the deployed model's test score
-with its bootstrap interval and the baselines' test scores (reports/evaluate/metrics.json). The check the README
-states: the model's test score is at least the best baseline's minus one standard error (the bootstrap interval's
-width / 3.92). `python -m bench.quality [--only NAME]`; results in bench/results/quality.json, and the README's
-table is `python -m bench.quality --table`.
+the portfolio's winner, its cross-validated score and the best scikit-learn baseline's on the same folds
+(models/selection.json), the deployed model's test score with its bootstrap interval and the baselines' test
+scores (reports/evaluate/metrics.json). The check the issue set: the winner's held-out (cross-validated) score is
+at least the best baseline's minus one standard error (the folds' standard deviation / √5). The test scores are
+reported beside each other, not judged: a test split of 25 to 115 rows moves by a row. `python -m bench.quality
+[--only NAME]`; results in bench/results/quality.json, and the README's table is `python -m bench.quality --table`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ TABLES: dict[str, dict[str, Any]] = {
     },
     "diabetes": {"preset": "examples/diabetes.yaml"},
     "breast_cancer_as_brought": {
-        "data": {"source": {"kind": "file", "path": "data/inputs/biopsies.csv"}, "target": "diagnosis", "features": None},
+        "data": {
+            "source": {"kind": "file", "path": "data/inputs/biopsies.csv"},
+            "target": "diagnosis",
+            "features": None,
+        },
         "gates": {"clean": {"min_rows": 300}},
         "evaluate": {"slices": []},
     },
@@ -64,7 +69,14 @@ def breast_cancer_as_brought() -> pd.DataFrame:
     rng = np.random.default_rng(11)
     for column in ("mean radius", "mean texture", "worst area", "mean smoothness"):
         frame.loc[rng.random(len(frame)) < 0.05, column] = np.nan
-    phrases = ["referred by GP", "follow-up visit", "second opinion", "routine screening", "patient anxious", "no notes"]
+    phrases = [
+        "referred by GP",
+        "follow-up visit",
+        "second opinion",
+        "routine screening",
+        "patient anxious",
+        "no notes",
+    ]
     frame.insert(0, "patient_id", [f"P{100000 + i}" for i in range(len(frame))])
     frame.insert(1, "notes", [f"{rng.choice(phrases)}; {rng.choice(phrases)}" for _ in range(len(frame))])
     frame["diagnosis"] = np.where(bunch.frame["target"] == 1, "benign", "malignant")
@@ -104,41 +116,39 @@ def run_table(name: str, folder: Path) -> dict[str, Any]:
     report = json.loads((repo / "reports/evaluate/metrics.json").read_text())
     metric = report["baselines"]["best"]["metric"]
     interval = report["confidence_intervals"][metric]
-    error = (interval["high"] - interval["low"]) / 3.92
-    model = report["test"][metric]
-    best = report["baselines"]["best"]
+    held = selection["held_out"]
     return {
         "table": name,
         "task": selection["data"]["task"],
         "rows": selection["data"]["rows"],
         "metric": metric,
-        "winner": f"{selection['family']} {selection.get('options') or selection.get('size')}",
-        "held_out": selection.get("held_out"),
-        "model_test": round(model, 4),
-        "model_test_se": round(error, 4),
+        "winner": selection["family"],
+        "configuration": selection.get("options") or selection.get("members") or {"size": selection.get("size")},
+        "held_out": held,
+        "meets": bool(held["score"] >= held["baseline"]["score"] - held["error"]),
+        "model_test": round(report["test"][metric], 4),
+        "model_test_interval": [interval["low"], interval["high"]],
         "baselines_test": {k: round(v[metric], 4) for k, v in report["baselines"]["models"].items()},
-        "best_baseline": best["name"],
-        "meets": bool(model >= best["value"] - error),
         "pipeline_seconds": round(seconds, 1),
     }
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """The README's table: the deployed model beside the baselines on each table's test split."""
+    """The README's table: held-out (cross-validated) scores of the winner and the best baseline, then the test
+    split's scores of the deployed model and of each baseline."""
     lines = [
-        "| table | task, training rows | portfolio winner (CV score ± SE) | model, test | logistic / ridge, test "
-        "| hist. gradient boosting, test | within 1 SE of the best baseline |",
-        "|---|---|---|---:|---:|---:|---|",
+        "| table | task, training rows | portfolio winner | held out: winner ± SE | held out: best baseline "
+        "| within 1 SE | test: model | test: logistic / ridge | test: hist. gradient boosting |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for r in results:
-        held = r["held_out"]
-        cv = f"{held['score']:.3f} ± {held['error']:.3f}" if held and held.get("error") is not None else "—"
+        held, baseline = r["held_out"], r["held_out"]["baseline"]
         linear = next(v for k, v in r["baselines_test"].items() if k in ("logistic_regression", "ridge"))
         trees = r["baselines_test"]["hist_gradient_boosting"]
         lines.append(
-            f"| {r['table']} | {r['task']}, {r['rows']} | {r['winner'].split()[0]} ({cv}) "
-            f"| {r['metric']} {r['model_test']:.3f} ± {r['model_test_se']:.3f} | {linear:.3f} | {trees:.3f} "
-            f"| {'yes' if r['meets'] else 'no'} |"
+            f"| {r['table']} | {r['task']}, {r['rows']} | {r['winner']} | {r['metric']} {held['score']:.3f} ± "
+            f"{held['error']:.3f} | {baseline['score']:.3f} ({baseline['name']}) | {'yes' if r['meets'] else 'no'} "
+            f"| {r['model_test']:.3f} | {linear:.3f} | {trees:.3f} |"
         )
     return "\n".join(lines)
 

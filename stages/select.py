@@ -106,11 +106,11 @@ def run(
 
 def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, Any]:
     """The selection when a portfolio was judged: its winner, the leaderboard and why each other candidate lost."""
-    from millrace.training.portfolio import CV_ROWS, ENSEMBLE, FOLDS, why_lost, winner
+    from millrace.training.portfolio import BASELINE, CV_ROWS, ENSEMBLE, FOLDS, best_baseline, judged, why_lost, winner
 
     task = profile["task"]
     metric = "accuracy" if task == "classification" else "r2"
-    if not any(r.skipped is None for r in results):
+    if not judged(results):
         raise MillraceError(
             f"model.time_budget_minutes ({model.time_budget_minutes:g}) is too short to judge any candidate of the "
             f"portfolio: {results[0].skipped}; raise it or list fewer families in model.portfolio"
@@ -118,15 +118,18 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
     best = winner(results, task)
     family = FAMILIES.get(best.candidate.family)
     how = f"{FOLDS}-fold cross-validation on train + validation" if best.error is not None else "the validation split"
-    families = ", ".join(dict.fromkeys(r.candidate.family for r in results))
+    families = ", ".join(dict.fromkeys(r.candidate.family for r in results if r.candidate.family != BASELINE))
     config = configuration(best.candidate.config)
     spread = f" ± {best.error:.4f}" if best.error is not None else ""
-    tried = sum(r.skipped is None for r in results)
+    candidates = [r for r in results if r.candidate.family != BASELINE]
+    tried = sum(r.skipped is None for r in candidates)
+    baseline = best_baseline(results)
     reasons = [
         f"{profile['kind']} {task}, {profile['rows']} training rows, portfolio of {families} → "
         f"{best.candidate.name} ({config})",
-        f"{tried} of {len(results)} candidates judged by {how} within {model.time_budget_minutes:g} min; "
-        f"best held-out {metric} {best.score:.4f}{spread} (cross-validation below {CV_ROWS:,} rows)",
+        f"{tried} of {len(candidates)} candidates judged by {how} within {model.time_budget_minutes:g} min; "
+        f"best held-out {metric} {best.score:.4f}{spread} (cross-validation below {CV_ROWS:,} rows)"
+        + (f"; best baseline on the same rows: {baseline.candidate.name} {baseline.score:.4f}" if baseline else ""),
         f"{family.name}: {family.description}"
         if family
         else f"{ENSEMBLE}: the weighted average of {config}'s outputs, the weights fitted on their held-out outputs",
@@ -151,7 +154,12 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
         "candidates": rows,
         "leaderboard": leaderboard,
         "metric": metric,
-        "held_out": {"metric": metric, "score": best.score, "error": best.error, "loss": best.loss},
+        "held_out": {"metric": metric, "score": best.score, "error": best.error, "loss": best.loss}
+        | (
+            {"baseline": {"name": baseline.candidate.config["model"], "score": baseline.score, "error": baseline.error}}
+            if baseline
+            else {}
+        ),
         "rejected": {e["candidate"]: e["verdict"] for e in leaderboard if e["verdict"] != "**chosen**"}
         | {label(c): c["rejected"] for c in rows if c["rejected"] and c["family"] not in in_portfolio},
     }
@@ -187,6 +195,8 @@ def report(selection: dict[str, Any]) -> str:
 
 def configuration(config: dict[str, Any]) -> str:
     """A candidate's configuration in a few words: its options, or an ensemble's members and weights."""
+    if "model" in config:  # a baseline
+        return "scikit-learn's defaults"
     if "of" in config:
         return " + ".join(f"{name} ×{weight:g}" for name, weight in config["of"].items())
     return ", ".join(f"{k}={v}" for k, v in config.items()) or "defaults"
@@ -212,9 +222,8 @@ def _leaderboard_report(selection: dict[str, Any]) -> str:
         spread = f" ± {e['error']:.4f}" if e["error"] is not None else ""
         cached = " (cached)" if e["cached"] else ""
         figures = f"{e['score']:.4f}{spread} | {e['loss']:.4f} | {e['fit_seconds']:.2f}{cached}"
-        lines.append(
-            f"| {e['candidate']} | {config} | {figures} | {e['size']} | {e['latency_ms']:.2f} | {e['verdict']} |"
-        )
+        size, latency = (e["size"], f"{e['latency_ms']:.2f}") if e["family"] != "baseline" else ("—", "—")
+        lines.append(f"| {e['candidate']} | {config} | {figures} | {size} | {latency} | {e['verdict']} |")
     others = [
         c
         for c in selection["candidates"]
@@ -251,7 +260,16 @@ def main() -> None:
         val = pd.read_parquet(label_dir / "val.parquet")
         spent = time.monotonic() - started
         budget = params.model.time_budget_minutes * 60 - spent
-        return portfolio.compare(families, train, val, labels, params, budget, ensemble=params.model.ensemble)
+        return portfolio.compare(
+            families,
+            train,
+            val,
+            labels,
+            params,
+            budget,
+            ensemble=params.model.ensemble,
+            baselines=params.evaluate.baselines,
+        )
 
     selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs, judge)
     # The choice and its reasons feed train; the machine's figures, the full candidate table and the

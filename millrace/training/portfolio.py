@@ -18,6 +18,10 @@ left cannot cover (the family's last measured candidate, else the catalogue's es
 winner's final fit) is not tried. Each candidate's result is cached under `.millrace/cache/portfolio/` by the data,
 its configuration, the params it depends on and the fitting code: changing one family's settings refits only it.
 
+scikit-learn's baselines (millrace/evaluation/baselines.py: logistic or ridge regression, histogram gradient
+boosting, on the same encoded features) are judged on the same rows for reference: the leaderboard shows whether
+the winner beats them there, not only on the test split's few rows. They are never chosen.
+
 With `model.ensemble: k`, the best k candidates are also blended (`blend`): weights chosen greedily, with
 replacement, to lower the log loss (squared error) of the weighted average of their held-out outputs (Caruana et
 al., 2004, as AutoGluon's weighted ensemble does). The blend joins the leaderboard as one more candidate, scored
@@ -66,6 +70,7 @@ CODE = (
 
 
 ENSEMBLE = "ensemble"
+BASELINE = "baseline"  # scikit-learn's baselines, judged on the same rows for reference, never deployed
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Candidate:
 
     @property
     def name(self) -> str:
+        if self.family == BASELINE:
+            return f"{self.config['model']} (baseline)"
         return ENSEMBLE if self.family == ENSEMBLE else f"{self.family}#{self.index + 1}"
 
     def selection(self, family) -> dict[str, Any]:
@@ -271,9 +278,11 @@ def compare(
     cache: Path = CACHE,
     clock=time.monotonic,
     ensemble: int = 0,
+    baselines: bool = True,
 ) -> list[Result]:
     """Judge the families' candidates in order until the budget is spent; every candidate gets a Result, the
-    ones not tried saying why. With `ensemble` ≥ 2, the blend of the best that many comes last."""
+    ones not tried saying why. With `ensemble` ≥ 2, the blend of the best that many follows; the baselines come
+    last."""
     pairs = splits(train, val)
     data, code = data_digest(train, val, labels), code_digest()
     started = clock()
@@ -310,6 +319,44 @@ def compare(
     if ensemble >= 2:
         labels_by_fold = [judged["label"].to_numpy() for _, judged in pairs]
         results.append(blend(results, labels_by_fold, labels.get("task", "classification"), ensemble, families))
+    if baselines:
+        results += judge_baselines(pairs, labels, params)
+    return results
+
+
+def judge_baselines(pairs, labels: dict[str, Any], params) -> list[Result]:
+    """The evaluate stage's scikit-learn baselines, fitted and scored on the same pairs as the candidates."""
+    from millrace.evaluation import baselines
+    from millrace.inputs import plans
+
+    task = labels.get("task", "classification")
+    found: dict[str, list] = {}
+    for fit_rows, judged in pairs:
+        plan = plans.fit(fit_rows, params)
+        x_fit, x_judged = baselines.inputs(plan, fit_rows), baselines.inputs(plan, judged)
+        for name, model in baselines.models(plan.kind, task, params.seed).items():
+            started = time.perf_counter()
+            model.fit(x_fit, fit_rows["label"].to_numpy())
+            seconds = time.perf_counter() - started
+            if task == "classification":
+                outputs = np.zeros((len(judged), len(labels["classes"])))
+                outputs[:, model.classes_] = model.predict_proba(x_judged)
+            else:
+                outputs = np.asarray(model.predict(x_judged), dtype=np.float64)
+            found.setdefault(name, []).append((score(task, judged["label"].to_numpy(), outputs), seconds))
+    results = []
+    for i, (name, folds) in enumerate(found.items()):
+        scores = [s for (s, _), _ in folds]
+        error = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else None
+        results.append(
+            Result(
+                Candidate(BASELINE, i, {"model": name}),
+                score=round(float(np.mean(scores)), 6),
+                error=None if error is None else round(error, 6),
+                loss=round(float(np.mean([loss for (_, loss), _ in folds])), 6),
+                fit_seconds=round(float(np.mean([seconds for _, seconds in folds])), 3),
+            )
+        )
     return results
 
 
@@ -322,35 +369,30 @@ def _loss(task: str, actual: np.ndarray, outputs: np.ndarray) -> float:
 
 def blend(results: list[Result], labels_by_fold: list[np.ndarray], task: str, k: int, families) -> Result:
     """The weighted average of the best `k` judged candidates' held-out outputs, weights chosen greedily."""
-    judged = sorted(
-        (r for r in results if r.skipped is None and r.score is not None and not np.isnan(r.score)),
-        key=lambda r: (-r.score, r.loss),
-    )[:k]
+    top = sorted(judged(results), key=lambda r: (-r.score, r.loss))[:k]
     candidate = Candidate(ENSEMBLE, 0, {"members": []})
-    if len(judged) < 2:
-        return Result(candidate, skipped=f"not built: {len(judged)} candidate judged, a blend needs 2")
-    outputs = [[np.asarray(fold, dtype=np.float64) for fold in r.held_out] for r in judged]
+    if len(top) < 2:
+        return Result(candidate, skipped=f"not built: {len(top)} candidate judged, a blend needs 2")
+    outputs = [[np.asarray(fold, dtype=np.float64) for fold in r.held_out] for r in top]
     stacked = [np.concatenate(folds) for folds in outputs]
     actual = np.concatenate(labels_by_fold)
-    counts = np.zeros(len(judged))
+    counts = np.zeros(len(top))
     current = np.zeros_like(stacked[0])
     for step in range(BLEND_ROUNDS):
         trials = [(current * step + candidate_outputs) / (step + 1) for candidate_outputs in stacked]
         pick = int(np.argmin([_loss(task, actual, trial) for trial in trials]))
         counts[pick] += 1
         current = trials[pick]
-    used = [i for i in range(len(judged)) if counts[i] > 0]
+    used = [i for i in range(len(top)) if counts[i] > 0]
     if len(used) < 2:
         return Result(
             candidate,
-            skipped=f"not built: the weights fitted on held-out outputs chose {judged[used[0]].candidate.name} alone",
+            skipped=f"not built: the weights fitted on held-out outputs chose {top[used[0]].candidate.name} alone",
         )
     weights = {i: round(counts[i] / BLEND_ROUNDS, 4) for i in used}
     by_name = {f.name: f for f in families}
-    members = [
-        judged[i].candidate.selection(by_name[judged[i].candidate.family]) | {"weight": weights[i]} for i in used
-    ]
-    described = {judged[i].candidate.name: weights[i] for i in used}
+    members = [top[i].candidate.selection(by_name[top[i].candidate.family]) | {"weight": weights[i]} for i in used]
+    described = {top[i].candidate.name: weights[i] for i in used}
     candidate = Candidate(ENSEMBLE, 0, {"members": members, "of": described})
     scores, losses, held_out = [], [], []
     for f, truth in enumerate(labels_by_fold):
@@ -365,9 +407,9 @@ def blend(results: list[Result], labels_by_fold: list[np.ndarray], task: str, k:
         score=round(float(np.mean(scores)), 6),
         error=None if error is None else round(error, 6),
         loss=round(float(np.mean(losses)), 6),
-        fit_seconds=round(sum(judged[i].fit_seconds for i in used), 3),
-        size=sum(judged[i].size for i in used),
-        latency_ms=round(sum(judged[i].latency_ms for i in used), 3),
+        fit_seconds=round(sum(top[i].fit_seconds for i in used), 3),
+        size=sum(top[i].size for i in used),
+        latency_ms=round(sum(top[i].latency_ms for i in used), 3),
         held_out=held_out,
     )
 
@@ -381,13 +423,29 @@ def _estimate_seconds(family, fits: int, rows: int, params) -> float:
     return fits * rows * rounds * variant.cost
 
 
+def judged(results: list[Result]) -> list[Result]:
+    """The candidates that were judged and scored, baselines left out."""
+    return [
+        r
+        for r in results
+        if r.candidate.family != BASELINE and r.skipped is None and r.score is not None and not np.isnan(r.score)
+    ]
+
+
+def best_baseline(results: list[Result]) -> Result | None:
+    found = [r for r in results if r.candidate.family == BASELINE and r.score is not None and not np.isnan(r.score)]
+    return max(found, key=lambda r: (r.score, -r.loss)) if found else None
+
+
 def winner(results: list[Result], task: str) -> Result:
     """The judged candidate with the best primary score, ties broken by the lower loss, then by the order tried."""
-    judged = [r for r in results if r.skipped is None and r.score is not None and not np.isnan(r.score)]
-    return max(judged, key=lambda r: (r.score, -r.loss))
+    judged_ones = judged(results)
+    return max(judged_ones, key=lambda r: (r.score, -r.loss))
 
 
 def why_lost(result: Result, best: Result, metric: str) -> str:
+    if result.candidate.family == BASELINE:
+        return "reference: a scikit-learn baseline on the same rows, never deployed"
     if result.skipped:
         return result.skipped
     if result.score is None or np.isnan(result.score):

@@ -199,3 +199,15 @@ def test_the_tree_benchmark_fits_both_ways_and_times_both_runtimes(tmp_path, mon
         found = results["families"][family]
         assert found["fit_train_stage_s"] > 0 and found["fit_direct_s"] > 0
         assert found["onnx_vs_native_batch1"] > 0 and found["onnx_vs_native_batch1024"] > 0
+
+
+def test_the_portfolio_benchmark_times_judging_and_the_winners_fit_against_the_budget(tmp_path, monkeypatch):
+    from bench.portfolio import main
+
+    monkeypatch.setenv("MILLRACE_BENCH_RESULTS", str(tmp_path))
+    results = main(["--rows", "400", "--budget", "0.05"])
+    assert json.loads((tmp_path / "portfolio.json").read_text()) == results
+    (run,) = results["runs"]
+    assert run["judged_by"] == "5-fold cross-validation" and run["budget_seconds"] == 3.0
+    assert 1 <= run["candidates_judged"] < run["candidates"]  # 3 s: the cheapest judged, the rest not tried
+    assert run["select_and_train_seconds"] >= run["select_seconds"] > 0

@@ -61,8 +61,12 @@ def test_the_best_held_out_score_wins_and_each_candidate_is_scored_on_every_fold
     families = [small("linear", {}, {"c": 0.0001}), small("lightgbm", {"n_estimators": 30})]
     results = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path)
     scores = {r.candidate.name: r for r in results}
-    assert set(scores) == {"linear#1", "linear#2", "lightgbm#1"}
-    assert all(r.skipped is None and r.error is not None and len(r.held_out) == portfolio.FOLDS for r in results)
+    baselines = {"logistic_regression (baseline)", "hist_gradient_boosting (baseline)"}
+    assert set(scores) == {"linear#1", "linear#2", "lightgbm#1", *baselines}  # the baselines judged on the same rows
+    candidates = portfolio.judged(results)
+    assert len(candidates) == 3 and all(r.error is not None and len(r.held_out) == portfolio.FOLDS for r in candidates)
+    assert all(scores[name].error is not None and 0.9 < scores[name].score <= 1 for name in baselines)
+    assert portfolio.best_baseline(results).candidate.name in baselines
     starved, default = scores["linear#2"], scores["linear#1"]  # c=0.0001 leaves the coefficients near zero
     assert starved.score < default.score and starved.loss > 10 * default.loss
     best = portfolio.winner(results, "classification")
@@ -74,24 +78,24 @@ def test_results_are_cached_and_a_changed_family_alone_is_judged_again(splits, t
     train, val = splits
     params = parse({"seed": 0})
     families = [small("linear", {}), small("lightgbm", {"n_estimators": 30})]
-    first = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path)
+    first = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path, baselines=False)
     judged = []
     real = portfolio.judge
     monkeypatch.setattr(portfolio, "judge", lambda c, *a: judged.append(c.name) or real(c, *a))
-    again = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path)
-    assert judged == [] and all(r.cached for r in again)
+    again = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path, baselines=False)
+    assert judged == [] and all(r.cached for r in portfolio.judged(again))
     assert [(r.score, r.held_out) for r in again] == [(r.score, r.held_out) for r in first]
     changed = [small("linear", {"c": 0.5}), families[1]]
-    portfolio.compare(changed, train, val, LABELS, params, 600, cache=tmp_path)
+    portfolio.compare(changed, train, val, LABELS, params, 600, cache=tmp_path, baselines=False)
     assert judged == ["linear#1"]  # lightgbm's result came from the cache
-    portfolio.compare(changed, train, val, LABELS, parse({"seed": 1}), 600, cache=tmp_path)
+    portfolio.compare(changed, train, val, LABELS, parse({"seed": 1}), 600, cache=tmp_path, baselines=False)
     assert judged == ["linear#1", "linear#1", "lightgbm#1"]  # another seed: every candidate judged afresh
 
 
 def test_candidates_the_budget_cannot_cover_are_not_tried_and_say_why(splits, tmp_path):
     train, val = splits
     families = [small("linear", {}), small("catboost", {})]
-    results = portfolio.compare(families, train, val, LABELS, parse(), 1.0, cache=tmp_path)
+    results = portfolio.compare(families, train, val, LABELS, parse(), 1.0, cache=tmp_path, baselines=False)
     by_name = {r.candidate.name: r for r in results}
     assert by_name["linear#1"].skipped is None  # an estimated few milliseconds
     assert by_name["catboost#1"].skipped.startswith("not tried: about")  # 1000 rounds × 5 folds: over 1 s
