@@ -69,16 +69,14 @@ def breast_cancer_as_brought() -> pd.DataFrame:
     rng = np.random.default_rng(11)
     for column in ("mean radius", "mean texture", "worst area", "mean smoothness"):
         frame.loc[rng.random(len(frame)) < 0.05, column] = np.nan
-    phrases = [
-        "referred by GP",
-        "follow-up visit",
-        "second opinion",
-        "routine screening",
-        "patient anxious",
-        "no notes",
-    ]
+    reasons = ["referred by GP", "follow-up visit", "second opinion", "routine screening", "self-referral"]
+    moods = ["patient anxious", "patient calm", "came with family", "asked about timing", "no remarks"]
     frame.insert(0, "patient_id", [f"P{100000 + i}" for i in range(len(frame))])
-    frame.insert(1, "notes", [f"{rng.choice(phrases)}; {rng.choice(phrases)}" for _ in range(len(frame))])
+    notes = [
+        f"{rng.choice(reasons)}, seen {rng.integers(1, 30)} days after referral; {rng.choice(moods)}"
+        for _ in range(len(frame))
+    ]
+    frame.insert(1, "notes", notes)
     frame["diagnosis"] = np.where(bunch.frame["target"] == 1, "benign", "malignant")
     return frame
 

@@ -211,3 +211,16 @@ def test_the_portfolio_benchmark_times_judging_and_the_winners_fit_against_the_b
     assert run["judged_by"] == "5-fold cross-validation" and run["budget_seconds"] == 3.0
     assert 1 <= run["candidates_judged"] < run["candidates"]  # 3 s: the cheapest judged, the rest not tried
     assert run["select_and_train_seconds"] >= run["select_seconds"] > 0
+
+
+def test_the_breast_cancer_table_as_brought_has_what_a_users_table_has_and_its_roles_are_found():
+    from bench.quality import breast_cancer_as_brought
+    from millrace.inputs import roles
+    from tests.helpers.params import data
+
+    table = breast_cancer_as_brought()
+    assert table["diagnosis"].isin(["benign", "malignant"]).all() and table["patient_id"].is_unique
+    assert table.drop(columns="diagnosis").isna().any(axis=0).sum() == 4  # four measurements with gaps
+    used, left_out = roles.feature_roles(table.drop(columns="diagnosis"), data(target="diagnosis", features=None))
+    assert "patient_id" in left_out and "identifier" in str(left_out["patient_id"])
+    assert "text" in str(used["notes"]) and len(used) == 31  # the notes and the 30 measurements
