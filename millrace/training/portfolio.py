@@ -13,10 +13,11 @@ the task's primary metric (accuracy; R²), ties broken by log loss (RMSE); under
 error is the folds' standard deviation over √folds.
 
 Candidates run in rounds: every family's first configuration (cheapest family first), then every family's
-second, and so on, so a tight budget still compares the families' defaults. A candidate whose fit the time
-left cannot cover (the family's last measured candidate, else the catalogue's estimate, plus a reserve for the
-winner's final fit) is not tried. Each candidate's result is cached under `.millrace/cache/portfolio/` by the data,
-its configuration, the params it depends on and the fitting code: changing one family's settings refits only it.
+second, and so on, so a tight budget still compares the families' defaults. A candidate the time left cannot
+cover is not tried: its expected time is `MARGIN` × its family's slowest candidate so far (the catalogue's
+estimate for a family's first), and `MARGIN` × the slowest single fit is kept back for the winner's final fit.
+Each candidate's result is cached under `.millrace/cache/portfolio/` by the data, its configuration, the params it
+depends on and the fitting code: changing one family's settings refits only it.
 
 scikit-learn's baselines (millrace/evaluation/baselines.py: logistic or ridge regression, histogram gradient
 boosting, on the same encoded features) are judged on the same rows for reference: the leaderboard shows whether
@@ -50,6 +51,9 @@ CACHE = Path(".millrace/cache/portfolio")
 CACHE_FORMAT = 1
 LATENCY_CALLS = 20
 BLEND_ROUNDS = 25  # greedy steps: weights are multiples of 1/25
+# A family's next configuration is expected to take up to this many times its slowest so far (deeper trees, a
+# larger network), and the winner's final fit this many times the slowest single fit.
+MARGIN = 1.5
 # What a candidate's result depends on besides its data and configuration: the code that fits and judges it.
 CODE = (
     "millrace/training/portfolio.py",
@@ -281,14 +285,15 @@ def compare(
     baselines: bool = True,
 ) -> list[Result]:
     """Judge the families' candidates in order until the budget is spent; every candidate gets a Result, the
-    ones not tried saying why. With `ensemble` ≥ 2, the blend of the best that many follows; the baselines come
-    last."""
+    ones not tried saying why. The baselines are judged first (inside the budget: they are quick), and with
+    `ensemble` ≥ 2 the blend of the best that many comes after the candidates."""
     pairs = splits(train, val)
     data, code = data_digest(train, val, labels), code_digest()
     started = clock()
+    reference = judge_baselines(pairs, labels, params) if baselines else []
     results: list[Result] = []
-    last_cost: dict[str, float] = {}  # family → seconds its last judged candidate took
-    reserve = 0.0  # the winner's final fit, one fit's time
+    slowest: dict[str, float] = {}  # family → seconds its slowest judged candidate took
+    reserve = 0.0  # the winner's final fit: MARGIN × the slowest single fit
     quiet = logging.getLogger("millrace.training")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # per-epoch lines of dozens of fits would bury what select says
@@ -299,9 +304,10 @@ def compare(
             found = _read_cached(path, candidate)
             if found is not None:
                 results.append(found)
-                reserve = max(reserve, found.fit_seconds)
+                reserve = max(reserve, MARGIN * found.fit_seconds)
                 continue
-            expected = last_cost.get(candidate.family, _estimate_seconds(family, len(pairs), len(pairs[0][0]), params))
+            estimate = _estimate_seconds(family, len(pairs), len(pairs[0][0]), params)
+            expected = MARGIN * slowest[candidate.family] if candidate.family in slowest else estimate
             left = budget_seconds - (clock() - started)
             if expected + reserve > left:
                 why = f"not tried: about {expected:.0f} s to judge, {max(left - reserve, 0):.0f} s of the budget left"
@@ -310,8 +316,8 @@ def compare(
             tick = clock()
             with tempfile.TemporaryDirectory(prefix="millrace-portfolio-") as scratch:
                 result = judge(candidate, family, params, labels, pairs, Path(scratch))
-            last_cost[candidate.family] = clock() - tick
-            reserve = max(reserve, result.fit_seconds)
+            slowest[candidate.family] = max(slowest.get(candidate.family, 0.0), clock() - tick)
+            reserve = max(reserve, MARGIN * result.fit_seconds)
             _write_cached(path, result)
             results.append(result)
     finally:
@@ -319,9 +325,7 @@ def compare(
     if ensemble >= 2:
         labels_by_fold = [judged["label"].to_numpy() for _, judged in pairs]
         results.append(blend(results, labels_by_fold, labels.get("task", "classification"), ensemble, families))
-    if baselines:
-        results += judge_baselines(pairs, labels, params)
-    return results
+    return results + reference
 
 
 def judge_baselines(pairs, labels: dict[str, Any], params) -> list[Result]:
