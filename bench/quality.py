@@ -94,14 +94,14 @@ def run_table(name: str, folder: Path) -> dict[str, Any]:
     repo = folder / name
     subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
     settings = dict(TABLES[name])
-    yaml = _round_trip()
-    params = yaml.load((repo / "params.yaml").read_text())
+    round_trip = _round_trip()  # ruamel's round-trip loader: safe, and it keeps the comments
+    params = round_trip.load((repo / "params.yaml").read_text())
     if "preset" in settings:
-        merge(params, yaml.load((repo / settings.pop("preset")).read_text()))
+        merge(params, round_trip.load((repo / settings.pop("preset")).read_text()))
     merge(params, settings)
     merge(params, PORTFOLIO)
     out = io.StringIO()
-    yaml.dump(params, out)
+    round_trip.dump(params, out)
     (repo / "params.yaml").write_text(out.getvalue())
     if name == "breast_cancer_as_brought":
         breast_cancer_as_brought().to_csv(repo / "data/inputs/biopsies.csv", index=False)

@@ -243,16 +243,26 @@ def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path) ->
         losses.append(loss)
         seconds.append(took)
         held_out.append(outputs)
+    return summary(
+        candidate,
+        scores,
+        losses,
+        fit_seconds=round(float(np.mean(seconds)), 3),
+        size=size,
+        latency_ms=round(latency, 3),
+        held_out=[o.tolist() for o in held_out],
+    )
+
+
+def summary(candidate: Candidate, scores: list[float], losses: list[float], **figures: Any) -> Result:
+    """A judged candidate's Result: its scores' and losses' means over the folds, and the scores' standard error."""
     error = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else None
     return Result(
         candidate,
         score=round(float(np.mean(scores)), 6),
         error=None if error is None else round(error, 6),
         loss=round(float(np.mean(losses)), 6),
-        fit_seconds=round(float(np.mean(seconds)), 3),
-        size=size,
-        latency_ms=round(latency, 3),
-        held_out=[o.tolist() for o in held_out],
+        **figures,
     )
 
 
@@ -348,20 +358,15 @@ def judge_baselines(pairs, labels: dict[str, Any], params) -> list[Result]:
             else:
                 outputs = np.asarray(model.predict(x_judged), dtype=np.float64)
             found.setdefault(name, []).append((score(task, judged["label"].to_numpy(), outputs), seconds))
-    results = []
-    for i, (name, folds) in enumerate(found.items()):
-        scores = [s for (s, _), _ in folds]
-        error = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else None
-        results.append(
-            Result(
-                Candidate(BASELINE, i, {"model": name}),
-                score=round(float(np.mean(scores)), 6),
-                error=None if error is None else round(error, 6),
-                loss=round(float(np.mean([loss for (_, loss), _ in folds])), 6),
-                fit_seconds=round(float(np.mean([seconds for _, seconds in folds])), 3),
-            )
+    return [
+        summary(
+            Candidate(BASELINE, i, {"model": name}),
+            [primary for (primary, _), _ in folds],
+            [loss for (_, loss), _ in folds],
+            fit_seconds=round(float(np.mean([seconds for _, seconds in folds])), 3),
         )
-    return results
+        for i, (name, folds) in enumerate(found.items())
+    ]
 
 
 def _loss(task: str, actual: np.ndarray, outputs: np.ndarray) -> float:
@@ -405,12 +410,10 @@ def blend(results: list[Result], labels_by_fold: list[np.ndarray], task: str, k:
         scores.append(primary)
         losses.append(loss)
         held_out.append(fold_outputs.tolist())
-    error = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else None
-    return Result(
+    return summary(
         candidate,
-        score=round(float(np.mean(scores)), 6),
-        error=None if error is None else round(error, 6),
-        loss=round(float(np.mean(losses)), 6),
+        scores,
+        losses,
         fit_seconds=round(sum(top[i].fit_seconds for i in used), 3),
         size=sum(top[i].size for i in used),
         latency_ms=round(sum(top[i].latency_ms for i in used), 3),
