@@ -274,8 +274,11 @@ def main() -> None:
     selection = run(profile, resources(params.train.accelerator), params.model, params.train.max_epochs, judge)
     # The choice and its reasons feed train; the machine's figures, the full candidate table and the
     # leaderboard's timings only the report, so a rerun on another machine that chooses the same retrains nothing.
-    unused = ("resources", "candidates", "leaderboard")
-    write_json(params.paths.selection, {k: v for k, v in selection.items() if k not in unused})
+    kept = {k: v for k, v in selection.items() if k not in ("resources", "candidates")}
+    if "leaderboard" in kept:
+        scores = ("candidate", "score", "error", "loss", "verdict")
+        kept["leaderboard"] = [{k: e[k] for k in scores} for e in kept["leaderboard"]]
+    write_json(params.paths.selection, kept)
     write_text(Path(params.paths.reports) / "selection.md", report(selection))
     write_json(RESOURCES_LOG, selection["resources"])
     print(f"select: {selection['reasons'][0]}")

@@ -64,6 +64,9 @@ def tables(params: Params) -> list[Table]:
     shown = [gates, metrics]
     if "baselines" in evaluation:
         shown.append(baseline_table(evaluation))
+    selection = Path(params.paths.selection)
+    if selection.exists() and "leaderboard" in (chosen := read_json(selection)):
+        shown.append(leaderboard_table(chosen, reports / "selection.md"))
 
     docs = _read(reports / "gates" / "labels.json").get("data_docs", "")
     paths = Table(title="Artefacts")
@@ -107,6 +110,27 @@ def baseline_table(evaluation: dict[str, Any]) -> Table:
     table.add_row(f"[bold]{model.get('family', 'model')}[/]", *(f"{evaluation['test'][n]:.4f}" for n in names))
     for baseline, values in found.items():
         table.add_row(baseline, *(f"{values[n]:.4f}" for n in names))
+    return table
+
+
+LEADERBOARD_ROWS = 8  # the rest are in reports/selection.md
+
+
+def leaderboard_table(selection: dict[str, Any], page: Path) -> Table:
+    """A portfolio's best candidates on the held-out rows, the chosen one marked, the baselines among them."""
+    metric = selection["held_out"]["metric"]
+    table = Table(title=f"Portfolio: held-out {metric}")
+    for column, justify in (("candidate", "left"), (metric, "right"), ("± SE", "right"), ("verdict", "left")):
+        table.add_column(column, justify=justify)
+    board = selection["leaderboard"]
+    for entry in board[:LEADERBOARD_ROWS]:
+        chosen = entry["verdict"] == "**chosen**"
+        name = f"[bold]{entry['candidate']}[/]" if chosen else entry["candidate"]
+        score = f"{entry['score']:.4f}" if entry["score"] is not None else ""
+        error = f"{entry['error']:.4f}" if entry["error"] is not None else ""
+        table.add_row(name, score, error, "[green]chosen[/]" if chosen else entry["verdict"])
+    more = len(board) - LEADERBOARD_ROWS
+    table.caption = f"{more} more in {page}" if more > 0 else str(page)
     return table
 
 

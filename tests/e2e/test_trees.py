@@ -100,6 +100,11 @@ def test_a_portfolio_deploys_its_cross_validated_winner_and_rejudges_only_a_chan
     selection = json.loads((workspace / "models/selection.json").read_text())
     manifest = json.loads((workspace / "models/deploy/manifest.json").read_text())
     assert manifest["family"] == selection["family"] == chosen.split("#")[0]
+    summary = sh(workspace, "millrace", "summary").stdout
+    assert "Portfolio: held-out accuracy" in summary and chosen in summary and "chosen" in summary
+    marked = [e["candidate"] for e in selection["leaderboard"] if e["verdict"] == "**chosen**"]
+    assert marked == [chosen]  # the scores are in selection.json; the timings stay in the report
+    assert "fit_seconds" not in selection["leaderboard"][0]
 
     set_param(workspace, r"^  lr: .*$", "  lr: 0.02")  # the network's setting; the linear model ignores it
     again = sh(workspace, "dvc", "repro", "select")
