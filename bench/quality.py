@@ -89,19 +89,19 @@ def _env() -> dict[str, str]:
 
 def run_table(name: str, folder: Path) -> dict[str, Any]:
     """Clone, apply the table's settings and the portfolio, `dvc repro`; the figures its reports hold."""
-    from millrace.config.presets import _round_trip, merge
+    from millrace.config.presets import merge, round_trip
 
     repo = folder / name
     subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
     settings = dict(TABLES[name])
-    round_trip = _round_trip()  # ruamel's round-trip loader: safe, and it keeps the comments
-    params = round_trip.load((repo / "params.yaml").read_text())
+    loader = round_trip()  # ruamel's round-trip loader: safe, and it keeps the comments
+    params = loader.load((repo / "params.yaml").read_text())
     if "preset" in settings:
-        merge(params, round_trip.load((repo / settings.pop("preset")).read_text()))
+        merge(params, loader.load((repo / settings.pop("preset")).read_text()))
     merge(params, settings)
     merge(params, PORTFOLIO)
     out = io.StringIO()
-    round_trip.dump(params, out)
+    loader.dump(params, out)
     (repo / "params.yaml").write_text(out.getvalue())
     if name == "breast_cancer_as_brought":
         breast_cancer_as_brought().to_csv(repo / "data/inputs/biopsies.csv", index=False)

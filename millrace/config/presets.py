@@ -24,7 +24,7 @@ from millrace.errors import MillraceError
 from millrace.files import write_text
 
 
-def _round_trip() -> YAML:
+def round_trip() -> YAML:
     yaml = YAML()  # round trip: comments, order and flow style survive
     yaml.preserve_quotes = True
     yaml.width = 4096  # a long line of the user's stays one line
@@ -39,7 +39,7 @@ def _null(representer, _value):
 
 def _load(path: Path, what: str) -> Any:
     try:
-        return _round_trip().load(path.read_text(encoding="utf-8"))
+        return round_trip().load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MillraceError(f"{what} {path} not found") from None
     except YAMLError as exc:
@@ -75,7 +75,7 @@ def apply_preset(params_file: Path, preset_file: Path) -> tuple[str, list[str]]:
     changed = merge(params, preset)
     parse_params(params, f"{params_file} with {preset_file}")  # the schema's error names the key and the preset
     out = io.StringIO()
-    _round_trip().dump(params, out)
+    round_trip().dump(params, out)
     return out.getvalue(), changed
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from millrace.errors import MillraceError
+
 ENGINES = ("tree", "linear", "ensemble")
 CURVE = {"classification": "log loss", "regression": "squared error"}  # what the per-round curves measure
 ENSEMBLE_FILE = "ensemble.json"  # an ensemble's weights; its members are train folders beside it
@@ -22,6 +24,20 @@ IMPORTANCE = {
     "linear": "share of absolute coefficients",
     "ensemble": "the members' importance shares, weighted; networks have none",
 }
+
+
+def refuse_accelerator(accelerator: str, engine: str = "tree") -> None:
+    """The locked tree libraries and scikit-learn train on the CPU here; asking for a GPU is refused, saying why."""
+    if accelerator in ("auto", "cpu"):
+        return
+    import torch
+
+    where = "this machine has no CUDA GPU" if not torch.cuda.is_available() else "the locked builds are CPU-only"
+    builds = "lightgbm, xgboost-cpu, catboost" if engine == "tree" else "scikit-learn"
+    raise MillraceError(
+        f"train.accelerator: {accelerator} with a {engine} family: {where} ({builds}); "
+        "set train.accelerator: auto or cpu"
+    )
 
 
 def is_estimator(meta: dict[str, Any]) -> bool:

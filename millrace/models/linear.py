@@ -19,7 +19,6 @@ import numpy as np
 from millrace.errors import MillraceError
 
 FILE = "model.linear.json"
-ONNX_OPSET = 15
 
 
 @dataclass
@@ -76,7 +75,7 @@ class LinearModel:
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import FloatTensorType
 
-        from millrace.models.trees import _one_output
+        from millrace.models.onnx_output import ONNX_OPSET, single_output
 
         options = {id(self.model): {"zipmap": False}} if self.task == "classification" else None
         graph = convert_sklearn(
@@ -85,7 +84,7 @@ class LinearModel:
             options=options,
             target_opset=ONNX_OPSET,
         )
-        return _one_output(graph, output_name, self.task)
+        return single_output(graph, output_name, self.task)
 
 
 def _estimator(task: str, options: dict[str, Any]):

@@ -191,8 +191,10 @@ def model_size(trained, train_dir: Path) -> dict[str, Any]:
         saved = weights_file(train_dir, trained.meta).stat().st_size
         if trained.meta["engine"] == "ensemble":  # and its members' files
             members = trained.backbone.members
+            from millrace.models.ensemble import MEMBERS
+
             saved += sum(
-                weights_file(Path(train_dir) / "members" / str(i), m.meta).stat().st_size for i, m in enumerate(members)
+                weights_file(Path(train_dir) / MEMBERS / str(i), m.meta).stat().st_size for i, m in enumerate(members)
             )
         nodes = trained.meta["nodes"]
         return {"parameters": nodes, "trainable_parameters": nodes, "parameter_bytes": saved, "saved_bytes": saved}

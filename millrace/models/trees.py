@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from millrace.errors import MillraceError
+from millrace.models.onnx_output import ONNX_OPSET, single_output
 
 FILES = {"lightgbm": "model.lightgbm.txt", "xgboost": "model.xgboost.json", "catboost": "model.catboost.cbm"}
-ONNX_OPSET = 15  # the highest onnxmltools 1.16 converts to
 
 
 def _library(family: str) -> str:
@@ -101,7 +101,7 @@ class TreeModel:
         from onnxmltools.convert.common.data_types import FloatTensorType
 
         if self.library == "catboost":
-            return _one_output(catboost_graph(self.model, input_name), output_name, self.task)
+            return single_output(catboost_graph(self.model, input_name), output_name, self.task)
         types = [(input_name, FloatTensorType([None, width]))]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -109,7 +109,7 @@ class TreeModel:
                 graph = convert_lightgbm(self.model, initial_types=types, zipmap=False, target_opset=ONNX_OPSET)
             else:
                 graph = convert_xgboost(self.model, initial_types=types, target_opset=ONNX_OPSET)
-        return _one_output(graph, output_name, self.task)
+        return single_output(graph, output_name, self.task)
 
 
 def catboost_graph(model, input_name: str):
@@ -135,42 +135,6 @@ def catboost_graph(model, input_name: str):
                 graph.graph.output.remove(output)
                 graph.graph.output.append(onnx.helper.make_tensor_value_info(probabilities, 1, [None, None]))
     return graph
-
-
-def _one_output(graph, name: str, task: str):
-    """Keep only the output serving reads, named as every millrace graph names it; regression values flat."""
-    from onnx import helper, numpy_helper
-
-    outputs = list(graph.graph.output)
-    chosen = outputs[-1] if task == "classification" else outputs[0]  # [label, probabilities] / [variable]
-    del graph.graph.output[:]
-    if task == "classification" and chosen.name == name:
-        graph.graph.output.append(chosen)
-        return graph
-    if task == "classification":
-        node = helper.make_node("Identity", [chosen.name], [name])
-        shape = [None, None]
-    else:
-        graph.graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape"))
-        node = helper.make_node("Reshape", [chosen.name, "flat_shape"], [name])
-        shape = [None]
-    graph.graph.node.append(node)
-    graph.graph.output.append(helper.make_tensor_value_info(name, 1, shape))  # 1: float
-    return graph
-
-
-def refuse_accelerator(accelerator: str, engine: str = "tree") -> None:
-    """The locked tree libraries and scikit-learn train on the CPU here; asking for a GPU is refused, saying why."""
-    if accelerator in ("auto", "cpu"):
-        return
-    import torch
-
-    where = "this machine has no CUDA GPU" if not torch.cuda.is_available() else "the locked builds are CPU-only"
-    builds = "lightgbm, xgboost-cpu, catboost" if engine == "tree" else "scikit-learn"
-    raise MillraceError(
-        f"train.accelerator: {accelerator} with a {engine} family: {where} ({builds}); "
-        "set train.accelerator: auto or cpu"
-    )
 
 
 def balanced_weights(labels: np.ndarray, classes: int) -> np.ndarray:

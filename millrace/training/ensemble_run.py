@@ -38,10 +38,7 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
         plan_files = {(out / ensemble.MEMBERS / str(i) / plans.PREPROCESS).read_bytes() for i in range(len(members))}
         if len(plan_files) != 1:
             raise MillraceError("the ensemble's members fitted different input plans; they must share one")
-        shutil.copy(out / ensemble.MEMBERS / "0" / plans.PREPROCESS, out / plans.PREPROCESS)
-        for extra in (out / ensemble.MEMBERS / "0").iterdir():  # a text plan's vocabulary files, if any
-            if extra.name not in (plans.PREPROCESS, META, described[0]["file"]) and extra.is_file():
-                shutil.copy(extra, out / extra.name)
+        shutil.copy(out / ensemble.MEMBERS / "0" / plans.PREPROCESS, out / plans.PREPROCESS)  # tables: one file
     ensemble.save_weights(out, weights, described)
     task, classes = labels.get("task", "classification"), labels["classes"]
     meta = {

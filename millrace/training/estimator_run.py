@@ -18,14 +18,14 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
 
     from millrace.files import read_json, write_json
     from millrace.inputs import plans
-    from millrace.models import estimators, trees
+    from millrace.models import estimators
     from millrace.models.catalogue import FAMILIES
     from millrace.models.trained_model import META
     from millrace.precision import rounded
     from millrace.training.fit import model_spec
 
     engine = FAMILIES[selection["family"]].engine
-    trees.refuse_accelerator(params.train.accelerator, engine)
+    estimators.refuse_accelerator(params.train.accelerator, engine)
     labels = read_json(label_dir / "label_map.json")
     task, classes = labels.get("task", "classification"), labels["classes"]
     train_frame = pd.read_parquet(label_dir / "train.parquet")

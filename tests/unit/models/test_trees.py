@@ -78,12 +78,12 @@ def test_balanced_weights_make_every_class_weigh_the_same():
 
 
 def test_a_gpu_is_refused_with_the_reason_and_the_cpu_is_not():
-    trees.refuse_accelerator("auto")
-    trees.refuse_accelerator("cpu")
+    estimators.refuse_accelerator("auto")
+    estimators.refuse_accelerator("cpu")
     with pytest.raises(MillraceError, match=r"train.accelerator: gpu with a tree family: this machine has no CUDA GPU"):
-        trees.refuse_accelerator("gpu")
+        estimators.refuse_accelerator("gpu")
     with pytest.raises(MillraceError, match=r"with a linear family: this machine has no CUDA GPU \(scikit-learn\)"):
-        trees.refuse_accelerator("cuda", "linear")
+        estimators.refuse_accelerator("cuda", "linear")
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost"])
