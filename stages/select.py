@@ -229,6 +229,12 @@ def _leaderboard_report(selection: dict[str, Any]) -> str:
         for c in selection["candidates"]
         if c["rejected"] and c["family"] not in {e["family"] for e in selection["leaderboard"]}
     ]
+    exports = {
+        e["family"]: e["export_seconds"] for e in selection["leaderboard"] if e.get("export_seconds") is not None
+    }
+    if exports:
+        timed = ", ".join(f"{family} {seconds:.2f} s" for family, seconds in exports.items())
+        lines += ["", f"Export (the graphs deploy writes, timed on each family's first candidate): {timed}."]
     if others:
         lines += ["", "Not in the portfolio for this data:", ""]
         lines += sorted({f"- {c['family']}: {c['rejected']}" for c in others})

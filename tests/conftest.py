@@ -58,12 +58,14 @@ def penguins() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def built_repo(tmp_path_factory) -> Path:
-    """A copy of the repo on which the real `dvc repro` has run once, committed.
+    """A copy of the repo on which the real `dvc repro` has run once, committed, with the network family pinned
+    (`model.portfolio: [tabular_mlp]`): the tests of what only a network has (checkpoints, resuming, DDP, int8,
+    pruning, distillation) share it. The default portfolio runs in tests/e2e/test_default_pipeline.py.
 
     Made once per test run: under pytest-xdist the first worker to need it builds it in the folder all
     workers share while the others wait, then every worker reads the same copy (tests copy it to change it).
     """
-    from tests.helpers.harness import commit_all, copy_project, sh
+    from tests.helpers.harness import commit_all, copy_project, set_param, sh
 
     shared = _shared_folder(tmp_path_factory)
     repo, built = shared / "built" / "repo", shared / "built" / "done"
@@ -71,6 +73,7 @@ def built_repo(tmp_path_factory) -> Path:
         if not built.exists():
             shutil.rmtree(repo.parent, ignore_errors=True)  # a worker that failed halfway
             copy_project(repo)
+            set_param(repo, r"^  portfolio: .*$", "  portfolio: [tabular_mlp]")
             sh(repo, "dvc", "repro")
             commit_all(repo, "pipeline run")
             # Prefect's database (ignored by git) made once, as a machine's first flow run makes it (~11 s),

@@ -418,10 +418,10 @@ class Model(_Section):
     size: Literal["auto", "small", "medium", "large"] = "auto"
     preference: Literal["speed", "balanced", "accuracy"] = "balanced"
     time_budget_minutes: float = Field(10.0, gt=0)
-    # Tables with name auto: the families select compares on held-out data (one family: chosen as before, by
-    # preference); auto: every table family.
-    portfolio: Literal["auto"] | list[FamilyName] = ["tabular_mlp"]
-    ensemble: int = Field(0, ge=0, le=8)  # a portfolio's best k blended, kept only if it beats each; 0: none
+    # Tables with name auto: the families select compares on held-out data; auto: every table family (one family:
+    # chosen by preference, without judging).
+    portfolio: Literal["auto"] | list[FamilyName] = "auto"
+    ensemble: int = Field(3, ge=0, le=8)  # a portfolio's best k blended, kept only if it beats each; 0: none
     dropout: float = Field(0.1, ge=0, lt=1)
     lora: Lora = Lora()
     distill: Distill | None = None  # train a small student on a teacher's soft targets

@@ -15,7 +15,9 @@ error is the folds' standard deviation over √folds.
 Candidates run in rounds: every family's first configuration (cheapest family first), then every family's
 second, and so on, so a tight budget still compares the families' defaults. A candidate the time left cannot
 cover is not tried: its expected time is `MARGIN` × its family's slowest candidate so far (the catalogue's
-estimate for a family's first), and `MARGIN` × the slowest single fit is kept back for the winner's final fit.
+estimate for a family's first). Kept back for the train stage and the export that follows it: `MARGIN` × (the
+slowest single fit + the slowest export), each family's export timed once, on its first candidate's first fold,
+as deploy writes it (ONNX, and TorchScript for a network).
 Each candidate's result is cached under `.millrace/cache/portfolio/` by the data, its configuration, the params it
 depends on and the fitting code: changing one family's settings refits only it.
 
@@ -23,8 +25,9 @@ scikit-learn's baselines (millrace/evaluation/baselines.py: logistic or ridge re
 boosting, on the same encoded features) are judged on the same rows for reference: the leaderboard shows whether
 the winner beats them there, not only on the test split's few rows. They are never chosen.
 
-With `model.ensemble: k`, the best k candidates are also blended (`blend`): weights chosen greedily, with
-replacement, to lower the log loss (squared error) of the weighted average of their held-out outputs (Caruana et
+With `model.ensemble: k`, the best candidate of each of the best k families is also blended (`blend`; two
+configurations of one family err alike): weights chosen greedily, with replacement, to lower the log loss
+(squared error) of the weighted average of their held-out outputs (Caruana et
 al., 2004, as AutoGluon's weighted ensemble does). The blend joins the leaderboard as one more candidate, scored
 on the same held-out rows, and is chosen only if it beats every single candidate there; the weights were fitted
 on those rows, so its score is a little optimistic, as AutoGluon's is.
@@ -48,7 +51,7 @@ FOLDS = 5
 CV_ROWS = 10_000  # from this many rows of train + validation on, the validation split judges instead
 STOP_SHARE = 10  # 1 in this many of a fit's training rows stops its rounds
 CACHE = Path(".millrace/cache/portfolio")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 LATENCY_CALLS = 20
 BLEND_ROUNDS = 25  # greedy steps: weights are multiples of 1/25
 # A family's next configuration is expected to take up to this many times its slowest so far (deeper trees, a
@@ -108,12 +111,13 @@ class Result:
     fit_seconds: float = 0.0  # per fit (mean over folds)
     size: int = 0  # parameters, nodes or coefficients
     latency_ms: float = 0.0  # one row through the plan and the model, in process
+    export_seconds: float | None = None  # the deployed graphs written once (each family's first candidate only)
     cached: bool = False
     skipped: str | None = None  # why it was not tried
     held_out: list = field(default_factory=list)  # outputs for every judged row (out-of-fold under CV)
 
     def row(self) -> dict[str, Any]:
-        keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "cached", "skipped")
+        keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "cached", "skipped")
         return {"candidate": self.candidate.name, "family": self.candidate.family, "config": self.candidate.config} | {
             k: getattr(self, k) for k in keys
         }
@@ -195,9 +199,9 @@ def cache_key(candidate: Candidate, family, params, data: str, code: str) -> str
     return hashlib.sha256(json.dumps(depends, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path, latency: bool):
+def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path, latency: bool, export: bool):
     """One fit on `fit_rows` (a tenth of them stopping the rounds); the outputs for `judged`, seconds, size and
-    (when asked) one row's latency in milliseconds."""
+    (when asked) one row's latency in milliseconds and the seconds its export takes."""
     from millrace.files import write_json
     from millrace.models import trained_model
     from millrace.training.dispatch import fit_selected
@@ -224,20 +228,38 @@ def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path,
             trained_model.predict(trained, one)
             timings.append(time.perf_counter() - tick)
         milliseconds = float(np.median(timings) * 1000)
-    return outputs, seconds, size, milliseconds
+    exporting = _export_seconds(trained, judged, scratch / "export") if export else None
+    return outputs, seconds, size, milliseconds, exporting
 
 
-def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path) -> Result:
-    """Fit the candidate on every pair's fit rows and score it on the judged rows."""
+def _export_seconds(trained, rows: pd.DataFrame, out: Path) -> float:
+    """Seconds to write the graphs deploy writes for this model (its first rows as the example)."""
+    from millrace.models.trained_model import is_estimator
+    from millrace.release import exports
+
+    out.mkdir()
+    inputs, names = trained.plan.encode(rows.iloc[:64]), trained.plan.input_names
+    started = time.perf_counter()
+    if is_estimator(trained.meta):
+        exports.export_estimator(trained.backbone, inputs, names, trained.task, out)
+    else:
+        exports.export(trained.serving_model(), inputs, names, trained.task, out)
+    return time.perf_counter() - started
+
+
+def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path, export: bool = False) -> Result:
+    """Fit the candidate on every pair's fit rows and score it on the judged rows (`export`: and time the export
+    of its first fold's model)."""
     task = labels.get("task", "classification")
     selection = candidate.selection(family)
     scores, losses, seconds, held_out = [], [], [], []
-    size, latency = 0, 0.0
+    size, latency, exporting = 0, 0.0, None
     for k, (fit_rows, judged) in enumerate(pairs):
-        outputs, took, size, ms = _fit_and_predict(
-            selection, params, labels, fit_rows, judged, scratch / f"fold{k}", latency=k == 0
+        outputs, took, size, ms, exported = _fit_and_predict(
+            selection, params, labels, fit_rows, judged, scratch / f"fold{k}", latency=k == 0, export=export and k == 0
         )
         latency = latency or ms
+        exporting = exported if exported is not None else exporting
         primary, loss = score(task, judged["label"].to_numpy(), outputs)
         scores.append(primary)
         losses.append(loss)
@@ -250,6 +272,7 @@ def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path) ->
         fit_seconds=round(float(np.mean(seconds)), 3),
         size=size,
         latency_ms=round(latency, 3),
+        export_seconds=None if exporting is None else round(exporting, 3),
         held_out=[o.tolist() for o in held_out],
     )
 
@@ -271,14 +294,14 @@ def _read_cached(path: Path, candidate: Candidate) -> Result | None:
         found = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "held_out")
+    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "held_out")
     return Result(candidate, cached=True, **{k: found[k] for k in keys})
 
 
 def _write_cached(path: Path, result: Result) -> None:
     from millrace.files import write_json
 
-    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "held_out")
+    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "held_out")
     write_json(path, {k: getattr(result, k) for k in keys})
 
 
@@ -303,7 +326,7 @@ def compare(
     reference = judge_baselines(pairs, labels, params) if baselines else []
     results: list[Result] = []
     slowest: dict[str, float] = {}  # family → seconds its slowest judged candidate took
-    reserve = 0.0  # the winner's final fit: MARGIN × the slowest single fit
+    fit_reserve, export_reserve = 0.0, 0.0  # MARGIN × the slowest single fit, and the slowest export
     quiet = logging.getLogger("millrace.training")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # per-epoch lines of dozens of fits would bury what select says
@@ -314,20 +337,24 @@ def compare(
             found = _read_cached(path, candidate)
             if found is not None:
                 results.append(found)
-                reserve = max(reserve, MARGIN * found.fit_seconds)
+                fit_reserve = max(fit_reserve, MARGIN * found.fit_seconds)
+                export_reserve = max(export_reserve, MARGIN * (found.export_seconds or 0.0))
                 continue
             estimate = _estimate_seconds(family, len(pairs), len(pairs[0][0]), params)
             expected = MARGIN * slowest[candidate.family] if candidate.family in slowest else estimate
             left = budget_seconds - (clock() - started)
+            reserve = fit_reserve + export_reserve
             if expected + reserve > left:
                 why = f"not tried: about {expected:.0f} s to judge, {max(left - reserve, 0):.0f} s of the budget left"
                 results.append(Result(candidate, skipped=why))
                 continue
             tick = clock()
+            first = not any(r.candidate.family == candidate.family and r.skipped is None for r in results)
             with tempfile.TemporaryDirectory(prefix="millrace-portfolio-") as scratch:
-                result = judge(candidate, family, params, labels, pairs, Path(scratch))
+                result = judge(candidate, family, params, labels, pairs, Path(scratch), export=first)
             slowest[candidate.family] = max(slowest.get(candidate.family, 0.0), clock() - tick)
-            reserve = max(reserve, MARGIN * result.fit_seconds)
+            fit_reserve = max(fit_reserve, MARGIN * result.fit_seconds)
+            export_reserve = max(export_reserve, MARGIN * (result.export_seconds or 0.0))
             _write_cached(path, result)
             results.append(result)
     finally:
@@ -377,11 +404,15 @@ def _loss(task: str, actual: np.ndarray, outputs: np.ndarray) -> float:
 
 
 def blend(results: list[Result], labels_by_fold: list[np.ndarray], task: str, k: int, families) -> Result:
-    """The weighted average of the best `k` judged candidates' held-out outputs, weights chosen greedily."""
-    top = sorted(judged(results), key=lambda r: (-r.score, r.loss))[:k]
+    """The weighted average of held-out outputs, weights chosen greedily, over the best candidate of each of the
+    best `k` families: two configurations of one family make much the same errors, which a blend cannot cancel."""
+    best_of_family: dict[str, Result] = {}
+    for result in sorted(judged(results), key=lambda r: (-r.score, r.loss)):
+        best_of_family.setdefault(result.candidate.family, result)
+    top = list(best_of_family.values())[:k]
     candidate = Candidate(ENSEMBLE, 0, {"members": []})
     if len(top) < 2:
-        return Result(candidate, skipped=f"not built: {len(top)} candidate judged, a blend needs 2")
+        return Result(candidate, skipped=f"not built: {len(top)} family judged, a blend needs 2")
     outputs = [[np.asarray(fold, dtype=np.float64) for fold in r.held_out] for r in top]
     stacked = [np.concatenate(folds) for folds in outputs]
     actual = np.concatenate(labels_by_fold)

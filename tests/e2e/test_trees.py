@@ -83,6 +83,7 @@ def test_tree_families_train_deploy_and_serve_what_they_trained(workspace):
 def test_a_portfolio_deploys_its_cross_validated_winner_and_rejudges_only_a_changed_family(workspace):
     set_param(workspace, r"^  champion_tolerance: .*$", "  champion_tolerance: 1.0")
     set_param(workspace, r"^  portfolio: .*$", "  portfolio: [linear, tabular_mlp]")
+    set_param(workspace, r"^  ensemble: .*$", "  ensemble: 0")  # single models here; tests/e2e/test_ensemble.py blends
     set_param(workspace, r"^  max_epochs: .*$", "  max_epochs: 15")
     first = sh(workspace, "dvc", "repro")
     assert stages_run(first.stdout)[-4:] == ["select", "train", "evaluate", "deploy"]

@@ -19,17 +19,24 @@ def profile(kind, rows, task="classification", **extra):
 
 
 TEXT = {"mean_words": 20}
+MLP = ["tabular_mlp"]  # a portfolio of one family: chosen by the preference rules below, without judging
 
 
 @pytest.mark.parametrize(
     ("data", "found", "model", "epochs", "expected"),
     [
         # tabular: every size is cheap, so balanced and accuracy take the largest, speed the smallest
-        (profile("tabular", 240), CPU, Model(), 60, ("tabular_mlp", "full", "large")),
-        (profile("tabular", 240), CPU, Model(preference="speed"), 60, ("tabular_mlp", "full", "small")),
-        (profile("tabular", 300, task="regression"), CPU, Model(), 60, ("tabular_mlp", "full", "large")),
+        (profile("tabular", 240), CPU, Model(portfolio=MLP), 60, ("tabular_mlp", "full", "large")),
+        (profile("tabular", 240), CPU, Model(preference="speed", portfolio=MLP), 60, ("tabular_mlp", "full", "small")),
+        (profile("tabular", 300, task="regression"), CPU, Model(portfolio=MLP), 60, ("tabular_mlp", "full", "large")),
         # a big table on a small budget: the large net no longer fits a quarter of the budget
-        (profile("tabular", 200_000), CPU, Model(time_budget_minutes=20), 60, ("tabular_mlp", "full", "small")),
+        (
+            profile("tabular", 200_000),
+            CPU,
+            Model(time_budget_minutes=20, portfolio=MLP),
+            60,
+            ("tabular_mlp", "full", "small"),
+        ),
         # images
         (profile("image", 1257, image_pixels=64), CPU, Model(), 40, ("image_cnn", "full", "large")),
         # text, 800 rows, no GPU: speed → the frozen encoder; accuracy → full fine-tuning
@@ -45,7 +52,7 @@ TEXT = {"mean_words": 20}
         # overrides win, even over the budget
         (profile("text", 800, **TEXT), CPU, Model(strategy="full"), 60, ("text_minilm", "full", "medium")),
         (profile("text", 800, **TEXT), CPU, Model(name="text_bow"), 10, ("text_bow", "full", "small")),
-        (profile("tabular", 240), CPU, Model(size="medium"), 60, ("tabular_mlp", "full", "medium")),
+        (profile("tabular", 240), CPU, Model(size="medium", portfolio=MLP), 60, ("tabular_mlp", "full", "medium")),
     ],
 )
 def test_selection_rules(data, found, model, epochs, expected):
@@ -130,7 +137,7 @@ def refuse(families):
 def test_a_pinned_model_name_or_a_portfolio_of_one_family_judges_nothing():
     pinned = run(profile("tabular", 240), CPU, Model(name="lightgbm", portfolio=["linear", "lightgbm"]), 60, refuse)
     assert pinned["family"] == "lightgbm" and "leaderboard" not in pinned
-    assert run(profile("tabular", 240), CPU, Model(), 60, refuse)["family"] == "tabular_mlp"
+    assert run(profile("tabular", 240), CPU, Model(portfolio=MLP), 60, refuse)["family"] == "tabular_mlp"
     one = run(profile("tabular", 240), CPU, Model(portfolio=["xgboost"]), 60, refuse)
     assert one["family"] == "xgboost" and one["rejected"]["lightgbm (full, medium)"].startswith(
         "not in model.portfolio"

@@ -72,6 +72,8 @@ def test_the_best_held_out_score_wins_and_each_candidate_is_scored_on_every_fold
     best = portfolio.winner(results, "classification")
     assert best.score == max(r.score for r in results) and best.candidate.name != "linear#2"
     assert portfolio.why_lost(scores["linear#2"], best, "accuracy").startswith("lower accuracy")
+    exported = {name: r.export_seconds for name, r in scores.items() if "#" in name}
+    assert exported["linear#2"] is None and exported["linear#1"] > 0 and exported["lightgbm#1"] > 0  # once a family
 
 
 def test_results_are_cached_and_a_changed_family_alone_is_judged_again(splits, tmp_path, monkeypatch):
@@ -81,7 +83,7 @@ def test_results_are_cached_and_a_changed_family_alone_is_judged_again(splits, t
     first = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path, baselines=False)
     judged = []
     real = portfolio.judge
-    monkeypatch.setattr(portfolio, "judge", lambda c, *a: judged.append(c.name) or real(c, *a))
+    monkeypatch.setattr(portfolio, "judge", lambda c, *a, **k: judged.append(c.name) or real(c, *a, **k))
     again = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path, baselines=False)
     assert judged == [] and all(r.cached for r in portfolio.judged(again))
     assert [(r.score, r.held_out) for r in again] == [(r.score, r.held_out) for r in first]
@@ -100,6 +102,19 @@ def test_candidates_the_budget_cannot_cover_are_not_tried_and_say_why(splits, tm
     assert by_name["linear#1"].skipped is None  # an estimated few milliseconds
     assert by_name["catboost#1"].skipped.startswith("not tried: about")  # 1000 rounds × 5 folds: over 1 s
     assert np.isfinite(by_name["linear#1"].score)
+
+
+def test_the_time_to_export_the_winner_is_kept_back_from_the_budget(splits, tmp_path, monkeypatch):
+    train, val = splits
+    families = [small("linear", {}), small("lightgbm", {"n_estimators": 30})]
+    monkeypatch.setattr(portfolio, "_export_seconds", lambda *a: 50.0)  # an export as slow as a large network's
+    results = portfolio.compare(families, train, val, LABELS, parse(), 70.0, cache=tmp_path, baselines=False)
+    by_name = {r.candidate.name: r for r in results}
+    assert by_name["linear#1"].export_seconds == 50.0
+    # 1.5 × 50 s kept back for the final export: lightgbm, a few seconds to judge, no longer fits 70 s
+    assert by_name["lightgbm#1"].skipped.startswith("not tried: about") and "0 s of the budget left" in (
+        by_name["lightgbm#1"].skipped
+    )
 
 
 def _judged(name: str, folds: list[np.ndarray], truth: list[np.ndarray]) -> "portfolio.Result":
@@ -136,6 +151,10 @@ def test_a_blend_of_complementary_candidates_is_kept_and_one_that_adds_nothing_i
     assert abs(sum(m["weight"] for m in blend.candidate.config["members"]) - 1) < 1e-9
     assert first.score == second.score == 0.9 and blend.score == 1.0  # each one's hesitation outvoted by the other
     assert portfolio.winner([first, second, blend], "classification") is blend
+
+    twin = _judged("lightgbm#2", noisy(0), truth)  # ranked second, but erring where lightgbm#1 errs
+    diverse = portfolio.blend([first, twin, second], truth, "classification", 2, families)
+    assert set(diverse.candidate.config["of"]) == {"lightgbm#1", "linear#1"}  # the best of each of two families
 
     perfect = _judged("xgboost#1", [np.stack([1 - t, t], axis=1).astype(float) for t in truth], truth)
     alone = portfolio.blend([first, perfect], truth, "classification", 2, [*families, FAMILIES["xgboost"]])
