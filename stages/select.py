@@ -118,7 +118,9 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
     best = winner(results, task)
     family = FAMILIES.get(best.candidate.family)
     how = f"{FOLDS}-fold cross-validation on train + validation" if best.error is not None else "the validation split"
-    families = ", ".join(dict.fromkeys(r.candidate.family for r in results if r.candidate.family != BASELINE))
+    families = ", ".join(
+        dict.fromkeys(r.candidate.family for r in results if r.candidate.family not in (BASELINE, ENSEMBLE))
+    )
     config = configuration(best.candidate.config)
     spread = f" ± {best.error:.4f}" if best.error is not None else ""
     candidates = [r for r in results if r.candidate.family != BASELINE]
