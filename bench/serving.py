@@ -13,10 +13,11 @@
    record, in-process, over the request's p50 at one client). The records are the test split's as
    acquired, missing values included.
 
-The model is the one `dvc repro` deploys from this checkout's committed params, built in a temporary
-copy of the project (~20 s), so the figures do not depend on what the workspace holds; `--project DIR`
-measures the model a finished pipeline in DIR deployed instead (its params.yaml's paths: deploy,
-train, label). The clients are a lean closed-loop generator in a process of its own
+The model is the one `dvc repro` deploys from this checkout's committed params with the network family
+pinned (`model.portfolio: [tabular_mlp]`: the portfolio's winner may have no torch eager run and no int8
+graph), built in a temporary copy of the project (~20 s), so the figures do not depend on what the
+workspace holds; `--project DIR` measures the model a finished pipeline in DIR deployed instead (its
+params.yaml's paths: deploy, train, label). The clients are a lean closed-loop generator in a process of its own
 (`bench/loadgen.py`, like wrk), sharing the cores with the server.
 `python -m bench.serving [--seconds S] [--repeats N] [--project DIR]`; writes bench/results/serving.json.
 """
@@ -27,6 +28,7 @@ import argparse
 import copy
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -62,16 +64,22 @@ class Deployed:
 
     @classmethod
     def of(cls, project: Path) -> Deployed:
-        from millrace.models.trained_model import WEIGHTS
+        from millrace.models.trained_model import META, WEIGHTS
 
         if not (project / "params.yaml").is_file():
             raise SystemExit(f"{project} is not a millrace project: it has no params.yaml")
         params = yaml.safe_load((project / "params.yaml").read_text())
         deployed = cls(*(project / params["paths"][name] for name in ("deploy", "train", "label")), params)
-        needed = [deployed.deploy / "manifest.json", deployed.train / WEIGHTS, deployed.label / "test.parquet"]
+        needed = [deployed.deploy / "manifest.json", deployed.train / META, deployed.label / "test.parquet"]
         missing = [str(path) for path in needed if not path.is_file()]
         if missing:
             raise SystemExit(f"{project} has no finished pipeline (missing {', '.join(missing)}): run `make run` there")
+        if not (deployed.train / WEIGHTS).is_file():
+            family = json.loads((deployed.train / META).read_text())["family"]
+            raise SystemExit(
+                f"{project} deployed a {family} model; this bench compares a network's torch eager run with its "
+                "fp32 and int8 graphs: set model.portfolio: [tabular_mlp] there and run `make run`"
+            )
         return deployed
 
 
@@ -83,9 +91,30 @@ def finished_project(project: Path | None):
         return
     with tempfile.TemporaryDirectory() as scratch:
         built = project_copy(Path(scratch) / "project")
+        pin_network(built)
         print("running the pipeline in a temporary copy of the project for the model to serve …", flush=True)
         sh(built, "dvc", "repro")
         yield built
+
+
+def pin_network(project: Path) -> None:
+    """The MLP rather than the portfolio's winner: only a network has a torch eager run and an int8 graph."""
+    params = project / "params.yaml"
+    text, found = re.subn(r"^  portfolio: .*$", "  portfolio: [tabular_mlp]", params.read_text(), flags=re.M)
+    if found != 1:
+        raise SystemExit(f"{params}: no model.portfolio line to pin the network family with")
+    params.write_text(text)
+    sh(
+        project,
+        "git",
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@millrace.invalid",
+        "commit",
+        "-qam",
+        "the network",
+    )
 
 
 def rows_per_second(call, batch: int, seconds: float = 1.0) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from millrace.models.trained_model import weights_file
 from millrace.serving.batch_predict import run as batch_predict
 from millrace.serving.bundle import Bundle
 from tests.e2e.test_serve import start
@@ -183,8 +184,8 @@ def test_shuffled_test_labels_change_no_choice(messy_repo, tmp_path):
         trained = json.loads((repo / "models/train/model.json").read_text())
         return {
             "selection": (repo / "models/selection.json").read_text(),
-            "best_epoch": trained["best_epoch"],
-            "weights": (repo / "models/train/model.safetensors").read_bytes(),
+            "best_epoch_or_round": trained.get("best_epoch", trained.get("best_round")),
+            "weights": weights_file(repo / "models/train", trained).read_bytes(),  # the portfolio's winner's
             "validation": evaluation["validation"],
             "ranked_by": json.loads((repo / "reports/metrics.json").read_text())["val"],
             "champion": {k: v for k, v in deployed["champion"].items() if k != "version"},
