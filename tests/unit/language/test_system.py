@@ -1,0 +1,107 @@
+"""Training a causal LM with Lightning: padded batches keep the end-of-turn token learnable, a batch with nothing
+to learn is an error rather than a loss of 0, a tiny Llama built from a config learns its answers, and SmolLM2
+takes LoRA steps at sequence 128 and batch 2 with its base weights untouched and a validation loss computed."""
+
+from functools import partial
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from millrace.errors import MillraceError
+from millrace.language import base, chat
+from millrace.language.adapters import with_lora
+from millrace.language.batches import collate
+from millrace.language.system import CausalLMSystem
+from millrace.models.trained_model import parameter_counts
+
+CHATS = [
+    [{"role": "user", "content": f"What is the capital of {country}?"}, {"role": "assistant", "content": capital}]
+    for country, capital in [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima")]
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return base.load_tokenizer(base.resolve(base.SMOLLM2))
+
+
+@pytest.fixture(scope="module")
+def examples(tokenizer):
+    return [chat.tokenise(tokenizer, messages, 128, f"example {i + 1}") for i, messages in enumerate(CHATS)]
+
+
+def loader(examples, tokenizer, batch_size=2):
+    return DataLoader(examples, batch_size=batch_size, collate_fn=partial(collate, pad_id=tokenizer.pad_token_id))
+
+
+def fit(system, examples, tokenizer, steps: int) -> float:
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(system, loader(examples, tokenizer), loader(examples, tokenizer))
+    return float(trainer.callback_metrics["val/loss"])
+
+
+def tiny_llama(tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    return LlamaForCausalLM(config)
+
+
+def test_padding_keeps_the_end_of_turn_token_learnable_though_it_is_the_pad_token(tokenizer, examples):
+    batch = collate(examples[:2], tokenizer.pad_token_id)
+    short, long = sorted(range(2), key=lambda i: len(examples[i].input_ids))
+    length = len(examples[short].input_ids)
+    assert batch["attention_mask"][short, length:].sum() == 0 and (batch["labels"][short, length:] == chat.IGNORE).all()
+    assert (batch["input_ids"][short, length:] == tokenizer.eos_token_id).all()  # pad = eos, told apart by the mask
+    assert tokenizer.eos_token_id in batch["labels"][short, :length].tolist()  # the answer's own <|im_end|>
+
+
+def test_a_batch_with_nothing_to_learn_is_an_error_not_a_loss_of_zero(tokenizer, examples):
+    system = CausalLMSystem(tiny_llama(tokenizer), lr=1e-3)
+    batch = collate(examples[:2], tokenizer.pad_token_id)
+    batch["labels"][:] = chat.IGNORE
+    with pytest.raises(MillraceError, match="a batch has no token to learn"):
+        system.training_step(batch, 0)
+
+
+def test_a_tiny_llama_built_from_a_config_learns_its_answers(tokenizer, examples):
+    model = tiny_llama(tokenizer)
+    with torch.no_grad():
+        before = float(model(**collate(examples, tokenizer.pad_token_id)).loss)
+    after = fit(CausalLMSystem(model, lr=2e-2, warmup_steps=2, total_steps=60), examples, tokenizer, steps=60)
+    assert after < 0.5 * before
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_smollm2_takes_lora_steps_at_sequence_128_with_its_base_weights_untouched(tokenizer, examples):
+    model = with_lora(base.load_model(base.resolve(base.SMOLLM2)), r=8, alpha=16, dropout=0.0)
+    counts = parameter_counts(model)
+    assert 0 < counts["trainable_params"] < 0.01 * counts["total_params"]
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if "q_proj.base_layer" in n}
+    adapters = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B" in n}
+    assert all(len(example.input_ids) <= 128 for example in examples)
+    val_loss = fit(CausalLMSystem(model, lr=1e-3, total_steps=4), examples, tokenizer, steps=4)
+    named = dict(model.named_parameters())
+    assert all(torch.equal(named[n], value) for n, value in frozen.items())
+    assert any(not torch.equal(named[n], value) for n, value in adapters.items())  # the adapters trained
+    assert 0 < val_loss < 20
