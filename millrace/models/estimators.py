@@ -64,9 +64,11 @@ def load(directory: Path, meta: dict[str, Any]):
         from millrace.models.linear import LinearModel
 
         return LinearModel.load(directory, meta["task"], len(meta["classes"]))
+    from millrace.models.category_codes import CategoryCodes
     from millrace.models.trees import TreeModel
 
-    return TreeModel.load(directory, meta["family"], meta["task"], len(meta["classes"]))
+    codes = CategoryCodes.from_json(meta.get("category_codes"))
+    return TreeModel.load(directory, meta["family"], meta["task"], len(meta["classes"]), codes)
 
 
 def fit(
@@ -78,16 +80,18 @@ def fit(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     seed: int,
+    codes=None,
 ):
     """Fit on the training split, the validation split stopping the rounds; return the model, the per-round
-    training and validation losses and the best round (1-based)."""
+    training and validation losses and the best round (1-based). `codes` (millrace/models/category_codes.py):
+    the plan's one-hot blocks, for the tree libraries that split on categories natively."""
     if engine == "linear":
         from millrace.models import linear
 
         return linear.fit(task, classes, spec, train, val)
     from millrace.models import trees
 
-    return trees.fit(family, task, classes, spec, train, val, seed)
+    return trees.fit(family, task, classes, spec, train, val, seed, codes)
 
 
 def importance_by_column(model, plan) -> dict[str, float]:

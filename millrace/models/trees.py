@@ -5,8 +5,10 @@ The trees read exactly what the MLP reads: the plan's one float matrix (imputed,
 so the deployed graph takes the same input and the same preprocessing runs in front of it. A family of this
 engine sets `engine="tree"` in the catalogue; its size options are the library's own (`n_estimators`,
 `learning_rate`, `num_leaves`, `max_depth` or `depth`, `early_stopping_rounds`), and `class_weight: balanced`
-weighs each training row by the inverse of its class's share. Categorical columns reach every library one-hot
-encoded by the plan: the ONNX converters take numeric features only (CatBoost's exporter says so).
+weighs each training row by the inverse of its class's share. LightGBM and XGBoost read each categorical
+column's one-hot block back as one column of category codes and split on it natively, in training and in the
+deployed graph alike (millrace/models/category_codes.py); CatBoost reads the one-hot blocks, as its ONNX export
+takes numeric features only.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from millrace.errors import MillraceError
+from millrace.models.category_codes import CategoryCodes
 from millrace.models.onnx_output import ONNX_OPSET, single_output
 
 FILES = {"lightgbm": "model.lightgbm.txt", "xgboost": "model.xgboost.json", "catboost": "model.catboost.cbm"}
+NATIVE_CATEGORIES = ("lightgbm", "xgboost")  # the libraries whose ONNX converters handle categorical splits
 
 
 def _library(family: str) -> str:
@@ -37,9 +41,12 @@ class TreeModel:
     task: str  # classification | regression
     classes: int
     model: Any  # a fitted LightGBM Booster, or an XGBoost or CatBoost scikit-learn estimator
+    codes: CategoryCodes | None = None  # the plan's one-hot blocks, read as category codes (LightGBM, XGBoost)
 
     def outputs(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (N × classes) or values (N), float32, as the exported graph gives them."""
+        if self.codes is not None:
+            features = self.codes.apply(features)
         probabilities = self.library != "lightgbm" and self.task == "classification"
         raw = np.asarray(self.model.predict_proba(features) if probabilities else self.model.predict(features))
         if self.task == "classification" and raw.ndim == 1:  # LightGBM's binary model: P(class 1)
@@ -52,7 +59,9 @@ class TreeModel:
         return path
 
     @classmethod
-    def load(cls, directory: Path, family: str, task: str, classes: int) -> TreeModel:
+    def load(
+        cls, directory: Path, family: str, task: str, classes: int, codes: CategoryCodes | None = None
+    ) -> TreeModel:
         library = _library(family)
         path = directory / FILES[library]
         if not path.is_file():
@@ -74,7 +83,7 @@ class TreeModel:
                 model.load_model(str(path))
         except Exception as exc:  # each library raises its own error type for a damaged file
             raise MillraceError(f"{path} is damaged: {exc}; rerun the train stage") from None
-        return cls(library, task, classes, model)
+        return cls(library, task, classes, model, codes)
 
     def nodes(self) -> int:
         """How many tree nodes the model holds: its size, as parameters are a network's."""
@@ -85,7 +94,13 @@ class TreeModel:
         return int(sum(tree.count("\n") for tree in self.model.get_booster().get_dump()))  # a line per node
 
     def gains(self, width: int) -> np.ndarray:
-        """Each encoded feature's total split gain (its contribution to the loss reduction)."""
+        """Each encoded feature's total split gain (its contribution to the loss reduction); a categorical
+        column's at the first position of its one-hot block."""
+        if self.codes is not None:
+            return self.codes.spread(self._gains(self.codes.coded_width))
+        return self._gains(width)
+
+    def _gains(self, width: int) -> np.ndarray:
         if self.library == "lightgbm":
             return np.asarray(self.model.feature_importance(importance_type="gain"), dtype=np.float64)
         if self.library == "catboost":  # how much each feature moves the prediction: CatBoost's gain without data
@@ -102,13 +117,17 @@ class TreeModel:
 
         if self.library == "catboost":
             return single_output(catboost_graph(self.model, input_name), output_name, self.task)
-        types = [(input_name, FloatTensorType([None, width]))]
+        coded = self.codes is not None
+        inner = f"{input_name}_coded" if coded else input_name
+        types = [(inner, FloatTensorType([None, self.codes.coded_width if coded else width]))]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self.library == "lightgbm":
                 graph = convert_lightgbm(self.model, initial_types=types, zipmap=False, target_opset=ONNX_OPSET)
             else:
                 graph = convert_xgboost(self.model, initial_types=types, target_opset=ONNX_OPSET)
+        if coded:
+            graph = self.codes.prepend(graph, input_name)
         return single_output(graph, output_name, self.task)
 
 
@@ -151,25 +170,31 @@ def fit(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     seed: int,
+    codes: CategoryCodes | None = None,
 ) -> tuple[TreeModel, dict[str, list[float]], int]:
     """Fit on the training split, stopping when the validation loss has not improved for
     `early_stopping_rounds` rounds; return the model cut at its best round, the per-round train and
-    validation losses, and that best round (1-based)."""
+    validation losses, and that best round (1-based). `codes`: the plan's one-hot blocks, which LightGBM and
+    XGBoost read as category codes (CatBoost ignores them)."""
     library = _library(family)
+    codes = codes if library in NATIVE_CATEGORIES else None
+    if codes is not None:
+        train, val = (codes.apply(train[0]), train[1]), (codes.apply(val[0]), val[1])
+    categorical = codes.categorical if codes is not None else []
     weights = None
     if task == "classification" and spec.get("class_weight") == "balanced":
         weights = balanced_weights(train[1].astype(np.int64), classes)
     threads = max(1, len(os.sched_getaffinity(0)))
     if library == "lightgbm":
-        model, curves, best = _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads)
+        model, curves, best = _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads, categorical)
     elif library == "catboost":
         model, curves, best = _fit_catboost(task, spec, train, val, weights, seed, threads)
     else:
-        model, curves, best = _fit_xgboost(task, spec, train, val, weights, seed, threads)
-    return TreeModel(library, task, classes, model), curves, best
+        model, curves, best = _fit_xgboost(task, spec, train, val, weights, seed, threads, categorical)
+    return TreeModel(library, task, classes, model, codes), curves, best
 
 
-def _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads):
+def _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads, categorical):
     import lightgbm
 
     options = {
@@ -179,6 +204,9 @@ def _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads):
         "min_child_samples": spec["min_child_samples"],
         "colsample_bytree": spec.get("colsample_bytree", 1.0),
         "reg_lambda": spec.get("reg_lambda", 0.0),
+        # LightGBM's default floor for a category group is 100 rows, more than a small table's categories hold:
+        # a leaf's floor instead.
+        "min_data_per_group": spec["min_child_samples"],
         "random_state": seed,
         "n_jobs": threads,
         "deterministic": True,
@@ -198,6 +226,7 @@ def _fit_lightgbm(task, classes, spec, train, val, weights, seed, threads):
         eval_X=(train[0], val[0]),
         eval_y=(train[1], val[1]),
         callbacks=callbacks,
+        categorical_feature=categorical or "auto",
     )
     best = int(estimator.best_iteration_ or estimator.n_estimators_)
     first, second = recorded.values()  # in eval order: the training split ("training" or "valid_0"), then val
@@ -232,7 +261,7 @@ def float32_thresholds(model: str) -> str:
     return "\n".join(line for line in lines if not line.startswith("tree_sizes="))
 
 
-def _fit_xgboost(task, spec, train, val, weights, seed, threads):
+def _fit_xgboost(task, spec, train, val, weights, seed, threads, categorical):
     import xgboost
 
     options = {
@@ -248,6 +277,12 @@ def _fit_xgboost(task, spec, train, val, weights, seed, threads):
         "random_state": seed,
         "n_jobs": threads,
     }
+    if categorical:
+        width = train[0].shape[1]
+        options |= {
+            "enable_categorical": True,
+            "feature_types": ["c" if i in categorical else "q" for i in range(width)],
+        }
     estimator = xgboost.XGBRegressor(**options) if task == "regression" else xgboost.XGBClassifier(**options)
     estimator.fit(train[0], train[1], sample_weight=weights, eval_set=[train, val], verbose=False)
     found = estimator.evals_result()

@@ -20,6 +20,7 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
     from millrace.inputs import plans
     from millrace.models import estimators
     from millrace.models.catalogue import FAMILIES
+    from millrace.models.category_codes import CategoryCodes
     from millrace.models.trained_model import META
     from millrace.precision import rounded
     from millrace.training.fit import model_spec
@@ -39,8 +40,9 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
     def split(frame: pd.DataFrame):
         return plan.encode(frame)[name], frame["label"].to_numpy()
 
+    codes = CategoryCodes.of(plan)
     model, curves, best = estimators.fit(
-        engine, selection["family"], task, len(classes), spec, split(train_frame), split(val_frame), params.seed
+        engine, selection["family"], task, len(classes), spec, split(train_frame), split(val_frame), params.seed, codes
     )
     live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False, report=None)
     live.log_params(spec)
@@ -64,6 +66,8 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
         "loss": estimators.CURVE[task],
         "nodes": model.nodes(),
     }
+    if getattr(model, "codes", None) is not None:  # LightGBM, XGBoost: the one-hot blocks they read as codes
+        meta["category_codes"] = model.codes.to_json()
     model.save(out)
     write_json(out / META, meta)
     plans.save(plan, out)

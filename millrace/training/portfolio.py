@@ -67,6 +67,7 @@ CODE = (
     "millrace/training/system.py",
     "millrace/training/datamodule.py",
     "millrace/models/trees.py",
+    "millrace/models/category_codes.py",
     "millrace/models/linear.py",
     "millrace/models/families/tabular_mlp.py",
     "millrace/inputs/plans.py",

@@ -114,3 +114,42 @@ def test_a_two_class_model_gives_both_classes_probabilities_in_the_library_and_t
     graph = model.to_onnx(features.shape[1], "features", "probabilities")
     session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     assert np.abs(session.run(None, {"features": features})[0] - expected).max() < 1e-5
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_categorical_columns_are_split_natively_and_the_graph_reads_the_same_codes(family, task, tmp_path):
+    import json
+
+    from millrace.models.category_codes import CategoryCodes
+
+    frame = load_builtin("penguins").dropna(subset=["species"]).sample(frac=1, random_state=0)
+    plan = plan_for(frame.iloc[:240], FEATURES)
+    features = plan.encode(frame)["features"]
+    target = frame["species"].astype("category").cat.codes.to_numpy()
+    if task == "regression":
+        target = frame["body_mass_g"].fillna(4000).to_numpy(dtype=np.float64)
+    codes = CategoryCodes.of(plan)
+    assert len(codes.blocks) == 2 and codes.coded_width == features.shape[1] - sum(w for _, w in codes.blocks) + 2
+    spec = FAMILIES[family].sizes["medium"] | {"n_estimators": 400, "learning_rate": 0.3, "early_stopping_rounds": 10}
+    train, val = (features[:240], target[:240]), (features[240:], target[240:])
+    model, _, _ = trees.fit(family, task, 3, spec, train, val, seed=0, codes=codes)
+    if family == "lightgbm":
+        assert '"decision_type": "=="' in json.dumps(model.model.dump_model())  # a split on a set of categories
+    else:
+        saved = json.loads(model.model.get_booster().save_raw("json"))["learner"]["gradient_booster"]["model"]
+        assert any(1 in tree["split_type"] for tree in saved["trees"])
+
+    probe = features.copy()
+    start, width = codes.blocks[0]
+    probe[::3, start : start + width] = 0  # an island it never saw (no bucket for it): the code is missing
+    model.save(tmp_path)
+    loaded = trees.TreeModel.load(tmp_path, family, task, 3, CategoryCodes.from_json(codes.to_json()))
+    np.testing.assert_array_equal(loaded.outputs(probe), model.outputs(probe))
+    name = "probabilities" if task == "classification" else "prediction"
+    graph = loaded.to_onnx(features.shape[1], "features", name)  # still the plan's one-hot matrix
+    session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    exported, expected = session.run(None, {"features": probe})[0], model.outputs(probe)
+    assert float((np.abs(exported - expected) / np.maximum(np.abs(expected), 1.0)).max()) < 1e-5
+    gains = model.gains(features.shape[1])
+    assert gains.shape == (features.shape[1],) and (gains[start + 1 : start + width] == 0).all()  # the block's, once
