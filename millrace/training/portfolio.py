@@ -16,8 +16,9 @@ Candidates run in rounds: every family's first configuration (cheapest family fi
 second, and so on, so a tight budget still compares the families' defaults. A candidate the time left cannot
 cover is not tried: its expected time is `MARGIN` × its family's slowest candidate so far (the catalogue's
 estimate for a family's first). Kept back for the train stage and the export that follows it: `MARGIN` × (the
-slowest single fit + the slowest export), each family's export timed once, on its first candidate's first fold,
-as deploy writes it (ONNX, and TorchScript for a network).
+slowest single fit + the slowest export), or with `model.ensemble: k` the k slowest families' (a blend trains
+and exports one member per family); each family's export is timed once, on its first candidate's first fold, as
+deploy writes it (ONNX, and TorchScript for a network).
 Each candidate's result is cached under `.millrace/cache/portfolio/` by the data, its configuration, the params it
 depends on and the fitting code: changing one family's settings refits only it.
 
@@ -27,10 +28,10 @@ the winner beats them there, not only on the test split's few rows. They are nev
 
 With `model.ensemble: k`, the best candidate of each of the best k families is also blended (`blend`; two
 configurations of one family err alike): weights chosen greedily, with replacement, to lower the log loss
-(squared error) of the weighted average of their held-out outputs (Caruana et
-al., 2004, as AutoGluon's weighted ensemble does). The blend joins the leaderboard as one more candidate, scored
-on the same held-out rows, and is chosen only if it beats every single candidate there; the weights were fitted
-on those rows, so its score is a little optimistic, as AutoGluon's is.
+(squared error) of the weighted average of their held-out outputs (Caruana et al., 2004, as AutoGluon's weighted
+ensemble does). The blend joins the leaderboard as one more candidate, scored on the same held-out rows, and is
+chosen only if it beats every single candidate there; the weights were fitted on those rows, so its score is a
+little optimistic, as AutoGluon's is.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ STOP_SHARE = 10  # 1 in this many of a fit's training rows stops its rounds
 CACHE = Path(".millrace/cache/portfolio")
 CACHE_FORMAT = 2
 LATENCY_CALLS = 20
+CACHED = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "held_out")
 BLEND_ROUNDS = 25  # greedy steps: weights are multiples of 1/25
 # A family's next configuration is expected to take up to this many times its slowest so far (deeper trees, a
 # larger network), and the winner's final fit this many times the slowest single fit.
@@ -229,11 +231,11 @@ def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path,
             trained_model.predict(trained, one)
             timings.append(time.perf_counter() - tick)
         milliseconds = float(np.median(timings) * 1000)
-    exporting = _export_seconds(trained, judged, scratch / "export") if export else None
+    exporting = export_seconds(trained, judged, scratch / "export") if export else None
     return outputs, seconds, size, milliseconds, exporting
 
 
-def _export_seconds(trained, rows: pd.DataFrame, out: Path) -> float:
+def export_seconds(trained, rows: pd.DataFrame, out: Path) -> float:
     """Seconds to write the graphs deploy writes for this model (its first rows as the example)."""
     from millrace.models.trained_model import is_estimator
     from millrace.release import exports
@@ -295,15 +297,13 @@ def _read_cached(path: Path, candidate: Candidate) -> Result | None:
         found = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "held_out")
-    return Result(candidate, cached=True, **{k: found[k] for k in keys})
+    return Result(candidate, cached=True, **{k: found[k] for k in CACHED})
 
 
 def _write_cached(path: Path, result: Result) -> None:
     from millrace.files import write_json
 
-    keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "held_out")
-    write_json(path, {k: getattr(result, k) for k in keys})
+    write_json(path, {k: getattr(result, k) for k in CACHED})
 
 
 def compare(
@@ -327,7 +327,21 @@ def compare(
     reference = judge_baselines(pairs, labels, params) if baselines else []
     results: list[Result] = []
     slowest: dict[str, float] = {}  # family → seconds its slowest judged candidate took
-    fit_reserve, export_reserve = 0.0, 0.0  # MARGIN × the slowest single fit, and the slowest export
+    # Per family, its slowest single fit and its export: the final fit and export of the winner, or of a blend's
+    # members (one per family), are kept back from the budget.
+    fits: dict[str, float] = {}
+    exports: dict[str, float] = {}
+    members = max(ensemble, 1)
+
+    def reserve() -> float:
+        largest = sorted(fits.values(), reverse=True)[:members] + sorted(exports.values(), reverse=True)[:members]
+        return MARGIN * sum(largest)
+
+    def keep(result: Result) -> None:
+        family = result.candidate.family
+        fits[family] = max(fits.get(family, 0.0), result.fit_seconds)
+        exports[family] = max(exports.get(family, 0.0), result.export_seconds or 0.0)
+
     quiet = logging.getLogger("millrace.training")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # per-epoch lines of dozens of fits would bury what select says
@@ -338,15 +352,14 @@ def compare(
             found = _read_cached(path, candidate)
             if found is not None:
                 results.append(found)
-                fit_reserve = max(fit_reserve, MARGIN * found.fit_seconds)
-                export_reserve = max(export_reserve, MARGIN * (found.export_seconds or 0.0))
+                keep(found)
                 continue
             estimate = _estimate_seconds(family, len(pairs), len(pairs[0][0]), params)
             expected = MARGIN * slowest[candidate.family] if candidate.family in slowest else estimate
             left = budget_seconds - (clock() - started)
-            reserve = fit_reserve + export_reserve
-            if expected + reserve > left:
-                why = f"not tried: about {expected:.0f} s to judge, {max(left - reserve, 0):.0f} s of the budget left"
+            kept = reserve()
+            if expected + kept > left:
+                why = f"not tried: about {expected:.0f} s to judge, {max(left - kept, 0):.0f} s of the budget left"
                 results.append(Result(candidate, skipped=why))
                 continue
             tick = clock()
@@ -354,8 +367,7 @@ def compare(
             with tempfile.TemporaryDirectory(prefix="millrace-portfolio-") as scratch:
                 result = judge(candidate, family, params, labels, pairs, Path(scratch), export=first)
             slowest[candidate.family] = max(slowest.get(candidate.family, 0.0), clock() - tick)
-            fit_reserve = max(fit_reserve, MARGIN * result.fit_seconds)
-            export_reserve = max(export_reserve, MARGIN * (result.export_seconds or 0.0))
+            keep(result)
             _write_cached(path, result)
             results.append(result)
     finally:

@@ -107,7 +107,7 @@ def test_candidates_the_budget_cannot_cover_are_not_tried_and_say_why(splits, tm
 def test_the_time_to_export_the_winner_is_kept_back_from_the_budget(splits, tmp_path, monkeypatch):
     train, val = splits
     families = [small("linear", {}), small("lightgbm", {"n_estimators": 30})]
-    monkeypatch.setattr(portfolio, "_export_seconds", lambda *a: 50.0)  # an export as slow as a large network's
+    monkeypatch.setattr(portfolio, "export_seconds", lambda *a: 50.0)  # an export as slow as a large network's
     results = portfolio.compare(families, train, val, LABELS, parse(), 70.0, cache=tmp_path, baselines=False)
     by_name = {r.candidate.name: r for r in results}
     assert by_name["linear#1"].export_seconds == 50.0
@@ -115,6 +115,21 @@ def test_the_time_to_export_the_winner_is_kept_back_from_the_budget(splits, tmp_
     assert by_name["lightgbm#1"].skipped.startswith("not tried: about") and "0 s of the budget left" in (
         by_name["lightgbm#1"].skipped
     )
+
+
+def test_a_blend_keeps_back_the_final_fit_and_export_of_every_member(splits, tmp_path, monkeypatch):
+    train, val = splits
+    families = [small("linear", {}, {"c": 0.5}), small("lightgbm", {"n_estimators": 30}, {"n_estimators": 31})]
+    monkeypatch.setattr(portfolio, "export_seconds", lambda *a: 20.0)
+    judged = {}
+    for ensemble in (0, 2):
+        results = portfolio.compare(
+            families, train, val, LABELS, parse(), 62.0, cache=tmp_path / str(ensemble), ensemble=ensemble
+        )
+        judged[ensemble] = [r.candidate.name for r in results if r.skipped is None and "#" in r.candidate.name]
+    # one export kept back (1.5 × 20 s): room for the second round; two members' (1.5 × 40 s = 60 s): none
+    assert judged[0] == ["linear#1", "lightgbm#1", "linear#2", "lightgbm#2"]
+    assert judged[2] == ["linear#1", "lightgbm#1"]
 
 
 def _judged(name: str, folds: list[np.ndarray], truth: list[np.ndarray]) -> "portfolio.Result":
