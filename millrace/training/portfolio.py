@@ -31,7 +31,8 @@ configurations of one family err alike): weights chosen greedily, with replaceme
 (squared error) of the weighted average of their held-out outputs (Caruana et al., 2004, as AutoGluon's weighted
 ensemble does). The blend joins the leaderboard as one more candidate, scored on the same held-out rows, and is
 chosen only if it beats every single candidate there; the weights were fitted on those rows, so its score is a
-little optimistic, as AutoGluon's is.
+little optimistic, as AutoGluon's is. A blend whose members' final fits and exports (`MARGIN` × theirs) would
+not fit the time left is not built.
 """
 
 from __future__ import annotations
@@ -374,7 +375,17 @@ def compare(
         quiet.setLevel(level)
     if ensemble >= 2:
         labels_by_fold = [judged["label"].to_numpy() for _, judged in pairs]
-        results.append(blend(results, labels_by_fold, labels.get("task", "classification"), ensemble, families))
+        blended = blend(results, labels_by_fold, labels.get("task", "classification"), ensemble, families)
+        if blended.skipped is None:  # its members' final fits and exports must fit the time left
+            member_families = [m["family"] for m in blended.candidate.config["members"]]
+            need = MARGIN * (blended.fit_seconds + sum(exports.get(f, 0.0) for f in member_families))
+            left = budget_seconds - (clock() - started)
+            if need > left:
+                why = (
+                    f"not built: its members' final fits and exports (about {need:.0f} s) exceed the {left:.0f} s left"
+                )
+                blended = Result(blended.candidate, skipped=why)
+        results.append(blended)
     return results + reference
 
 

@@ -132,6 +132,34 @@ def test_a_blend_keeps_back_the_final_fit_and_export_of_every_member(splits, tmp
     assert judged[2] == ["linear#1", "lightgbm#1"]
 
 
+def test_a_blend_whose_members_final_fits_would_overrun_the_budget_is_not_built(tmp_path, monkeypatch):
+    from tests.e2e.test_ensemble import linear_plus_step  # a table where linear and trees blend well
+
+    frame = linear_plus_step(400).assign(label=lambda f: f["y"])
+    train, val = frame.iloc[:300].reset_index(drop=True), frame.iloc[300:].reset_index(drop=True)
+    labels = {"target": "y", "task": "regression", "classes": []}
+    params = parse({"data": {"target": "y", "features": None, "task": "regression"}})
+    families = [small("linear", {}), small("lightgbm", {"n_estimators": 200})]
+    now = [0.0]
+    real = portfolio.judge
+
+    def slow_judge(*args, **kwargs):  # each candidate takes 10 s of the fake clock
+        now[0] += 10.0
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(portfolio, "judge", slow_judge)
+    found = {}
+    for budget in (20.5, 100.0):  # 0.5 s left after judging both; 80 s left
+        now[0] = 0.0
+        cache = tmp_path / str(budget)
+        results = portfolio.compare(
+            families, train, val, labels, params, budget, cache=cache, clock=lambda: now[0], ensemble=2, baselines=False
+        )
+        found[budget] = next(r for r in results if r.candidate.family == portfolio.ENSEMBLE)
+    assert found[20.5].skipped.startswith("not built: its members' final fits and exports (about")
+    assert found[100.0].skipped is None and set(found[100.0].candidate.config["of"]) == {"linear#1", "lightgbm#1"}
+
+
 def _judged(name: str, folds: list[np.ndarray], truth: list[np.ndarray]) -> "portfolio.Result":
     family, number = name.split("#")
     candidate = portfolio.Candidate(family, int(number) - 1, dict(FAMILIES[family].search_space[int(number) - 1]))
