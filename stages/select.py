@@ -148,7 +148,6 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
     in_portfolio = {r.candidate.family for r in results}
     return {
         **best.candidate.selection(family),
-        "estimated_minutes": round(best.fit_seconds / 60, 2),
         "overridden": {},
         "data": profile,
         "resources": found,
