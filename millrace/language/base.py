@@ -72,7 +72,7 @@ def resolve(pretrained: str) -> Base:
                 f"model.pretrained: {folder} has no config.json; give a Hugging Face checkpoint folder "
                 f"(config.json, weights, tokenizer files) or {SMOLLM2!r}"
             )
-        return Base(str(folder.resolve()), None, f"the checkpoint in {folder.resolve()}")
+        return Base(str(folder.resolve()), None, f"the checkpoint in {pretrained}")
     if pretrained.count("/") != 1 or folder.exists():
         raise MillraceError(
             f"model.pretrained: {pretrained!r} is neither {SMOLLM2!r}, a checkpoint folder nor a hub id (owner/name)"
@@ -80,14 +80,15 @@ def resolve(pretrained: str) -> Base:
     return Base(pretrained, None, f"{pretrained} from the Hugging Face hub")
 
 
-def load_tokenizer(base: Base, chat_template: str | None = None):
-    """The base's tokenizer (rebuilt from GGUF metadata for a GGUF file); `chat_template` replaces its own."""
+def load_tokenizer(base: Base, chat_template: str | None = None, chat: bool = True):
+    """The base's tokenizer (rebuilt from GGUF metadata for a GGUF file); `chat_template` replaces its own.
+    With `chat` (fine-tuning on conversations) it must have a chat template."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base.location, gguf_file=base.gguf_file)
     if chat_template is not None:
         tokenizer.chat_template = chat_template
-    if not tokenizer.chat_template:
+    if chat and not tokenizer.chat_template:
         raise MillraceError(
             f"model.pretrained: {base.description} has no chat template; set model.chat_template to one "
             "(a Jinja template over `messages`, as transformers' apply_chat_template takes)"
@@ -95,8 +96,17 @@ def load_tokenizer(base: Base, chat_template: str | None = None):
     return tokenizer
 
 
-def load_model(base: Base):
-    """The base as a float32 causal LM (a GGUF file dequantised), in eval mode."""
+def quiet() -> None:
+    """No progress bar per load or save, no advice: the stage says what it loads and saves."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def load_model(base: Base, four_bit: bool = False):
+    """The base as a float32 causal LM (a GGUF file dequantised), in eval mode; with `four_bit`, quantised to
+    4-bit NF4 by bitsandbytes for QLoRA (CUDA only, untested until measured on a GPU)."""
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -104,7 +114,18 @@ def load_model(base: Base):
     hf_logging.set_verbosity_error()  # a progress bar per load: the stage says what it loads
     hf_logging.disable_progress_bar()
     try:
-        model = AutoModelForCausalLM.from_pretrained(base.location, gguf_file=base.gguf_file, dtype="float32")
+        options = {"dtype": "float32"}
+        if four_bit:
+            import torch
+            from transformers import BitsAndBytesConfig
+
+            options = {
+                "quantization_config": BitsAndBytesConfig(
+                    load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+                ),
+                "device_map": {"": 0},
+            }
+        model = AutoModelForCausalLM.from_pretrained(base.location, gguf_file=base.gguf_file, **options)
     finally:
         hf_logging.set_verbosity(quiet)
         hf_logging.enable_progress_bar()

@@ -20,9 +20,19 @@ from millrace.language.batches import learned_tokens
 
 
 class CausalLMSystem(L.LightningModule):
-    def __init__(self, model, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0, total_steps: int = 1):
+    def __init__(
+        self,
+        model,
+        lr: float,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        total_steps: int = 1,
+        unfreeze: list | None = None,
+    ):
         super().__init__()
+        self.save_hyperparameters(ignore=["model", "unfreeze"])  # the logger records them (reports/train/params.yaml)
         self.model = model
+        self.unfreeze = unfreeze or []  # what gradual unfreezing releases, in order
         self.lr, self.weight_decay = lr, weight_decay
         self.warmup_steps, self.total_steps = warmup_steps, max(total_steps, 1)
         self.train_loss, self.val_loss = MeanMetric(nan_strategy="disable"), MeanMetric(nan_strategy="disable")
@@ -34,7 +44,7 @@ class CausalLMSystem(L.LightningModule):
                 "a batch has no token to learn (every label is masked): its loss would read 0; check the "
                 "examples' answers and data.text.max_length"
             )
-        return self.model(**batch).loss, tokens
+        return self.model(**batch, use_cache=False).loss, tokens  # a cache would disable packing's mask
 
     def on_train_start(self) -> None:
         self.model.train()  # a loaded base is in eval mode, and Lightning keeps the modes it finds (dropout off)
@@ -56,8 +66,14 @@ class CausalLMSystem(L.LightningModule):
         self.log("val/loss", self.val_loss.compute())
         self.val_loss.reset()
 
+    def layer_groups(self) -> list:
+        return self.unfreeze
+
     def configure_optimizers(self):
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        # Frozen weights stay out of the optimiser, except those gradual unfreezing will release (AdamW skips a
+        # weight until it has a gradient).
+        releasable = {id(p) for group in self.unfreeze for p in group.parameters()}
+        trainable = [p for p in self.model.parameters() if p.requires_grad or id(p) in releasable]
         optimizer = torch.optim.AdamW(trainable, lr=self.lr, weight_decay=self.weight_decay)
 
         def factor(step: int) -> float:

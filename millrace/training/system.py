@@ -71,6 +71,9 @@ class System(L.LightningModule):
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.backbone(*inputs)
 
+    def layer_groups(self) -> list[nn.Module]:
+        return self.backbone.layer_groups()
+
     def _loss(self, out: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor | None) -> torch.Tensor:
         objective = self.objective
         if objective.task == "regression":

@@ -11,8 +11,8 @@ from torch.utils.data import DataLoader
 
 from millrace.errors import MillraceError
 from millrace.language import base, chat
-from millrace.language.adapters import with_lora
 from millrace.language.batches import collate
+from millrace.language.strategies import LoraSettings, lora
 from millrace.language.system import CausalLMSystem
 from millrace.models.trained_model import parameter_counts
 
@@ -94,7 +94,7 @@ def test_a_tiny_llama_built_from_a_config_learns_its_answers(tokenizer, examples
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_smollm2_takes_lora_steps_at_sequence_128_with_its_base_weights_untouched(tokenizer, examples):
-    model = with_lora(base.load_model(base.resolve(base.SMOLLM2)), r=8, alpha=16, dropout=0.0)
+    model = lora(base.load_model(base.resolve(base.SMOLLM2)), LoraSettings(r=8, alpha=16, dropout=0.0))
     counts = parameter_counts(model)
     assert 0 < counts["trainable_params"] < 0.01 * counts["total_params"]
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if "q_proj.base_layer" in n}
