@@ -98,10 +98,11 @@ def sha256(path: Path | str) -> str:
 
 
 def folder_sha256(directory: Path | str) -> str:
-    """One SHA-256 over a folder's files (names and contents), in name order."""
+    """One SHA-256 over a folder's files, sub-folders' too (paths and contents), in path order."""
     digest = hashlib.sha256()
-    for path in sorted(Path(directory).glob("*")):
-        digest.update(path.name.encode() + sha256(path).encode())
+    root = Path(directory)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + sha256(path).encode())
     return digest.hexdigest()
 
 

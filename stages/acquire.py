@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from millrace.config.params import Data, Params, Source, load_params
+from millrace.config.params import LANGUAGE_TASKS, Data, Params, Source, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_json, write_parquet
 from millrace.inputs.roles import excluded_message, feature_roles, infer_all, selection
@@ -119,6 +119,11 @@ def raw_checks(
 
 def main() -> None:
     params: Params = load_params()
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import acquire as language
+
+        language.main(params)
+        return
     frame, read = run(params.data)
     for line in quarantine_summary(read.get("quarantined", []), f"{params.paths.acquire}/quarantine.csv"):
         print(line)

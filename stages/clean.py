@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from millrace.config.params import Clean, CleanGate, load_params
+from millrace.config.params import LANGUAGE_TASKS, Clean, CleanGate, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_parquet
 from millrace.precision import write_figures
@@ -80,6 +80,11 @@ def clean_checks(
 
 def main() -> None:
     params = load_params()
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import clean as language
+
+        language.main(params)
+        return
     raw = pd.read_parquet(Path(params.paths.acquire) / "raw.parquet")
     frame, report, quarantine = run(raw, params.data.target, params.clean)
     raw_rows = len(raw)

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from millrace.config.params import TRAINING_SECTIONS, load_params
+from millrace.config.params import LANGUAGE_TASKS, TRAINING_SECTIONS, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
 from millrace.inputs import plans
@@ -153,6 +153,11 @@ def main() -> None:
     from millrace.release import registry
 
     params = load_params()
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import deploy as language
+
+        language.main(params)
+        return
     evaluation = read_json(Path(params.paths.reports) / "evaluate" / "metrics.json")
     model = trained_model.load(params.paths.train)
     label_dir = Path(params.paths.label)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from millrace.config.params import Evaluate, load_params
+from millrace.config.params import LANGUAGE_TASKS, Evaluate, load_params
 from millrace.evaluation import baselines, review_page
 from millrace.evaluation.delivery import delivery
 from millrace.evaluation.metrics import (
@@ -155,6 +155,11 @@ def main() -> None:
     from millrace.models import trained_model
 
     params = load_params()
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import evaluate as language
+
+        language.main(params)
+        return
     model = trained_model.load(params.paths.train)
     label_dir = Path(params.paths.label)
     test = pd.read_parquet(label_dir / "test.parquet")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from millrace.config.params import Data, Split, load_params
+from millrace.config.params import LANGUAGE_TASKS, Data, Split, load_params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, write_json, write_parquet
 from millrace.labelling.curation import curate
@@ -142,6 +142,11 @@ def labels_checks(
 
 def main() -> None:
     params = load_params()
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import label as language
+
+        language.main(params)
+        return
     target = params.data.target
     frame = pd.read_parquet(Path(params.paths.clean) / "clean.parquet")
     if target not in frame.columns:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from millrace.config.params import Model, load_params
+from millrace.config.params import LANGUAGE_TASKS, Model, load_params
 from millrace.errors import MillraceError
 from millrace.files import read_json, write_json, write_text
 from millrace.inputs.plans import declared_text_column, feature_columns
@@ -253,6 +253,11 @@ def _leaderboard_report(selection: dict[str, Any]) -> str:
 
 def main() -> None:
     params = load_params()
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import select as language
+
+        language.main(params)
+        return
     label_dir = Path(params.paths.label)
     train = pd.read_parquet(label_dir / "train.parquet")
     labels = read_json(label_dir / "label_map.json")

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from millrace.config.params import load_params
+from millrace.config.params import LANGUAGE_TASKS, load_params
 from millrace.entry import stage_main
 from millrace.files import atomic_dir, read_json
 from millrace.training.fit import RESUME_DIR, ddp_worker
@@ -45,6 +45,15 @@ def run(
 def main() -> None:
     params = load_params()
     selection = read_json(params.paths.selection)
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import train as language
+
+        with (
+            atomic_dir(params.paths.train) as out,
+            atomic_dir(Path(params.paths.reports) / "train") as live_dir,
+        ):
+            language.run(params, selection, out, live_dir, RESUME_DIR)
+        return
     if ddp_worker():  # it trains its share of each batch; only rank 0 writes the outputs
         with tempfile.TemporaryDirectory(prefix="millrace-rank-") as scratch:
             run(Path(params.paths.label), selection, params, Path(scratch) / "model", Path(scratch) / "live")

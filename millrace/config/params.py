@@ -26,6 +26,10 @@ TRAINING_SECTIONS = frozenset({"seed", "data", "clean", "model", "train"})
 
 BuiltinDataset = Literal["penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews"]
 Task = Literal["classification", "regression"]
+# A causal language model's two tasks: supervised fine-tuning on instruction or chat examples, and continued
+# pretraining on a text corpus (millrace/language).
+LanguageTask = Literal["sft", "pretraining"]
+LANGUAGE_TASKS = get_args(LanguageTask)
 # What Lightning's Trainer accepts (lightning.pytorch's AcceleratorConnector): "auto", "gpu" and the registered
 # accelerators; "auto" and the registered strategies; the precision names (its aliases 16, "bf16", … warn).
 Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu"]
@@ -63,7 +67,7 @@ Precision = Literal[
     "transformer-engine-float16",
 ]  # fmt: skip
 # Metrics where smaller is better: a threshold on them is a ceiling, on every other metric a floor.
-LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "calibration_error", "worst_slice_mae"})
+LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "calibration_error", "worst_slice_mae", "perplexity"})
 Metric = Literal[
     "accuracy",
     "f1_macro",
@@ -80,6 +84,11 @@ Metric = Literal[
     "mae",
     "r2",
     "worst_slice_mae",
+    # a language model's (millrace/language/judging.py)
+    "perplexity",
+    "rouge_l",
+    "bleu",
+    "exact_match",
 ]
 METRICS = get_args(Metric)  # in the order reports show them
 
@@ -197,7 +206,12 @@ class ImageInput(_Section):
 
 
 class TextInput(_Section):
-    max_length: int = Field(64, ge=8, le=512)  # tokens per text; longer texts are truncated
+    # tokens per text (a classifier's encoder reads at most 512) or per language-model example; longer: truncated
+    max_length: int = Field(64, ge=8, le=32768)
+    # A language model's examples (millrace/language/records.py): auto finds the shape from the columns
+    format: Literal["auto", "alpaca", "messages", "sharegpt", "text"] = "auto"
+    columns: dict[str, str] = {}  # the format's names to your columns, e.g. {instruction: question, output: answer}
+    packing: bool = False  # several examples in one sequence of max_length, none attending to another
 
 
 # What a table column is to the model (millrace/inputs/roles.py infers it; data.features.roles overrides it).
@@ -214,8 +228,9 @@ class FeatureSelection(_Section):
 
 class Data(_Section):
     source: Source  # no default: which data is the user's to say
-    target: str
-    task: Literal["auto", Task] = "auto"  # auto: a numeric target with many values is regression
+    target: str | None = None  # required for a table, image or text classifier or regressor
+    # auto: a numeric target with many values is regression; sft or pretraining: a causal language model
+    task: Literal["auto", Task, LanguageTask] = "auto"
     # None: every column except the target, each used as its inferred role (identifiers, constants, empty
     # columns left out and named); a list: exactly those columns; or {include, exclude, roles}
     features: list[str] | FeatureSelection | None = None
@@ -224,6 +239,16 @@ class Data(_Section):
 
     @model_validator(mode="after")
     def _target_not_a_feature(self) -> Data:
+        if self.task in LANGUAGE_TASKS:
+            if self.target is not None:
+                raise ValueError(f"a language model ({self.task}) has no target column; remove data.target")
+            return self
+        if self.target is None:
+            raise ValueError(
+                "set data.target, the column to predict (or data.task: sft | pretraining for a language model)"
+            )
+        if self.text.max_length > 512:
+            raise ValueError("data.text.max_length: a text classifier's encoder reads at most 512 tokens")
         named = self.features if isinstance(self.features, list) else (self.features and self.features.include)
         if named is not None and self.target in named:
             raise ValueError(f"the target {self.target!r} cannot also be a feature")
@@ -271,6 +296,15 @@ CleanStep = Literal["coerce", "text", "duplicates", "filters", "missing", "outli
 CLEAN_STEPS = get_args(CleanStep)
 
 
+class CorpusCleaning(_Section):
+    """Continued pretraining's corpus (millrace/language/corpus.py); each removal is counted and quarantined."""
+
+    min_chars: int = Field(20, ge=0)
+    max_symbol_share: float = Field(0.3, gt=0, le=1)  # over this share of non-letters/digits/spaces: junk
+    near_duplicate_threshold: float | None = Field(0.8, gt=0, le=1)  # similarity of near repeats; null: off
+    scrub: bool = False  # e-mail addresses and phone numbers → <email>, <phone>
+
+
 class Clean(_Section):
     steps: list[CleanStep] = list(CLEAN_STEPS)  # which steps run, in this order
     coerce: dict[str, Literal["int", "float", "string", "bool", "datetime"]] = {}
@@ -282,6 +316,7 @@ class Clean(_Section):
     filters: dict[str, ValueFilter] = {}
     missing: Missing = Missing()
     outliers: Outliers = Outliers()
+    corpus: CorpusCleaning = CorpusCleaning()  # continued pretraining's documents
 
     @field_validator("steps")
     @classmethod
@@ -308,10 +343,19 @@ class LabelsGate(_Section):
     min_class_share: Annotated[float, Field(ge=0, lt=1)] | Literal["auto"] = "auto"
 
 
+class TextGate(_Section):
+    """A language model's examples, once tokenised."""
+
+    max_truncated_share: float = Field(0.05, ge=0, le=1)  # examples cut by data.text.max_length
+    # prompts at least this similar are one prompt: the split keeps them on one side
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
+
+
 class Gates(_Section):
     raw: RawGate = RawGate()
     clean: CleanGate = CleanGate()
     labels: LabelsGate = LabelsGate()
+    text: TextGate = TextGate()
 
 
 class Split(_Section):
@@ -398,7 +442,9 @@ class Lora(_Section):
     r: int = Field(8, ge=1)
     alpha: int = Field(16, ge=1)
     dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: list[str] = ["query", "value"]
+    # auto: the attention's query and value projections (query, value in MiniLM; q_proj, v_proj in Llama-like
+    # language models, c_attn in GPT-2)
+    target_modules: list[str] | Literal["auto"] = "auto"
 
 
 class Distill(_Section):
@@ -410,11 +456,14 @@ class Distill(_Section):
 # The families of millrace/models/catalogue.py (a test keeps the two the same; params never import the catalogue,
 # whose changes would otherwise rerun every stage that parses params).
 FamilyName = Literal["tabular_mlp", "linear", "lightgbm", "xgboost", "catboost", "image_cnn", "text_minilm", "text_bow"]
+LanguageStrategy = Literal["full", "lora", "prompt_tuning", "freeze", "gradual_unfreeze", "qlora"]
 
 
 class Model(_Section):
-    name: Literal["auto", FamilyName] = "auto"  # auto: select chooses from the catalogue
-    strategy: Literal["auto", "full", "freeze", "lora", "gradual_unfreeze"] = "auto"
+    name: Literal["auto", FamilyName, "causal_lm"] = (
+        "auto"  # auto: select chooses (causal_lm: data.task sft, pretraining)
+    )
+    strategy: Literal["auto", "full", "freeze", "lora", "gradual_unfreeze", "prompt_tuning", "qlora"] = "auto"
     size: Literal["auto", "small", "medium", "large"] = "auto"
     preference: Literal["speed", "balanced", "accuracy"] = "balanced"
     time_budget_minutes: float = Field(10.0, gt=0)
@@ -425,6 +474,11 @@ class Model(_Section):
     dropout: float = Field(0.1, ge=0, lt=1)
     lora: Lora = Lora()
     distill: Distill | None = None  # train a small student on a teacher's soft targets
+    # A causal language model (data.task sft or pretraining; millrace/language):
+    pretrained: str = "smollm2"  # smollm2 (bundled), a local Hugging Face checkpoint folder, or a hub id
+    chat_template: str | None = None  # a Jinja chat template replacing the base's
+    freeze_layers: str | None = None  # strategy freeze: `first N` or `last N` decoder blocks
+    virtual_tokens: int = Field(20, ge=1, le=512)  # strategy prompt_tuning
 
     @field_validator("portfolio")
     @classmethod
@@ -469,6 +523,20 @@ class Train(_Section):
     resume: Literal["auto", "never"] = "auto"  # auto: continue from the last checkpoint of an interrupted run
     unfreeze_every: int = Field(1, ge=1)  # gradual_unfreeze: epochs between unfreezing the next layer
     augment: Augment = Augment()
+    accumulate: int = Field(1, ge=1)  # batches whose gradients make one optimiser step (Lightning)
+    # A causal language model (data.task sft or pretraining):
+    warmup_share: float = Field(0.1, ge=0, lt=1)  # of the optimiser steps: lr rises linearly, then cosine decay
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
+
+
+class Generation(_Section):
+    """How a language model answers the test prompts when evaluated: pinned, so runs compare."""
+
+    max_new_tokens: int = Field(64, ge=1, le=4096)
+    do_sample: bool = False  # false: greedy, the same answer every run
+    temperature: float = Field(1.0, gt=0)  # with do_sample
+    top_p: float = Field(1.0, gt=0, le=1)  # with do_sample
+    max_examples: int | None = Field(200, ge=1)  # test prompts answered (the first, in split order); null: all
 
 
 class Review(_Section):
@@ -491,6 +559,7 @@ class Evaluate(_Section):
     # point: the test metric itself meets each threshold; lower_bound: its 95% bootstrap interval's pessimistic
     # end does (the low end of a score, the high end of an error), so a lucky test split cannot pass
     standard: Literal["point", "lower_bound"] = "point"
+    generation: Generation = Generation()  # a language model's answers to the test prompts
 
     @model_validator(mode="after")
     def _intervals_for_lower_bound(self) -> Evaluate:
@@ -595,6 +664,19 @@ class Params(_Section):
     monitor: Monitor = Monitor()
     flows: Flows = Flows()
     sweep: Sweep = Sweep()
+
+    @model_validator(mode="after")
+    def _model_fits_the_task(self) -> Params:
+        language = self.data.task in LANGUAGE_TASKS
+        if language and self.model.name not in ("auto", "causal_lm"):
+            raise ValueError(f"model.name: {self.model.name} is not a language model; use auto or causal_lm")
+        if not language and self.model.name == "causal_lm":
+            raise ValueError("model.name: causal_lm trains on data.task sft or pretraining, not on a target column")
+        if not language and self.model.strategy in ("prompt_tuning", "qlora"):
+            raise ValueError(f"model.strategy: {self.model.strategy} is for language models (data.task sft)")
+        if language and self.model.strategy == "freeze" and not self.model.freeze_layers:
+            raise ValueError("model.strategy: freeze needs model.freeze_layers (`first N` or `last N`)")
+        return self
 
 
 def _describe(error: dict[str, Any]) -> str:

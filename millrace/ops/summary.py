@@ -62,6 +62,8 @@ def tables(params: Params) -> list[Table]:
     metrics.caption = f"{model.get('family', '')} ({model.get('strategy', '')}) — delivery standard: {verdict}"
 
     shown = [gates, metrics]
+    if "base" in evaluation:
+        shown.append(language_table(evaluation))
     if "baselines" in evaluation:
         shown.append(baseline_table(evaluation))
     selection = Path(params.paths.selection)
@@ -88,8 +90,11 @@ def tables(params: Params) -> list[Table]:
         ("trained model", params.paths.train),
     ]
     manifest = Path(params.paths.deploy) / "manifest.json"
-    if manifest.exists():
-        rows.append(("deployed bundle", f"{params.paths.deploy} (version {read_json(manifest)['version']})"))
+    deployed = read_json(manifest) if manifest.exists() else None
+    if deployed and deployed.get("family") == "causal_lm":
+        rows.append(("deployed language model", f"{params.paths.deploy}/bundle (version {deployed['version']})"))
+    elif deployed:
+        rows.append(("deployed bundle", f"{params.paths.deploy} (version {deployed['version']})"))
         used = served.resolve(params)
         rows.append(("served by millrace serve, predict", used.describe()))
         rows.append(("serve it", "millrace serve  (or python -m millrace.serving.app)"))
@@ -110,6 +115,19 @@ def baseline_table(evaluation: dict[str, Any]) -> Table:
     table.add_row(f"[bold]{model.get('family', 'model')}[/]", *(f"{evaluation['test'][n]:.4f}" for n in names))
     for baseline, values in found.items():
         table.add_row(baseline, *(f"{values[n]:.4f}" for n in names))
+    return table
+
+
+def language_table(evaluation: dict[str, Any]) -> Table:
+    """A language model before and after: the base's figures beside the tuned model's, the control text's too."""
+    table = Table(title="Language model: base and tuned (test split)")
+    for column in ("metric", "base", "tuned"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    before, after = evaluation["base"], evaluation["tuned"]
+    for name in ("perplexity", "control_perplexity", "rouge_l", "bleu", "exact_match"):
+        if name in after:
+            table.add_row(name.replace("_", " "), f"{before[name]:.4f}", f"{after[name]:.4f}")
+    table.caption = "control: a text unrelated to the data; a fall there is not learning the domain"
     return table
 
 

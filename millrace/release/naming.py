@@ -15,7 +15,8 @@ def model_name_of(data: dict[str, Any], deploy: dict[str, Any]) -> str:
     """The registry name for params given as dicts (as a manifest records them)."""
     if deploy.get("model_name"):
         return deploy["model_name"]
-    return slug(f"{dataset_name(data.get('source') or {}) or 'data'}-{data.get('target', '')}")
+    # a language model has no target: its task names it (reviews-sft), apart from a classifier of the same data
+    return slug(f"{dataset_name(data.get('source') or {}) or 'data'}-{data.get('target') or data.get('task', '')}")
 
 
 def model_name(params) -> str:

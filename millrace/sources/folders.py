@@ -1,4 +1,5 @@
-"""Folder sources for acquire: one sub-folder per class, holding images or .txt files.
+"""Folder sources for acquire: one sub-folder per class, holding images or .txt files; or, for continued
+pretraining, a corpus: every .txt file under a folder, one document each.
 
 A file that cannot be read (a corrupt image, text that is not UTF-8, an empty file) is excluded
 and reported by name with the reason; it never stops the stage. Hidden files are ignored.
@@ -81,3 +82,19 @@ def read_texts(root: Path | str, column: str, target: str, encoding: str = "auto
     """`encoding` auto: UTF-8 (a BOM allowed), a file that is not being excluded, never guessed at; else
     a codec name, which params.yaml's validation has already checked."""
     return _read(root, ".txt files", column, target, lambda path: _text(path, encoding))
+
+
+def read_corpus(root: Path | str, column: str, encoding: str = "auto") -> FolderRead:
+    """Every .txt file under `root` (sub-folders too, in path order) as one document, its path beside it."""
+    root = Path(root)
+    if not root.is_dir():
+        raise MillraceError(f"data.source.path {str(root)!r}: no such folder")
+    rows, excluded, paths = [], [], _files(root)
+    for path in paths:
+        try:
+            rows.append({column: _text(path, encoding), "file": str(path.relative_to(root))})
+        except ValueError as exc:
+            excluded.append({"file": str(path.relative_to(root)), "reason": str(exc)})
+    if not rows:
+        raise MillraceError(f"data.source.path {str(root)!r}: no readable .txt file in it ({len(paths)} files)")
+    return FolderRead(pd.DataFrame(rows, columns=[column, "file"]), len(paths), excluded)

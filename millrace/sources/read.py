@@ -57,7 +57,10 @@ def read_source(data: Data) -> tuple[pd.DataFrame, dict[str, Any]]:
             frame, read = images.frame, {"files": images.files, "excluded": images.excluded}
         elif isinstance(source, TextSource) and (Path(source.path).is_dir() or is_archive(source.path)):
             with _local_folder(source.path, _where(source), scratch) as root:
-                texts = folders.read_texts(root, source.text_column, data.target, source.encoding)
+                if data.task == "pretraining":  # a corpus: every .txt file a document, no class folders
+                    texts = folders.read_corpus(root, source.text_column, source.encoding)
+                else:
+                    texts = folders.read_texts(root, source.text_column, data.target, source.encoding)
             frame, read = texts.frame, {"files": texts.files, "excluded": texts.excluded}
         elif isinstance(source, UrlSource):
             local, read["download"] = _fetch(source, _where(source), scratch)

@@ -166,6 +166,7 @@ def trainer(train, checkpoints: Path, logger, callbacks=()):
         use_distributed_sampler=False,  # the datamodule shards the training split itself (EpochShuffle)
         precision=train.precision,
         max_epochs=train.max_epochs,
+        accumulate_grad_batches=train.accumulate,
         deterministic=True,
         callbacks=[EarlyStopping("val/loss", patience=train.patience), checkpoint, *callbacks],
         logger=logger,

@@ -52,7 +52,7 @@ class MiniLMClassifier(nn.Module):
                 r=lora["r"],
                 lora_alpha=lora["alpha"],
                 lora_dropout=lora["dropout"],
-                target_modules=list(lora["target_modules"]),
+                target_modules=["query", "value"] if lora["target_modules"] == "auto" else list(lora["target_modules"]),
             )
             encoder = get_peft_model(encoder, config)
         # from_pretrained returns eval mode; a frozen encoder stays so (steady features), others train.

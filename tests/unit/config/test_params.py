@@ -81,7 +81,23 @@ def test_which_data_is_the_users_to_say():
     assert "data: Field required" in str(err.value)
     with pytest.raises(ParamsError) as err:
         parse_params({"data": {"source": {"kind": "builtin", "name": "iris"}}})
-    assert "data.target: Field required" in str(err.value)
+    assert "data: set data.target, the column to predict" in str(err.value)
+
+
+def test_a_language_model_takes_no_target_and_its_own_strategies_only():
+    source = {"kind": "file", "path": "qa.jsonl"}
+    params = parse_params({"data": {"source": source, "task": "sft"}, "model": {"strategy": "prompt_tuning"}})
+    assert params.data.target is None and params.model.pretrained == "smollm2"
+    wrong = [
+        ({"data": {"source": source, "task": "sft", "target": "y"}}, "has no target column; remove data.target"),
+        ({"data": {"source": source, "task": "sft"}, "model": {"name": "linear"}}, "linear is not a language model"),
+        ({"data": {"source": source, "target": "y"}, "model": {"strategy": "qlora"}}, "qlora is for language models"),
+        ({"data": {"source": source, "task": "sft"}, "model": {"strategy": "freeze"}}, "needs model.freeze_layers"),
+        ({"data": {"source": source, "target": "y", "text": {"max_length": 1024}}}, "reads at most 512 tokens"),
+    ]
+    for raw, said in wrong:
+        with pytest.raises(ParamsError, match=said):
+            parse_params(raw)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,51 @@
+"""Language-model test material made by the tests: a tiny Llama built from a config (random weights) with
+SmolLM2's tokenizer and chat template, saved as a Hugging Face checkpoint folder, and a synthetic instruction set
+whose answers follow from a word of the prompt (so a tiny model can learn them in a few epochs: evidence that
+the pipeline trains, not of quality)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+GREETINGS = {"French": "Bonjour.", "Spanish": "Hola.", "German": "Guten Tag.", "Italian": "Ciao."}
+NAMES = [
+    "Alice", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kemal", "Lucia",
+    "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tomoko", "Umar", "Vera", "Wanda", "Xavier",
+]  # fmt: skip
+
+
+def tiny_llama_folder(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer Llama (hidden 32) with SmolLM2's tokenizer, saved where model.pretrained can name it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from millrace.language import base
+
+    tokenizer = base.load_tokenizer(base.resolve(base.SMOLLM2))
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def greetings(path: Path) -> Path:
+    """An alpaca JSON Lines file: greet a person in a language; the answer is that language's greeting."""
+    with open(path, "w") as file:
+        for name in NAMES:
+            for language, greeting in GREETINGS.items():
+                record = {"instruction": f"Greet {name} in {language}.", "input": "", "output": greeting}
+                file.write(json.dumps(record) + "\n")
+    return path
