@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench suggest-expectations compare sweep preset plots-template docs-assets
+.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench llm-demo suggest-expectations compare sweep preset plots-template docs-assets
 
 # requirements.lock pins every distribution (transitive ones too) to what the suite was run with, for
 # linux x86-64, CPython 3.11, CPU torch; pyproject.toml keeps the ranges. `make lock` makes it afresh.
@@ -108,6 +108,11 @@ docs-assets: $(VENV)/.installed
 
 plots: $(VENV)/.installed
 	dvc plots show --out dvc_plots
+
+# Both language-model presets for real on the bundled SmolLM2 (about half an hour on 2 CPU cores; not in CI):
+# bench/results/llm_demo.json and the README's table.
+llm-demo: $(VENV)/.installed
+	python -m bench.llm_demo
 
 bench: $(VENV)/.installed
 	python -m bench.train_accelerators

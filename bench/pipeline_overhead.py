@@ -41,6 +41,7 @@ from bench import write_results
 from millrace.environment import QUIET_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
+REVIEWS = ("reports/review_verdicts.csv", "reports/review_preferences.csv")  # reviewers' files: inputs
 STAGES = ["acquire", "clean", "label", "select", "train", "evaluate", "deploy"]
 
 # Imports already paid by the floor before any `main()` (stages import some of them inside `main()`):
@@ -112,7 +113,7 @@ def project_copy(destination: Path) -> Path:
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True)
     for name in filter(None, listed.stdout.decode().split("\0")):
         source = ROOT / name
-        output = name.startswith(("reports/", "models/")) and name != "reports/review_verdicts.csv"  # an input
+        output = name.startswith(("reports/", "models/")) and name not in REVIEWS  # an input
         if source.is_file() and not output and name != "dvc.lock":
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)

@@ -24,7 +24,10 @@ PARAMS_FILE = Path("params.yaml")
 # The sections a trained model depends on: what a resumed run must share, what a bundle records.
 TRAINING_SECTIONS = frozenset({"seed", "data", "clean", "model", "train"})
 
-BuiltinDataset = Literal["penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews"]
+BuiltinDataset = Literal[
+    "penguins", "iris", "wine", "breast_cancer", "digits", "diabetes", "reviews",
+    "routing", "python_docs",  # a language model's: instructions (sft) and a corpus (pretraining)
+]  # fmt: skip
 Task = Literal["classification", "regression"]
 # A causal language model's two tasks: supervised fine-tuning on instruction or chat examples, and continued
 # pretraining on a text corpus (millrace/language).
@@ -89,6 +92,7 @@ Metric = Literal[
     "rouge_l",
     "bleu",
     "exact_match",
+    "extracted_match",  # exact match of the answer found in a reply (a known answer, or its first line)
 ]
 METRICS = get_args(Metric)  # in the order reports show them
 
@@ -537,11 +541,16 @@ class Generation(_Section):
     temperature: float = Field(1.0, gt=0)  # with do_sample
     top_p: float = Field(1.0, gt=0, le=1)  # with do_sample
     max_examples: int | None = Field(200, ge=1)  # test prompts answered (the first, in split order); null: all
+    # the base answers after this many training examples as earlier turns: a fair chance at the answers' format
+    base_shots: int = Field(3, ge=0, le=16)
 
 
 class Review(_Section):
     per_class: int = Field(3, ge=0, le=50)  # samples per class and kind on reports/review.html; 0: no page
     max_wrong: int | None = Field(None, ge=0)  # set: more current "wrong" verdicts fail the delivery standard
+    # a language model: set, the tuned model's win rate over the base in reviewers' current preferences
+    # (reports/review_preferences.csv; a tie half a win) must reach this (its interval's low end under lower_bound)
+    min_win_rate: float | None = Field(None, ge=0, le=1)
 
 
 class Evaluate(_Section):

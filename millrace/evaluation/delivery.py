@@ -59,7 +59,20 @@ def delivery(
             f"test/{best['metric']} {metrics[best['metric']]:.4f} vs baseline {best['name']} {best['value']:.4f}: "
             f"lead {lead:+.4f} {'>=' if passed else '<'} {params.baseline_margin:+g}"
         )
-    if params.review.max_wrong is not None and review is not None:
+    if params.review.min_win_rate is not None and review is not None and "current" in review:
+        limit = params.review.min_win_rate
+        rate = review.get("win_rate")
+        if rate is not None and params.standard == "lower_bound" and review.get("interval"):
+            rate = review["interval"]["low"]
+        passed = rate is not None and rate >= limit
+        checks.append({"metric": "review/win_rate", "value": rate, "threshold": limit, "passed": passed})
+        reasons.append(
+            f"reviewers preferred the tuned model in {rate:.1%} of {review['current']} current comparisons "
+            f"{'>=' if passed else '<'} {limit:.0%}"
+            if rate is not None
+            else f"no current reviewer preferences (reports/review_preferences.csv) to judge win rate >= {limit:.0%}"
+        )
+    if params.review.max_wrong is not None and review is not None and "wrong" in review:
         passed = review["wrong"] <= params.review.max_wrong
         limit = params.review.max_wrong
         checks.append({"metric": "review/wrong", "value": review["wrong"], "threshold": limit, "passed": passed})

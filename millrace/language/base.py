@@ -11,6 +11,7 @@ machine with network, a hub id. The file is found through the installed distribu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from importlib import metadata
@@ -108,11 +109,13 @@ def load_model(base: Base, four_bit: bool = False):
     """The base as a float32 causal LM (a GGUF file dequantised), in eval mode; with `four_bit`, quantised to
     4-bit NF4 by bitsandbytes for QLoRA (CUDA only, untested until measured on a GPU)."""
     from transformers import AutoModelForCausalLM
+    from transformers import modeling_gguf_pytorch_utils as gguf_reader
     from transformers.utils import logging as hf_logging
 
-    quiet = hf_logging.get_verbosity()
+    quiet, bar = hf_logging.get_verbosity(), gguf_reader.tqdm
     hf_logging.set_verbosity_error()  # a progress bar per load: the stage says what it loads
     hf_logging.disable_progress_bar()
+    gguf_reader.tqdm = functools.partial(bar, disable=True)  # the GGUF reader's own bar ignores that switch
     try:
         options = {"dtype": "float32"}
         if four_bit:
@@ -129,4 +132,5 @@ def load_model(base: Base, four_bit: bool = False):
     finally:
         hf_logging.set_verbosity(quiet)
         hf_logging.enable_progress_bar()
+        gguf_reader.tqdm = bar
     return model.eval()

@@ -1,6 +1,6 @@
 """Judging a causal LM: perplexity on tokens, answers generated for prompts, and how close those answers are to
-the references (ROUGE-L F1 by rouge-score, corpus BLEU by sacreBLEU, exact match), each with a bootstrap 95%
-interval over the examples.
+the references (ROUGE-L F1 by rouge-score, corpus BLEU by sacreBLEU, exact match, and exact match of the answer
+read leniently from the reply), each with a bootstrap 95% interval over the examples.
 
 Perplexity is exp of the mean loss over every learned token (an answer's tokens for fine-tuning, every token for
 a corpus), batches weighted by their tokens. Exact match compares answers once normalised (case, punctuation,
@@ -29,6 +29,7 @@ def example_losses(model, examples: list[Tokenised], pad_id: int, batch_size: in
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start : start + batch_size], pad_id)
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+        logits = logits[:, -batch["input_ids"].shape[1] :]  # prompt tuning puts its virtual tokens' logits first
         labels = batch["labels"][:, 1:]
         losses = torch.nn.functional.cross_entropy(
             logits[:, :-1].transpose(1, 2).float(), labels, ignore_index=-100, reduction="none"
@@ -97,6 +98,34 @@ def exact_match(predictions: list[str], references: list[str]) -> np.ndarray:
     )
 
 
+MAX_CHOICES = 20  # answers drawn from at most this many distinct values are a closed set: found in a reply
+
+
+def choices(answers: list[str]) -> list[str] | None:
+    """The training answers as a closed set of choices, when there are few of them (labels), else None."""
+    distinct = sorted({normalised_text(answer) for answer in answers} - {""})
+    return distinct if len(distinct) <= MAX_CHOICES else None
+
+
+def extract(reply: str, known: list[str] | None) -> str:
+    """The answer in a reply, read leniently: the known answer it names first (whole words, any case), else its
+    first non-empty line."""
+    said = normalised_text(reply)
+    if known:
+        found = [(f" {said} ".find(f" {choice} "), choice) for choice in known]
+        named = sorted((at, choice) for at, choice in found if at >= 0)
+        if named:
+            return named[0][1]
+    return next((line.strip() for line in reply.splitlines() if line.strip()), "")
+
+
+def with_shots(prompt: list[dict[str, str]], shots: list[list[dict[str, str]]]) -> list[dict[str, str]]:
+    """The prompt after the example conversations, as earlier turns (its system message, if any, first)."""
+    system = prompt[:1] if prompt and prompt[0]["role"] == "system" else []
+    earlier = [m for shot in shots for m in shot if m["role"] != "system"]
+    return system + earlier + prompt[len(system) :]
+
+
 def bleu(predictions: list[str], references: list[str]) -> float:
     """Corpus BLEU (sacreBLEU's defaults: 13a tokenisation, exponential smoothing), 0 to 100."""
     import sacrebleu
@@ -114,19 +143,24 @@ def bootstrap(statistic: Callable[[np.ndarray], float], n: int, resamples: int, 
     return {"low": round(float(low), 4), "high": round(float(high), 4)}
 
 
-def scores(predictions: list[str], references: list[str], resamples: int, seed: int) -> tuple[dict, dict]:
-    """rouge_l, bleu and exact_match over the answers, and their bootstrap intervals."""
+def scores(
+    predictions: list[str], references: list[str], resamples: int, seed: int, known: list[str] | None = None
+) -> tuple[dict, dict]:
+    """rouge_l, bleu, exact_match and extracted_match over the answers, and their bootstrap intervals."""
     rouge, exact = rouge_l(predictions, references), exact_match(predictions, references)
+    extracted = exact_match([extract(p, known) for p in predictions], references)
     pairs = np.array(predictions, dtype=object), np.array(references, dtype=object)
     metrics = {
         "rouge_l": round(float(rouge.mean()), 4) if len(rouge) else 0.0,
         "bleu": round(bleu(predictions, references), 4),
         "exact_match": round(float(exact.mean()), 4) if len(exact) else 0.0,
+        "extracted_match": round(float(extracted.mean()), 4) if len(extracted) else 0.0,
     }
     n = len(predictions)
     intervals = {
         "rouge_l": bootstrap(lambda i: rouge[i].mean(), n, resamples, seed),
         "bleu": bootstrap(lambda i: bleu(list(pairs[0][i]), list(pairs[1][i])), n, resamples, seed),
         "exact_match": bootstrap(lambda i: exact[i].mean(), n, resamples, seed),
+        "extracted_match": bootstrap(lambda i: extracted[i].mean(), n, resamples, seed),
     }
     return metrics, {name: interval for name, interval in intervals.items() if interval}

@@ -1,5 +1,5 @@
-"""The built-in datasets: they ship inside installed packages (palmerpenguins, scikit-learn, millrace's own
-text example), so nothing is downloaded."""
+"""The built-in datasets: they ship inside installed packages (palmerpenguins, scikit-learn, CPython's own
+documentation, millrace's own text examples), so nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def load_builtin(name: str) -> pd.DataFrame:
         from millrace.sources.builtin_reviews import messages
 
         return messages()
+    if name in ("routing", "python_docs"):  # a language model's: millrace/sources/builtin_language.py
+        from millrace.sources import builtin_language
+
+        return getattr(builtin_language, name)()
     from sklearn import datasets
 
     if name == "digits":  # 8×8 greyscale images, kept as images (PNG bytes), not 64 loose columns

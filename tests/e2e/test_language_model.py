@@ -80,10 +80,11 @@ def test_the_tuned_model_beats_the_base_and_is_judged_against_the_standard(repo)
     assert trained["strategy"] == "full" and trained["trainable_params"] == trained["total_params"]
     assert (repo / "reports/train/plots/metrics/val/loss.tsv").is_file()
     page = (repo / "reports/review.html").read_text()
-    sections = page.split("<section>")[1:]
+    sections = page.split("<section ")[1:]
     assert len(sections) == len(evaluation["answers"]) and all("Greet" in section for section in sections)
     assert not any(word in section for section in sections for word in ("tuned", "base"))  # blind: no side named
     assert set(evaluation["review"]["tuned_side"]) == {"A", "B"}  # the order drawn per prompt
+    assert evaluation["review"]["current"] == 0 and evaluation["base_prompt"]["shots"] == 3
     summary = sh(repo, "python", "-m", "millrace.ops.summary").stdout
     assert "Language model: base and tuned" in summary and "deployed language model" in summary
 

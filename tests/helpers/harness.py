@@ -21,6 +21,7 @@ from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
 RELEASES = "models/releases/penguins-species"  # the default model's home in the release registry
+REVIEWS = ("reports/review_verdicts.csv", "reports/review_preferences.csv")  # reviewers' files: inputs
 
 
 def tool_env(home: Path) -> dict[str, str]:
@@ -62,7 +63,7 @@ def copy_project(destination: Path) -> Path:
     )
     for name in filter(None, listed):
         source = ROOT / name
-        output = name.startswith(("reports/", "models/")) and name != "reports/review_verdicts.csv"  # an input
+        output = name.startswith(("reports/", "models/")) and name not in REVIEWS  # an input
         if source.is_file() and not output and name != "dvc.lock":
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)

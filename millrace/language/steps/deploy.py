@@ -95,8 +95,10 @@ def main(params: Params) -> None:
         bundle = Path(out) / BUNDLE
         (model.merge_and_unload() if merged else model).save_pretrained(bundle, safe_serialization=True)
         tokenizer.save_pretrained(bundle)
-        if info["weights"] == trained.ADAPTER and not merged:
-            loaded = trained.load(train_dir)  # prompt tuning: the adapter over its base, as trained
+        if info["weights"] == trained.ADAPTER and not merged:  # prompt tuning: the adapter as saved, over its base
+            from peft import PeftModel
+
+            loaded = PeftModel.from_pretrained(base.load_model(base.resolve(info["pretrained"])), bundle).eval()
         else:
             from transformers import AutoModelForCausalLM
 

@@ -1,6 +1,8 @@
 """evaluate for a language model: perplexity before and after, on the test split and on an unrelated control
-text; for fine-tuning, answers generated for the test prompts by the base and the tuned model, scored; the
-delivery standard; the blind review page; the training examples the tuned model finds hardest (likely bad data).
+text; for fine-tuning, answers generated for the test prompts by the base (after `evaluate.generation.base_shots`
+training examples as earlier turns: a fair chance at the answers' format) and by the tuned model, scored as
+written and as read leniently (judging.extract); the delivery standard; the blind review page; the training
+examples the tuned model finds hardest (likely bad data).
 
 The control text (millrace/language/control.txt, prose written for this purpose, unrelated to any dataset) tells
 learning the domain from repairing the base: if its perplexity falls as much as the test split's, the gain is
@@ -9,6 +11,7 @@ not the domain's.
 
 from __future__ import annotations
 
+import random
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,11 @@ HARDEST = 10  # training examples listed by their loss
 def control_examples(tokenizer, max_length: int):
     text = resources.files("millrace.language").joinpath("control.txt").read_text(encoding="utf-8")
     return text_windows(tokenizer, " ".join(text.split()), max_length)
+
+
+def shot_rows(rows: int, shots: int, seed: int) -> list[int]:
+    """Which training examples the base sees first: drawn with the seed, the same every run."""
+    return sorted(random.Random(seed).sample(range(rows), min(shots, rows)))
 
 
 def hardest(model, label_dir: Path, pad_id: int, task: str) -> list[dict[str, Any]]:
@@ -70,31 +78,43 @@ def main(params: Params) -> None:
             {"model": name, "text": "test", "perplexity": report[name]["perplexity"]},
             {"model": name, "text": "control", "perplexity": report[name]["control_perplexity"]},
         ]
-    intervals = {"perplexity": judging.perplexity_interval(test_losses["tuned"], resamples, seed)}
+    intervals = {
+        name: {"perplexity": judging.perplexity_interval(test_losses[name], resamples, seed)} for name in models
+    }
     page = "<!doctype html><title>Review</title><p>Continued pretraining: no answers to review.</p>\n"
     if info["task"] == "sft":
         frame = pd.read_parquet(label_dir / "test.parquet")
         limit = params.evaluate.generation.max_examples
         chats = messages_of(frame)[: limit or None]
         prompts, references = [m[:-1] for m in chats], [m[-1]["content"] for m in chats]
-        settings = judging.GenerationSettings(**params.evaluate.generation.model_dump(exclude={"max_examples"}))
-        said = {name: judging.answers(model, tokenizer, prompts, settings, seed) for name, model in models.items()}
+        generation = params.evaluate.generation
+        settings = judging.GenerationSettings(**generation.model_dump(exclude={"max_examples", "base_shots"}))
+        train = messages_of(pd.read_parquet(label_dir / "train.parquet"))
+        known = judging.choices([chat[-1]["content"] for chat in train])
+        shots = [train[i] for i in shot_rows(len(train), generation.base_shots, seed)]
+        asked = {"base": [judging.with_shots(p, shots) for p in prompts], "tuned": prompts}
+        said = {name: judging.answers(model, tokenizer, asked[name], settings, seed) for name, model in models.items()}
         for name in models:
-            metrics, found = judging.scores(said[name], references, resamples, seed)
+            metrics, found = judging.scores(said[name], references, resamples, seed, known)
             report[name] |= metrics
-            if name == "tuned":
-                intervals |= found
+            intervals[name] |= found
+        report["base_prompt"] = {"shots": len(shots), "answers_read_from": "known answers" if known else "first line"}
         shown = frame["prompt"][: len(chats)].tolist()
         reviewed = review.pairs(shown, references, said["base"], said["tuned"], seed)
         page = review.render(reviewed, f"Review: {info['base']} before and after {info['strategy']} fine-tuning")
+        preferences = review.read_preferences(Path(params.paths.reports) / review.PREFERENCES_FILE)
         report["review"] = {"prompts": len(reviewed), "tuned_side": [p["tuned"] for p in reviewed]}
+        report["review"] |= review.win_rate(preferences, reviewed, resamples, seed)
         report["answers"] = [
             {"prompt": p, "reference": r, "base": b, "tuned": t}
             for p, r, b, t in list(zip(shown, references, said["base"], said["tuned"], strict=True))[: review.REVIEWED]
         ]
     report["test"] = {k: v for k, v in report["tuned"].items() if k != "control_perplexity"}
-    report["confidence_intervals"] = {k: v for k, v in intervals.items() if v}
-    report["delivery"] = delivery(report["test"], params.evaluate, intervals=report["confidence_intervals"])
+    report["confidence_intervals"] = {k: v for k, v in intervals["tuned"].items() if v}  # what delivery judges
+    report["base_intervals"] = {k: v for k, v in intervals["base"].items() if v}
+    report["delivery"] = delivery(
+        report["test"], params.evaluate, review=report.get("review"), intervals=report["confidence_intervals"]
+    )
     report["hardest_training_examples"] = hardest(models["tuned"], label_dir, pad, info["task"])
     out = Path(params.paths.reports) / "evaluate"
     with atomic_dir(out / "plots") as plots:

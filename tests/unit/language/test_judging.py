@@ -37,3 +37,52 @@ def test_the_review_hides_which_answer_is_the_tuned_models():
     assert pairs == review.pairs(
         prompts, ["ref"] * 30, [f"base {i}" for i in range(30)], [f"tuned {i}" for i in range(30)], 7
     )
+
+
+def test_answers_are_read_leniently_from_a_closed_set_or_the_first_line():
+    known = judging.choices(["billing", "Delivery", "billing", "support"])
+    assert known == ["billing", "delivery", "support"]
+    assert judging.extract("I think this is a Delivery problem, not billing.", known) == "delivery"
+    assert judging.extract("Team: support", known) == "support"
+    assert judging.extract("redelivery", known) == "redelivery"  # whole words only
+    assert judging.choices([f"answer {i}" for i in range(30)]) is None
+    assert judging.extract("\n  Paris, of course.\nMore text", None) == "Paris, of course."
+    metrics, _ = judging.scores(["It is billing.", "support"], ["billing", "support"], 0, 0, known)
+    assert metrics["exact_match"] == 0.5 and metrics["extracted_match"] == 1.0
+
+
+def test_the_base_sees_the_shots_as_earlier_turns_after_the_system_message():
+    shot = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
+    prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q2"}]
+    assert judging.with_shots(prompt, [shot]) == [prompt[0], *shot, prompt[1]]
+    assert judging.with_shots(prompt[1:], [shot, shot]) == [*shot, *shot, prompt[1]]
+
+
+def test_reviewers_preferences_become_a_win_rate_while_the_answers_are_the_ones_they_compared(tmp_path):
+    import pandas as pd
+
+    from millrace.config.params import Evaluate
+    from millrace.errors import MillraceError
+    from millrace.evaluation.delivery import delivery
+
+    reviewed = review.pairs(["p1", "p2", "p3"], ["r"] * 3, ["b1", "b2", "b3"], ["t1", "t2", "t3"], seed=7)
+    rows = [(p["id"], p["pair"], p["tuned"]) for p in reviewed[:2]]  # the tuned answer preferred twice
+    rows.append((reviewed[2]["id"], reviewed[2]["pair"], "tie"))
+    rows.append((reviewed[2]["id"], "an older pair", "A"))  # superseded by nothing: the last row per prompt counts
+    frame = pd.DataFrame(rows, columns=["prompt_id", "pair", "preferred"]).assign(note="", reviewer="ann")
+    path = tmp_path / review.PREFERENCES_FILE
+    frame.to_csv(path, index=False)
+    found = review.win_rate(review.read_preferences(path), reviewed, 100, 0)
+    assert found["preferences"] == 3 and found["current"] == 2 and found["stale"] == 1
+    assert found["win_rate"] == 1.0
+    frame.iloc[:3].to_csv(path, index=False)
+    found = review.win_rate(review.read_preferences(path), reviewed, 100, 0)
+    assert found["win_rate"] == pytest.approx(2.5 / 3, abs=1e-4) and found["interval"]["low"] < found["win_rate"]
+    standard = Evaluate(thresholds={}, review={"min_win_rate": 0.9})
+    assert not delivery({}, standard, review=found)["passed"]
+    assert delivery({}, Evaluate(thresholds={}, review={"min_win_rate": 0.8}), review=found)["passed"]
+    none = review.win_rate(review.read_preferences(tmp_path / "absent.csv"), reviewed, 100, 0)
+    assert "no current reviewer preferences" in delivery({}, standard, review=none)["reasons"][0]
+    frame.assign(preferred="base").to_csv(path, index=False)
+    with pytest.raises(MillraceError, match="'base' is not one of"):
+        review.read_preferences(path)

@@ -160,3 +160,14 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         model(**batch, use_cache=False).loss.backward()
         found.append(model.model.layers[0].mlp.up_proj.weight.grad.clone())
     assert torch.allclose(found[0], found[1], atol=1e-6)
+
+
+def test_a_prompt_tuned_models_losses_line_up_with_its_own_tokens():
+    from millrace.language import judging
+    from millrace.language.batches import collate as padded
+
+    model = strategies.apply(tiny_llama(), "prompt_tuning", virtual_tokens=4).eval()
+    losses = judging.example_losses(model, EXAMPLES, 0)
+    with torch.no_grad():
+        expected = float(model(**padded(EXAMPLES, 0)).loss)  # peft's own alignment past the virtual tokens
+    assert sum(loss for loss, _ in losses) / sum(n for _, n in losses) == pytest.approx(expected, abs=1e-5)
