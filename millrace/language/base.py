@@ -118,6 +118,10 @@ def load_model(base: Base, four_bit: bool = False):
     gguf_reader.tqdm = functools.partial(bar, disable=True)  # the GGUF reader's own bar ignores that switch
     try:
         options = {"dtype": "float32"}
+        if base.gguf_file:  # unpacked into plain float weights, and no GGUF quantizer left to refuse save_pretrained
+            from transformers import GgufConfig
+
+            options["quantization_config"] = GgufConfig(gguf_file=base.gguf_file, dequantize=True)
         if four_bit:
             import torch
             from transformers import BitsAndBytesConfig

@@ -11,18 +11,19 @@ import torch
 from millrace.language.chat import IGNORE, Tokenised
 
 
+def padded(rows: list[list[int]], fill: int) -> torch.Tensor:
+    """The rows as one tensor, each right-padded with `fill` to the longest."""
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [fill] * (width - len(row)) for row in rows], dtype=torch.long)
+
+
 def collate(examples: list[Tokenised], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded `input_ids`, `attention_mask` and `labels` for a causal LM."""
-    width = max(len(example.input_ids) for example in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, example in enumerate(examples):
-        length = len(example.input_ids)
-        ids[row, :length] = torch.tensor(example.input_ids)
-        labels[row, :length] = torch.tensor(example.labels)
-        mask[row, :length] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    return {
+        "input_ids": padded([example.input_ids for example in examples], pad_id),
+        "attention_mask": padded([[1] * len(example.input_ids) for example in examples], 0),
+        "labels": padded([example.labels for example in examples], IGNORE),
+    }
 
 
 def learned_tokens(batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from millrace.language.batches import padded
 from millrace.language.chat import IGNORE, Tokenised
 
 
@@ -62,16 +63,12 @@ def _joined(members: list[Tokenised]) -> Packed:
 def collate_packed(rows: list[Packed], pad_id: int) -> dict[str, torch.Tensor]:
     """`input_ids`, `labels` and `position_ids`, no attention mask: padding is a block of its own."""
     width = max(len(row.input_ids) for row in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-    positions = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, row in enumerate(rows):
-        length = len(row.input_ids)
-        ids[r, :length] = torch.tensor(row.input_ids)
-        labels[r, :length] = torch.tensor(row.labels)
-        positions[r, :length] = torch.tensor(row.position_ids)
-        positions[r, length:] = torch.arange(width - length)
-    return {"input_ids": ids, "labels": labels, "position_ids": positions}
+    positions = [row.position_ids + list(range(width - len(row.position_ids))) for row in rows]
+    return {
+        "input_ids": padded([row.input_ids for row in rows], pad_id),
+        "labels": padded([row.labels for row in rows], IGNORE),
+        "position_ids": padded(positions, 0),
+    }
 
 
 def text_windows(tokenizer, text: str, max_length: int) -> list[Tokenised]:

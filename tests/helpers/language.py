@@ -15,28 +15,48 @@ NAMES = [
 ]  # fmt: skip
 
 
-def tiny_llama_folder(folder: Path, seed: int = 0) -> Path:
-    """A 2-layer Llama (hidden 32) with SmolLM2's tokenizer, saved where model.pretrained can name it."""
+def tiny_llama(vocab_size: int, layers: int = 2, tie: bool = False, seed: int = 0, **config):
+    """A Llama with hidden size 32 and random weights (seeded), in training mode."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    torch.manual_seed(seed)
+    settings = {"max_position_embeddings": 256} | config
+    shape = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=tie,
+        **settings,
+    )
+    return LlamaForCausalLM(shape)
+
+
+def quiet_trainer(**limits):
+    """A CPU Lightning Trainer with no logger, checkpoints, bars or summary; `limits` as Trainer takes them."""
+    import lightning as L
+
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **limits,
+    )
+
+
+def tiny_llama_folder(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer Llama (hidden 32) with SmolLM2's tokenizer, saved where model.pretrained can name it."""
     from millrace.language import base
 
     tokenizer = base.load_tokenizer(base.resolve(base.SMOLLM2))
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
+    special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    model = tiny_llama(len(tokenizer), seed=seed, pad_token_id=tokenizer.pad_token_id, **special)
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

@@ -7,6 +7,7 @@ import torch
 
 from millrace.language.chat import IGNORE, Tokenised
 from millrace.language.packing import collate_packed, pack, text_windows
+from tests.helpers.language import tiny_llama
 
 
 def example(length: int, start: int) -> Tokenised:
@@ -16,20 +17,7 @@ def example(length: int, start: int) -> Tokenised:
 
 @pytest.fixture(scope="module")
 def llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        attn_implementation="sdpa",
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(64, max_position_embeddings=64, attn_implementation="sdpa").eval()
 
 
 def test_rows_are_filled_best_fit_with_whole_examples():

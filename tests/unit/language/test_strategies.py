@@ -2,7 +2,6 @@
 bit-identical (checked after real optimiser steps), gradual unfreezing releases the top block first, and what
 this machine or these settings cannot run is refused with the reason."""
 
-import lightning as L
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -14,40 +13,21 @@ from millrace.language.chat import Tokenised
 from millrace.language.system import CausalLMSystem
 from millrace.models.trained_model import parameter_counts
 from millrace.training.callbacks import GradualUnfreeze
+from tests.helpers import language
+from tests.helpers.language import quiet_trainer
 
 EXAMPLES = [Tokenised([1, 5 + i, 9, 12 + i, 2], [-100, -100, 9, 12 + i, 2], False) for i in range(4)]
 
 
 def tiny_llama(tie: bool = False):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        tie_word_embeddings=tie,
-    )
-    return LlamaForCausalLM(config)
+    return language.tiny_llama(64, layers=3, tie=tie)
 
 
 def train(model, epochs: int = 1, callbacks=(), unfreeze=None) -> dict[str, torch.Tensor]:
     """Train a few steps; return the weights as they were before, by name."""
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     system = CausalLMSystem(model, lr=5e-2, total_steps=8 * epochs, unfreeze=unfreeze)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=list(callbacks),
-    )
+    trainer = quiet_trainer(max_epochs=epochs, callbacks=list(callbacks))
     trainer.fit(system, DataLoader(EXAMPLES, batch_size=2, collate_fn=lambda b: collate(b, 0)))
     return before
 

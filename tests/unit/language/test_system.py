@@ -4,7 +4,6 @@ takes LoRA steps at sequence 128 and batch 2 with its base weights untouched and
 
 from functools import partial
 
-import lightning as L
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -15,6 +14,8 @@ from millrace.language.batches import collate
 from millrace.language.strategies import LoraSettings, lora
 from millrace.language.system import CausalLMSystem
 from millrace.models.trained_model import parameter_counts
+from tests.helpers import language
+from tests.helpers.language import quiet_trainer
 
 CHATS = [
     [{"role": "user", "content": f"What is the capital of {country}?"}, {"role": "assistant", "content": capital}]
@@ -37,33 +38,13 @@ def loader(examples, tokenizer, batch_size=2):
 
 
 def fit(system, examples, tokenizer, steps: int) -> float:
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = quiet_trainer(max_steps=steps, num_sanity_val_steps=0)
     trainer.fit(system, loader(examples, tokenizer), loader(examples, tokenizer))
     return float(trainer.callback_metrics["val/loss"])
 
 
 def tiny_llama(tokenizer):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
-    return LlamaForCausalLM(config)
+    return language.tiny_llama(len(tokenizer))
 
 
 def test_padding_keeps_the_end_of_turn_token_learnable_though_it_is_the_pad_token(tokenizer, examples):
@@ -93,7 +74,7 @@ def test_a_tiny_llama_built_from_a_config_learns_its_answers(tokenizer, examples
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_smollm2_takes_lora_steps_at_sequence_128_with_its_base_weights_untouched(tokenizer, examples):
+def test_smollm2_takes_lora_steps_at_sequence_128_with_its_base_weights_untouched(tokenizer, examples, tmp_path):
     model = lora(base.load_model(base.resolve(base.SMOLLM2)), LoraSettings(r=8, alpha=16, dropout=0.0))
     counts = parameter_counts(model)
     assert 0 < counts["trainable_params"] < 0.01 * counts["total_params"]
@@ -105,3 +86,13 @@ def test_smollm2_takes_lora_steps_at_sequence_128_with_its_base_weights_untouche
     assert all(torch.equal(named[n], value) for n, value in frozen.items())
     assert any(not torch.equal(named[n], value) for n, value in adapters.items())  # the adapters trained
     assert 0 < val_loss < 20
+    # Merged and saved as plain safetensors (a GGUF base must not keep a quantizer that refuses to save), it
+    # reloads with transformers alone and computes what the adapted model computes.
+    from transformers import AutoModelForCausalLM
+
+    batch = collate(examples, tokenizer.pad_token_id)
+    with torch.no_grad():
+        adapted = model.eval()(**batch).logits
+        model.merge_and_unload().save_pretrained(tmp_path)
+        reloaded = AutoModelForCausalLM.from_pretrained(tmp_path, dtype="float32").eval()(**batch).logits
+    assert torch.allclose(adapted, reloaded, atol=1e-4)
