@@ -10,6 +10,8 @@ why) and `quarantine.csv` (records that could not be parsed: file, line, reason,
 `raw` gate has passed: the data contract (a committed suite), and every column a params key names (target,
 features, slices, cleaning and labelling keys) present, all checked at once, each failure naming its key.
 Run: `python -m stages.acquire`.
+
+A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/acquire.py instead.
 """
 
 from __future__ import annotations

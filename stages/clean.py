@@ -14,6 +14,8 @@ step and the reason, so `rows_in == rows_out + rows_quarantined`. Writes `<paths
 and `reports/clean.json` (per step, also a DVC metric), but only after the `clean` gate (enough
 rows, no step removing more than `gates.clean.max_removed_share` of the rows, the
 committed suite's ranges and categories). Run: `python -m stages.clean`.
+
+A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/clean.py instead.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ only, and a model of another target or task may not take over its name. Inside `
 registered or promoted, and the champion comparison is recorded, not enforced: an experiment is not a
 release.
 Run: `python -m stages.deploy`.
+
+A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/deploy.py instead.
 """
 
 from __future__ import annotations

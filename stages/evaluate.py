@@ -14,6 +14,8 @@ subjective review (chosen samples with their inputs, predictions and probabiliti
 compares, validation and test (figures written to git are rounded to 4 significant digits:
 millrace/precision.py). The deploy stage refuses a model whose decision is not `passed`. Run: `python -m
 stages.evaluate`.
+
+A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/evaluate.py instead.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ in every split and none below `gates.labels.min_class_share` of the training spl
 repeating a training row's inputs, exactly or once text is normalised (the pairs are named). A row's split is
 a function of a seeded hash of its key (`label.key`, or its normalised inputs): adding rows moves no existing
 row, and (near-)duplicates land together. Run: `python -m stages.label`.
+
+A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/label.py instead.
 """
 
 from __future__ import annotations

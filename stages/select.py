@@ -20,6 +20,8 @@ Writes `<paths.selection>` (models/selection.json: the choice, the rules that fi
 candidate and why) and `reports/selection.md` (the same, readable, with every candidate's time
 and memory estimate and the machine's resources).
 Run: `python -m stages.select`.
+
+A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/select.py instead.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ preprocess.json [+ tokenizer.json for text]; a tree or linear family's own model
 Deterministic on CPU: the same params give the same weights. With `train.resume: auto` an
 interrupted run continues from its last epoch (checkpoints in `.millrace/resume/`, removed once
 training completes). Run: `python -m stages.train`.
+
+A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/train.py instead.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def run(
 
     `params` is the whole millrace.config.params.Params; only seed, data, model and train are read.
     """
+    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
+        from millrace.language.steps import train as language
+
+        return language.run(params, selection, out, live_dir, checkpoints, callbacks)
     from millrace.training.dispatch import fit_selected
 
     return fit_selected(label_dir, selection, params, out, live_dir, checkpoints, callbacks)
@@ -45,15 +51,6 @@ def run(
 def main() -> None:
     params = load_params()
     selection = read_json(params.paths.selection)
-    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
-        from millrace.language.steps import train as language
-
-        with (
-            atomic_dir(params.paths.train) as out,
-            atomic_dir(Path(params.paths.reports) / "train") as live_dir,
-        ):
-            language.run(params, selection, out, live_dir, RESUME_DIR)
-        return
     if ddp_worker():  # it trains its share of each batch; only rank 0 writes the outputs
         with tempfile.TemporaryDirectory(prefix="millrace-rank-") as scratch:
             run(Path(params.paths.label), selection, params, Path(scratch) / "model", Path(scratch) / "live")

@@ -16,7 +16,11 @@ from millrace.language.system import CausalLMSystem
 from millrace.models.trained_model import load_checkpoint, parameter_counts
 
 
-def run(params: Params, selection: dict[str, Any], out: Path, live_dir: Path, checkpoints: Path) -> dict[str, Any]:
+def run(
+    params: Params, selection: dict[str, Any], out: Path, live_dir: Path, checkpoints: Path, callbacks: tuple = ()
+) -> dict[str, Any]:
+    """Fit and save the best epoch to `out`; what model.json records and whether the run resumed (an empty dict on
+    a DDP rank other than 0, which writes nothing)."""
     import lightning as L
 
     from millrace.training.callbacks import GradualUnfreeze
@@ -53,11 +57,13 @@ def run(params: Params, selection: dict[str, Any], out: Path, live_dir: Path, ch
     )
     extra = [GradualUnfreeze(train.unfreeze_every)] if unfreeze else []
     logger = Logger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
-    fitter, checkpoint = trainer(train, checkpoints, logger, extra)
+    fitter, checkpoint = trainer(train, checkpoints, logger, [*extra, *callbacks])
     ckpt_path = resume_point(checkpoints, fingerprint(label_dir, selection, params), train.resume)
     started = time.perf_counter()
     fitter.fit(system, datamodule=data, ckpt_path=ckpt_path)
     seconds = time.perf_counter() - started
+    if not fitter.is_global_zero:  # rank 0 holds the best checkpoint and saves the model
+        return {}
     best = load_checkpoint(checkpoint.best_model_path)
     system.load_state_dict(best["state_dict"])
     made = tokens.manifest(label_dir)

@@ -147,6 +147,27 @@ def test_text_folder_reads_utf8_and_reports_the_rest(tmp_path):
     assert reasons["ham/3.txt"].startswith("not UTF-8") and reasons["ham/4.txt"] == "empty"
 
 
+def test_a_corpus_folder_is_every_txt_file_under_it_one_document_each(tmp_path):
+    from millrace.config.params import TextSource
+
+    root = tmp_path / "corpus"
+    (root / "2024" / "may").mkdir(parents=True)
+    (root / "a.txt").write_text("The first document.\n")
+    (root / "2024" / "may" / "b.txt").write_text("A second one, deeper down.")
+    (root / "2024" / "notes.md").write_text("not text for the corpus")
+    source = TextSource(kind="text", path=str(root))
+    frame, read = run(Data(source=source, task="pretraining"))
+    assert frame.to_dict("list") == {
+        "text": ["A second one, deeper down.", "The first document."],
+        "file": ["2024/may/b.txt", "a.txt"],
+    }
+    assert read["excluded"] == [{"file": "2024/notes.md", "reason": "not a .txt file (.md)"}]
+    (root / "a.txt").unlink()
+    (root / "2024" / "may" / "b.txt").unlink()
+    with pytest.raises(MillraceError, match="no readable .txt file in it"):
+        run(Data(source=source, task="pretraining"))
+
+
 def test_text_file_must_have_the_declared_column(tmp_path):
     from millrace.config.params import TextSource
 
