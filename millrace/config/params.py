@@ -601,6 +601,10 @@ class Serve(_Section):
     reload_seconds: float = Field(2.0, ge=0)  # how often to look for a newly promoted release; 0: never
     variant: Literal["fp32", Variant] = "fp32"  # which of the bundle's ONNX graphs to serve
     max_concurrency: int = Field(64, ge=1)  # predictions in flight beyond this are answered 503 at once
+    # A language model: answers generated at once, requests waiting for a slot (beyond: 429), tokens per answer
+    generation_slots: int = Field(1, ge=1)
+    generation_queue: int = Field(8, ge=0)
+    max_new_tokens: int = Field(512, ge=1)
 
 
 class Monitor(_Section):
@@ -611,6 +615,7 @@ class Monitor(_Section):
     window: int = Field(5_000, ge=1)  # the most recent records the drift check compares
     min_rows: int = Field(50, ge=1)  # fewer logged records: no verdict
     psi_threshold: float = Field(0.2, gt=0)  # population stability index over this: drifted
+    log_texts: bool = False  # a language model's prompts and answers are logged (else only their lengths)
 
 
 class Schedule(_Section):

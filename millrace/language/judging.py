@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from millrace.labelling.near_duplicates import normalised_text
+from millrace.language import decoding
 from millrace.language.batches import collate
 from millrace.language.chat import Tokenised
 
@@ -59,27 +60,23 @@ class GenerationSettings:
     top_p: float = 1.0
 
 
-@torch.no_grad()
 def answers(
     model, tokenizer, prompts: list[list[dict[str, str]]], settings: GenerationSettings, seed: int
 ) -> list[str]:
-    """The model's answer to each prompt (its messages so far), through the chat template, special tokens off."""
+    """The model's answer to each prompt (its messages so far), through the chat template, special tokens off:
+    by the decoding loop the server answers with."""
     model.eval()
-    torch.manual_seed(seed)
+    sampled = settings.do_sample
     replies = []
-    sampling = {"temperature": settings.temperature, "top_p": settings.top_p} if settings.do_sample else {}
-    for messages in prompts:
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        out = model.generate(
-            input_ids=ids["input_ids"],
-            attention_mask=ids["attention_mask"],
-            max_new_tokens=settings.max_new_tokens,
-            do_sample=settings.do_sample,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            **sampling,
+    for i, messages in enumerate(prompts):
+        sampling = decoding.Sampling(
+            max_tokens=settings.max_new_tokens,
+            temperature=settings.temperature if sampled else 0.0,
+            top_p=settings.top_p if sampled else 1.0,
+            seed=seed + i,  # each answer its own draw, the same every run
         )
-        replies.append(tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip())
+        made = decoding.answer(model, tokenizer, messages, sampling)
+        replies.append(tokenizer.decode(made, skip_special_tokens=True).strip())
     return replies
 
 

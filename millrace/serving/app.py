@@ -17,6 +17,7 @@ ready), `GET /metadata` (the model) and `GET /metrics` (Prometheus text: request
 status, a latency histogram, errors, predictions) describe it; OpenAPI docs are at `/docs`. Binds
 127.0.0.1 unless told otherwise, caps the body size and the batch, and requires a bearer token when
 `serve.token_env` names one.
+A language model's release is served with the OpenAI API instead of `/predict` (millrace/serving/openai_routes.py).
 Run: `python -m millrace.serving.app` or `millrace serve [--host H] [--port P]`.
 """
 
@@ -34,20 +35,24 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from millrace import __version__
 from millrace.config.params import Serve, load_params
 from millrace.errors import MillraceError
 from millrace.inputs.feature_error import FeatureError
 from millrace.release import registry, served
-from millrace.serving import openapi_docs, request_errors
+from millrace.serving import openai_api, openai_routes, openapi_docs, request_errors
 from millrace.serving.bundle import Bundle
 from millrace.serving.guard import Guard
+from millrace.serving.language_bundle import LanguageBundle, is_language
+from millrace.serving.openai_api import Refused
 from millrace.serving.request_log import RequestLog
 from millrace.serving.telemetry import Telemetry
 
@@ -56,15 +61,25 @@ Value = float | int | str | bool | None
 # predicted on the event loop. Larger batches, images and text (decoding, tokenising, a transformer)
 # go to the thread pool, where they cannot hold up other requests.
 INLINE_RECORDS = 16
+OPENAI = "/v1/"  # the OpenAI API's routes (a language model), which answer errors in its shape
+
+
+def load_bundle(directory: Path | str, variant: str = "fp32") -> Bundle | LanguageBundle:
+    """The bundle at `directory`, loaded for serving: a language model's weights, or a model's ONNX graphs."""
+    if not is_language(directory):
+        return Bundle(directory, variant)
+    if variant != "fp32":
+        raise MillraceError(f"serve.variant is {variant!r}: a language model's bundle has its float weights only")
+    return LanguageBundle(directory)
 
 
 class Loading:
     """The bundle being served: loaded in the background at start-up, so `/ready` can say when."""
 
-    def __init__(self, source: Bundle | Callable[[], Bundle]) -> None:
-        self.bundle: Bundle | None = source if isinstance(source, Bundle) else None
+    def __init__(self, source: Bundle | LanguageBundle | Callable[[], Bundle | LanguageBundle]) -> None:
+        self.bundle: Bundle | LanguageBundle | None = None if callable(source) else source
         self.error: str | None = None
-        self._load = None if isinstance(source, Bundle) else source
+        self._load = source if callable(source) else None
 
     def start(self) -> None:
         if self._load is not None:
@@ -87,7 +102,7 @@ class Loading:
                     wanted = registry.active(root)
                     if wanted is None or (self.bundle is not None and self.bundle.version == wanted):
                         continue
-                    self.bundle = Bundle(root / wanted, variant)  # one assignment: requests see old or new
+                    self.bundle = load_bundle(root / wanted, variant)  # one assignment: requests see old or new
                     self.error = None
                     log.info("serving release %s", wanted)
                 except Exception as exc:  # keep serving what is loaded; say why the new one is not
@@ -95,7 +110,7 @@ class Loading:
 
         threading.Thread(target=loop, name="watch-releases", daemon=True).start()
 
-    def current(self) -> Bundle:
+    def current(self) -> Bundle | LanguageBundle:
         if self.bundle is None:
             detail = self.error or "the model is still loading; retry shortly"
             raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": "1"})
@@ -108,7 +123,7 @@ class PredictRequest(BaseModel):
 
 
 def create_app(
-    source: Bundle | Callable[[], Bundle],
+    source: Bundle | LanguageBundle | Callable[[], Bundle | LanguageBundle],
     settings: Serve,
     token: str | None = None,
     releases_root: Path | None = None,
@@ -130,7 +145,9 @@ def create_app(
 
     # /docs and /redoc load Swagger UI and ReDoc from files in fastapi-offline's package, not from a CDN
     app = FastAPIOffline(title="millrace model server", version=__version__, lifespan=lifespan)
-    app.add_exception_handler(RequestValidationError, request_errors.answer)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Refused, lambda _request, exc: exc.response())
 
     def documented() -> dict[str, Any]:
         """The OpenAPI document, its records described by the served model's input signature once loaded."""
@@ -182,6 +199,10 @@ def create_app(
     @app.post("/predict", dependencies=[Depends(authorised)], responses=openapi_docs.PREDICT)
     async def predict(request: PredictRequest) -> dict[str, Any]:
         bundle = model.current()
+        if isinstance(bundle, LanguageBundle):
+            raise HTTPException(
+                404, "the served model is a language model: POST /v1/chat/completions or /v1/completions"
+            )
         if len(request.records) > settings.max_batch:
             message = f"at most {settings.max_batch} records per request, got {len(request.records)}"
             raise request_errors.invalid("records", message)
@@ -199,7 +220,27 @@ def create_app(
             log.record(bundle.version, request.records, predictions, time.perf_counter() - started, counts.rows)
         return {"model_version": bundle.version, "predictions": predictions}
 
+    openai_routes.add_routes(app, model.current, settings, authorised, telemetry, log)
     return app
+
+
+def _openai(request: Request) -> bool:
+    return request.url.path.startswith(OPENAI)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """OpenAI's 400 under /v1, where its clients read the error; the 422 of request_errors elsewhere."""
+    if _openai(request):
+        return openai_api.validation_error(list(exc.errors())).response()
+    return await request_errors.answer(request, exc)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if _openai(request):
+        code = {401: "invalid_api_key", 503: "model_loading"}.get(exc.status_code)
+        refused = Refused(exc.status_code, str(exc.detail), code=code, headers=exc.headers)
+        return refused.response()
+    return await http_exception_handler(request, exc)
 
 
 def main(host: str | None = None, port: int | None = None) -> None:
@@ -216,7 +257,9 @@ def main(host: str | None = None, port: int | None = None) -> None:
     print(f"serving {chosen.describe()}", flush=True)
     root = Path(params.paths.releases) / chosen.model
     log = RequestLog(params.paths.monitoring, params.monitor) if params.monitor.log_requests else None
-    app = create_app(lambda: Bundle(served.resolve(params).directory, settings.variant), settings, token, root, log)
+    app = create_app(
+        lambda: load_bundle(served.resolve(params).directory, settings.variant), settings, token, root, log
+    )
     uvicorn.run(app, host=host or settings.host, port=settings.port if port is None else port, log_level="info")
 
 

@@ -1,5 +1,6 @@
 """Prometheus metrics for the model server: requests by route and status, latency, predictions, and per
-feature the values that arrived missing (imputed) or as a category the model never saw.
+feature the values that arrived missing (imputed) or as a category the model never saw; for a language model,
+tokens generated, answers by finish reason and the time to the first token.
 
 Each app gets its own registry, so two servers in one process (tests) never share counts.
 """
@@ -44,6 +45,16 @@ class Telemetry:
             "millrace_feature_unseen",
             "categories the model never saw in training, in predicted records, by feature",
             ["feature"],
+            registry=self.registry,
+        )
+        self.tokens = Counter("millrace_generated_tokens", "tokens a language model generated", registry=self.registry)
+        self.answers = Counter(
+            "millrace_answers", "a language model's answers by finish reason", ["finish_reason"], registry=self.registry
+        )
+        self.first_token = Histogram(
+            "millrace_first_token_seconds",
+            "seconds from a request's arrival to its first generated token",
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.model = Gauge(

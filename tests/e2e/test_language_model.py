@@ -5,8 +5,9 @@ evaluates and deploys what it trained, not of quality).
 
 It checks what a user relies on: only answers are learned; the tuned model beats the base on the held-out
 prompts; the deployed folder loads with plain transformers and answers as trained, end-of-sequence included; a
-learning-rate change reruns training but never tokenisation; an example whose turns are out of order stops the
-pipeline at the clean gate, named.
+learning-rate change reruns training but never tokenisation; the deployed release, served by `millrace serve`
+with the OpenAI API, answers the test prompts as evaluate recorded; an example whose turns are out of order stops
+the pipeline at the clean gate, named.
 """
 
 import json
@@ -14,6 +15,8 @@ import json
 import pandas as pd
 import pytest
 
+from millrace.ops.http_ready import wait_until_answers
+from tests.e2e.test_serve import start
 from tests.helpers.harness import commit_all, copy_project, set_param, sh, stages_run
 from tests.helpers.language import GREETINGS, greetings, tiny_llama_folder
 
@@ -106,6 +109,29 @@ def test_the_deployed_folder_loads_with_transformers_and_answers_as_trained(repo
     assert new[-1] == tokenizer.eos_token_id  # it stops where it was taught to
     manifest = json.loads((repo / "models/deploy/manifest.json").read_text())
     assert manifest["parity"]["identical_greedy_answers"] == manifest["parity"]["prompts"] == 3
+
+
+def test_the_release_is_served_with_the_openai_api_and_answers_as_evaluated(repo):
+    from openai import OpenAI
+
+    release = json.loads((repo / "reports/deploy.json").read_text())["release"]
+    assert release["active"] and release["model"] == "greetings-sft"
+    assert (repo / "models/releases/greetings-sft/ACTIVE").read_text().strip() == release["version"]
+    evaluated = json.loads((repo / "reports/evaluate/metrics.json").read_text())["answers"][0]
+    messages = json.loads(pd.read_parquet(repo / "data/label/test.parquet")["messages"][0])[:-1]
+    process, url = start(repo)
+    try:
+        assert wait_until_answers(f"{url}/ready", process, seconds=60), "".join(process.output)
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        assert [m.id for m in client.models.list().data] == ["greetings-sft"]
+        reply = client.chat.completions.create(model="greetings-sft", messages=messages, temperature=0, max_tokens=8)
+        assert reply.choices[0].message.content.strip() == evaluated["tuned"] == evaluated["reference"]
+        assert reply.choices[0].finish_reason == "stop"  # it ended at the end of sequence, as trained
+        stream = client.chat.completions.create(model="greetings-sft", messages=messages, temperature=0, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in stream) == reply.choices[0].message.content
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_a_learning_rate_change_retrains_without_tokenising_again(repo):

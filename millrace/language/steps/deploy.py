@@ -1,45 +1,45 @@
 """deploy for a language model that met the delivery standard: one folder that `AutoModelForCausalLM` and
 `AutoTokenizer.from_pretrained` load as is (LoRA merged into the weights; a prompt-tuning adapter kept beside
-its base, as it cannot be merged), with the chat template and a generation config, a model card and a
-manifest of checksums. Parity: greedy answers from the folder equal the trained model's token for token,
+its base, as it cannot be merged), with the chat template and a generation config whose end-of-sequence ids are
+the tokenizer's, the unmerged LoRA adapter beside it (`adapter/`, for users who keep the base), a model card
+and a manifest of checksums. Parity: greedy answers from the folder equal the trained model's token for token,
 end-of-sequence included, on the first validation prompts.
+
+The bundle is registered as a release of its named model (`deploy.model_name`, or `<dataset>-<task>`), which
+`millrace serve` serves with the OpenAI API; a name that holds another kind of model's releases is refused.
+Inside `dvc exp run` nothing is registered.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
-from millrace.config.params import Params
+from millrace.config.params import TRAINING_SECTIONS, Params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
-from millrace.language import base, trained
+from millrace.language import base, decoding, trained
 from millrace.language.dataset import messages_of
 from millrace.precision import write_figures
+from millrace.release import lineage, naming, registry
 
-BUNDLE, CARD, MANIFEST = "bundle", "MODEL_CARD.md", "manifest.json"
+BUNDLE, ADAPTER, CARD, MANIFEST = "bundle", "adapter", "MODEL_CARD.md", "manifest.json"
 PARITY_PROMPTS = 3
+MANIFEST_PARAMS = TRAINING_SECTIONS | {"deploy"}  # what made the model and the bundle, as table models record
 
 
 class DeployRefused(MillraceError):
     """The model did not meet the delivery standard, or the bundle generates differently."""
 
 
-@torch.no_grad()
 def greedy(model, tokenizer, prompt: list[dict[str, str]] | str, max_new_tokens: int) -> list[int]:
-    """The token ids a model answers a chat (through the template) or continues a text with, greedily."""
-    if isinstance(prompt, str):
-        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-    else:
-        ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    out = model.generate(
-        **ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
-    return out[0, ids["input_ids"].shape[1] :].tolist()
+    """The token ids a model answers a chat (through the template) or continues a text with, greedily, by the
+    decoding loop evaluate and the server use."""
+    return decoding.answer(model, tokenizer, prompt, decoding.Sampling(max_tokens=max_new_tokens))
 
 
 def card(info: dict[str, Any], evaluation: dict[str, Any]) -> str:
@@ -70,8 +70,6 @@ def card(info: dict[str, Any], evaluation: dict[str, Any]) -> str:
 
 
 def main(params: Params) -> None:
-    from millrace.release import naming
-
     base.quiet()
     evaluation = read_json(Path(params.paths.reports) / "evaluate" / "metrics.json")
     if not evaluation["delivery"]["passed"]:
@@ -81,9 +79,14 @@ def main(params: Params) -> None:
         )
     train_dir = Path(params.paths.train)
     info = trained.meta(train_dir)
+    home = Path(params.paths.releases) / naming.model_name(params)
+    if not os.environ.get("DVC_EXP_NAME"):
+        check_same_kind(home, home.name, info["task"])
     tokenizer = trained.load_tokenizer(train_dir)
     model = trained.load(train_dir)
     merged = info["strategy"] in ("lora", "qlora")
+    ends = model.generation_config  # what `generate()` stops at, saved with the weights: the tokenizer's EOS
+    ends.eos_token_id, ends.pad_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id
     val = pd.read_parquet(Path(params.paths.label) / "val.parquet")
     if info["task"] == "sft":
         prompts = [m[:-1] for m in messages_of(val)[:PARITY_PROMPTS]]
@@ -95,6 +98,8 @@ def main(params: Params) -> None:
         bundle = Path(out) / BUNDLE
         (model.merge_and_unload() if merged else model).save_pretrained(bundle, safe_serialization=True)
         tokenizer.save_pretrained(bundle)
+        if merged:
+            shutil.copytree(train_dir / trained.ADAPTER, Path(out) / ADAPTER)
         if info["weights"] == trained.ADAPTER and not merged:  # prompt tuning: the adapter as saved, over its base
             from peft import PeftModel
 
@@ -115,23 +120,55 @@ def main(params: Params) -> None:
             )
         name = naming.model_name(params)
         source = params.data.source.model_dump(mode="json")
+        weights = folder_sha256(bundle)
         manifest = info | {
+            "version": weights[:12],  # the bundle's content, as a name
+            "weights_sha256": weights,
             "model_name": name,
             "data": source.get("path") or source.get("name") or source.get("kind"),
             "merged": merged,
             "parity": {"prompts": len(prompts), "identical_greedy_answers": equal},
             "delivery": evaluation["delivery"],
+            "metrics": {"test": evaluation["test"], "base": evaluation["base"]},
+            "lineage": {"data": lineage.data_hashes(params.paths.label, params.paths.train)},
+            "params": params.model_dump(mode="json", include=MANIFEST_PARAMS),
         }
         (Path(out) / CARD).write_text(card(manifest, evaluation))
-        manifest["files"] = {BUNDLE + "/": folder_sha256(bundle), CARD: sha256(Path(out) / CARD)}
-        manifest["version"] = manifest["files"][BUNDLE + "/"][:12]  # the bundle's content, as a name
+        manifest["files"] = {BUNDLE + "/": weights, CARD: sha256(Path(out) / CARD)}
+        if merged:
+            manifest["files"][ADAPTER + "/"] = folder_sha256(Path(out) / ADAPTER)
         write_json(Path(out) / MANIFEST, manifest)
     size = sum(p.stat().st_size for p in Path(params.paths.deploy).rglob("*") if p.is_file())
     report = {
         "parity": manifest["parity"],
         "bundle_bytes": size,
-        "release": "none: language-model releases and serving are not built yet",
+        "release": release(params, home, manifest["version"]),
         "variants": "none: deploy.variants (int8, pruned) are not built for a language model yet",
     }
     write_figures(Path(params.paths.reports) / "deploy.json", report)
-    print(f"deploy: {params.paths.deploy}/{BUNDLE} generates as trained on {equal} of {len(prompts)} prompts")
+    print(f"deploy: {params.paths.deploy}/{BUNDLE} generates as trained on {equal} of {len(prompts)} prompts; "
+          f"release: {report['release']}")  # fmt: skip
+
+
+def check_same_kind(home: Path, name: str, task: str) -> None:
+    """A name is one model: a language model may not take over a table model's releases, nor the reverse."""
+    current = registry.active_dir(home)
+    if current is None:
+        return
+    theirs = read_json(current / MANIFEST).get("task")
+    if theirs != task:
+        raise DeployRefused(
+            f"refusing to deploy: model {name!r} is a {theirs} model (active release {current.name}); this one is a "
+            f"{task} language model. Set deploy.model_name to a name of its own, or null for <dataset>-<task>"
+        )
+
+
+def release(params: Params, home: Path, version: str) -> str | dict[str, Any]:
+    """Register the bundle as a release of its model and, with `deploy.promote: auto`, make it the active one."""
+    experiment = os.environ.get("DVC_EXP_NAME")  # dvc exp run sets it for the stages it runs
+    if experiment:
+        return f"none: inside experiment {experiment!r}"
+    registered = lineage.register(params, home, "deploy")
+    if params.deploy.promote == "auto" and registry.active(home) != registered:
+        registry.promote(home, registered, "deploy: met the delivery standard")
+    return {"model": home.name, "version": registered, "active": registry.active(home) == registered}
