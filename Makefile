@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # pip's config here lists local indexes that may not exist; their warnings are noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench llm-demo suggest-expectations compare sweep preset plots-template docs-assets
+.PHONY: run test test-fast install lock lint flow serve serve-flows plots bench llm-demo llm-bench suggest-expectations compare sweep preset plots-template docs-assets
 
 # requirements.lock pins every distribution (transitive ones too) to what the suite was run with, for
 # linux x86-64, CPython 3.11, CPU torch; pyproject.toml keeps the ranges. `make lock` makes it afresh.
@@ -113,6 +113,12 @@ plots: $(VENV)/.installed
 # bench/results/llm_demo.json and the README's table.
 llm-demo: $(VENV)/.installed
 	python -m bench.llm_demo
+
+# Language-model throughput on the bundled SmolLM2: training vs a plain Hugging Face loop; serving over HTTP vs
+# in-process generate(), int8 vs float (~15 minutes on 2 cores).
+llm-bench: $(VENV)/.installed
+	python -m bench.lm_training
+	python -m bench.llm_serving
 
 bench: $(VENV)/.installed
 	python -m bench.train_accelerators

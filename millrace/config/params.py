@@ -589,6 +589,8 @@ class Deploy(_Section):
     variants: list[Variant] = ["int8"]  # optimised ONNX graphs built, measured and shipped
     prune_amount: float = Field(0.3, gt=0, lt=1)  # pruned: share of Linear/Conv weights set to zero
     variant_tolerance: float = Field(0.01, ge=0)  # a variant losing more of the primary metric is refused
+    # a language model's int8 variant raising validation perplexity by more than this share is refused
+    perplexity_tolerance: float = Field(0.05, ge=0)
     targets: list[Literal["local", "edge", "cloud"]] = ["local", "edge", "cloud"]  # what the bundle carries
 
 

@@ -7,7 +7,8 @@ as they are, unseen ones together) and, for numbers, the two-sample Kolmogorovâ€
 for text, the number of words; and the PSI of the predicted classes against the training labels.
 A feature with PSI over `monitor.psi_threshold` has drifted. Per feature, the share of logged records in which it
 arrived missing (the model imputed it) or as a category the model never saw (`inputs`). Writes `reports/drift.json` and
-`reports/drift.md`; with too few logged records (`monitor.min_rows`) it says so and judges nothing.
+`reports/drift.md`; with too few logged records (`monitor.min_rows`) it says so and judges nothing. A language
+model's requests are judged by millrace/ops/generation_drift.py (lengths, finish reasons, refusals, latency).
 Run: `python -m millrace.ops.drift` or `millrace drift` (exit 3 with `--fail-on-drift` when drifted).
 """
 
@@ -22,63 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from millrace.config.params import LANGUAGE_TASKS
 from millrace.errors import MillraceError
 from millrace.files import read_json, write_json, write_text
+from millrace.ops import generation_drift
+from millrace.ops.shift import categorical_psi, compare
 
-EPSILON = 1e-4  # floor on a bin's share, so an empty bin does not make PSI infinite
-BINS = 10
 DRIFTED_EXIT = 3
-
-
-def _psi(reference: np.ndarray, current: np.ndarray) -> float:
-    reference, current = np.maximum(reference, EPSILON), np.maximum(current, EPSILON)
-    return float(np.sum((current - reference) * np.log(current / reference)))
-
-
-def numeric_psi(reference: pd.Series, current: pd.Series) -> float:
-    edges = np.unique(np.quantile(reference.dropna(), np.linspace(0, 1, BINS + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    shares = [np.histogram(s.dropna(), bins=edges)[0] / max(s.notna().sum(), 1) for s in (reference, current)]
-    return _psi(*shares)
-
-
-def categorical_psi(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
-    """PSI over the reference's categories plus one bin for unseen values; and the unseen share."""
-    known = reference.astype("str").value_counts(normalize=True)
-    now = current.astype("str")
-    unseen = float((~now.isin(known.index)).mean())
-    current_shares = now[now.isin(known.index)].value_counts().reindex(known.index, fill_value=0) / max(len(now), 1)
-    return _psi(np.append(known.to_numpy(), 0.0), np.append(current_shares.to_numpy(), unseen)), unseen
-
-
-def compare(reference: pd.DataFrame, current: pd.DataFrame, features: dict[str, Any], threshold: float) -> dict:
-    from scipy.stats import ks_2samp
-
-    found: dict[str, dict[str, Any]] = {}
-    numeric = list(features.get("numeric", []))
-    categorical = list(features.get("categorical", {}))
-    text = features.get("text_column")
-    columns = {c: reference[c] for c in numeric if c in current}
-    if text and text in current:
-        columns[f"{text} (words)"] = reference[text].astype("str").str.split().str.len()
-        current = current.assign(**{f"{text} (words)": current[text].astype("str").str.split().str.len()})
-    for column, values in columns.items():
-        now = pd.to_numeric(current[column], errors="coerce")
-        ks = ks_2samp(values.dropna(), now.dropna())
-        found[column] = {
-            "kind": "numeric",
-            "psi": round(numeric_psi(values, now), 4),
-            "ks_statistic": round(float(ks.statistic), 4),
-            "ks_pvalue": float(ks.pvalue),
-            "reference_mean": round(float(values.mean()), 4),
-            "current_mean": round(float(now.mean()), 4),
-        }
-    for column in (c for c in categorical if c in current):
-        psi, unseen = categorical_psi(reference[column], current[column])
-        found[column] = {"kind": "categorical", "psi": round(psi, 4), "unseen_share": round(unseen, 4)}
-    for figures in found.values():
-        figures["drifted"] = figures["psi"] > threshold
-    return found
 
 
 def run(reference: pd.DataFrame, logged: pd.DataFrame, manifest: dict, settings) -> dict[str, Any]:
@@ -90,6 +41,8 @@ def run(reference: pd.DataFrame, logged: pd.DataFrame, manifest: dict, settings)
     }
     if len(logged) < settings.min_rows:
         return report | {"drifted": None, "reason": f"{len(logged)} logged records, fewer than monitor.min_rows"}
+    if manifest.get("task") in LANGUAGE_TASKS:  # `reference`: the training prompts' and answers' lengths, or None
+        return report | generation_drift.run(reference, logged, settings)
     features = compare(reference, logged, manifest["features"], settings.psi_threshold)
     if manifest.get("classes"):
         trained = pd.Series(np.array(manifest["classes"])[reference["label"].to_numpy()])
@@ -126,9 +79,13 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["| feature | PSI | KS | reference mean | current mean | drifted |", "|---|---|---|---|---|---|"]
     for name, f in report["features"].items():
         lines.append(
-            f"| {name} | {f['psi']} | {f.get('ks_statistic', '')} | {f.get('reference_mean', '')} | "
-            f"{f.get('current_mean', '')} | {'yes' if f['drifted'] else ''} |"
+            f"| {name} | {'â€”' if f['psi'] is None else f['psi']} | {f.get('ks_statistic', '')} | "
+            f"{f.get('reference_mean', '')} | {f.get('current_mean', '')} | {'yes' if f['drifted'] else ''} |"
         )
+    if report.get("reason"):
+        lines += ["", f"Not judged: {report['reason']}."]
+    if report.get("answers"):
+        lines += generation_drift.markdown_lines(report["answers"])
     if report.get("inputs"):
         lines += ["", "| feature | missing (imputed) | unseen category |", "|---|---|---|"]
         lines += [f"| {n} | {f['missing']:.1%} | {f['unseen']:.1%} |" for n, f in report["inputs"].items()]
@@ -144,11 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-on-drift", action="store_true", help=f"exit {DRIFTED_EXIT} when a feature drifted")
     args = parser.parse_args(argv)
     params = load_params()
-    manifest = read_json(served.resolve(params).directory / "manifest.json")
+    directory = served.resolve(params).directory
+    manifest = read_json(directory / "manifest.json")
     training = Path(params.paths.label) / "train.parquet"
     if not training.is_file():
         raise MillraceError(f"no training split at {training} to compare with; run `dvc repro` (or `dvc checkout`)")
-    reference = pd.read_parquet(training)
+    if manifest.get("task") == "sft":
+        reference = generation_drift.reference_lengths(training.parent, directory / "bundle")
+    else:
+        reference = None if manifest.get("task") in LANGUAGE_TASKS else pd.read_parquet(training)
     logged = request_log.read(params.paths.monitoring, params.monitor.window)
     report = run(reference, logged, manifest, params.monitor)
     reports = Path(params.paths.reports)

@@ -51,6 +51,7 @@ SERVING_MODULES = [
     "millrace/language/__init__.py",
     "millrace/language/base.py",
     "millrace/language/decoding.py",
+    "millrace/language/quantised.py",
     "millrace/memory.py",
     "millrace/quality/__init__.py",
     "millrace/quality/cleaning.py",

@@ -129,7 +129,9 @@ def listing(root: Path | str) -> list[dict[str, Any]]:
     for version in versions(root):
         manifest = read_json(Path(root) / version / MANIFEST)
         test = manifest.get("metrics", {}).get("test", {})
-        primary = "r2" if manifest.get("task") == "regression" else "accuracy"
+        primary = {"regression": "r2", "sft": "perplexity", "pretraining": "perplexity"}.get(
+            manifest.get("task"), "accuracy"
+        )
         rows.append(
             {
                 "version": version,

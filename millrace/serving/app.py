@@ -66,11 +66,7 @@ OPENAI = "/v1/"  # the OpenAI API's routes (a language model), which answer erro
 
 def load_bundle(directory: Path | str, variant: str = "fp32") -> Bundle | LanguageBundle:
     """The bundle at `directory`, loaded for serving: a language model's weights, or a model's ONNX graphs."""
-    if not is_language(directory):
-        return Bundle(directory, variant)
-    if variant != "fp32":
-        raise MillraceError(f"serve.variant is {variant!r}: a language model's bundle has its float weights only")
-    return LanguageBundle(directory)
+    return LanguageBundle(directory, variant) if is_language(directory) else Bundle(directory, variant)
 
 
 class Loading:

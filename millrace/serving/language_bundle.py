@@ -13,7 +13,7 @@ from typing import Any
 from millrace.config.params import LANGUAGE_TASKS
 from millrace.errors import MillraceError
 from millrace.files import read_json
-from millrace.language import decoding
+from millrace.language import decoding, quantised
 from millrace.language.decoding import Sampling
 from millrace.serving.bundle import verify
 
@@ -21,7 +21,7 @@ BUNDLE, MANIFEST = "bundle", "manifest.json"
 
 
 class LanguageBundle:
-    def __init__(self, directory: Path | str) -> None:
+    def __init__(self, directory: Path | str, variant: str = "fp32") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -41,6 +41,10 @@ class LanguageBundle:
             over = base.load_model(base.resolve(self.manifest["pretrained"]))
             self.model = PeftModel.from_pretrained(over, folder).eval()
         self.end_ids = decoding.end_ids(self.tokenizer, self.model)
+        if variant != "fp32":
+            _check_kept(self.manifest, variant, directory)
+            self.model = quantised.int8(self.model)
+        self.variant = variant
         config = getattr(self.model, "config", None)
         self.context_length = int(getattr(config, "max_position_embeddings", 0) or self.tokenizer.model_max_length)
 
@@ -73,6 +77,14 @@ class LanguageBundle:
     def describe(self) -> dict[str, Any]:
         keys = ("model_name", "version", "task", "base", "strategy", "trainable_params", "total_params")
         return {k: self.manifest.get(k) for k in keys} | {"context_length": self.context_length}
+
+
+def _check_kept(manifest: dict[str, Any], variant: str, directory: Path) -> None:
+    """A variant is served only if deploy built it and kept it (within its tolerance)."""
+    measured = (manifest.get("variants") or {}).get(variant)
+    if variant != "int8" or measured is None or "refused" in measured:
+        why = (measured or {}).get("refused", "deploy did not build it (deploy.variants)")
+        raise MillraceError(f"serve.variant is {variant!r}, but the language model at {directory} has none: {why}")
 
 
 def is_language(directory: Path | str) -> bool:

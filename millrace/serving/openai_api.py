@@ -47,6 +47,34 @@ class Refused(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorAnswer(BaseModel):
+    """Every refusal under /v1, as OpenAI's API gives it."""
+
+    error: ErrorDetail
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"model": ErrorAnswer, "description": description}
+
+
+GENERATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the answer; with `stream: true`, a text/event-stream of chunks ending in `data: [DONE]`"},
+    "4XX": _refusal(
+        "400: a field the server does not support, a malformed body, or a prompt past the model's context; "
+        "401: the bearer token is missing or wrong; 404: another model than the one served; 429: every generation "
+        "slot is busy and the queue is full (see Retry-After)"
+    ),
+    503: _refusal("the model is not loaded yet (see Retry-After)"),
+}
+
+
 class StreamOptions(BaseModel):
     include_usage: bool = False
 

@@ -5,7 +5,8 @@ Each answer takes one of `serve.generation_slots`; `serve.generation_queue` more
 beyond that a request is answered 429 with Retry-After at once. A client that goes away (a closed stream, or a
 plain request whose connection drops) stops its generation before the next token. A prompt that leaves no room
 in the model's context for the answer is a 400 (`context_length_exceeded`). The request log (`monitor.*`) keeps
-lengths, the finish reason and the time to first token; the texts themselves only with `monitor.log_texts`.
+lengths, the finish reason and the time to first token of each answer, and each refusal's status; the texts
+themselves only with `monitor.log_texts`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from millrace.serving import generating, openai_api
+from millrace.serving import generating, openai_api, openapi_docs
 from millrace.serving.generating import Answer
 from millrace.serving.language_bundle import LanguageBundle, Sampling
-from millrace.serving.openai_api import ChatRequest, CompletionRequest, Refused
+from millrace.serving.openai_api import GENERATION_RESPONSES, ChatRequest, CompletionRequest, Refused
 from millrace.serving.slots import Full, Slots
 
 
@@ -45,6 +46,7 @@ def add_routes(app: FastAPI, current: Callable[[], Any], settings, authorised, t
     (the texts too with `monitor.log_texts`)."""
     texts = log is not None and log.settings.log_texts
     slots = Slots(settings.generation_slots, settings.generation_queue)
+    responses = GENERATION_RESPONSES | {413: openapi_docs.PREDICT[413]}  # the guard's refusal, before the app
 
     def language(model: str | None = None) -> LanguageBundle:
         bundle = current()
@@ -100,35 +102,47 @@ def add_routes(app: FastAPI, current: Callable[[], Any], settings, authorised, t
             telemetry.first_token.observe(made.first_token_seconds)
         if log is None:
             return
-        record = {"endpoint": "chat" if isinstance(body, ChatRequest) else "completions", "stream": body.stream,
-                  "prompt_tokens": made.prompt_tokens, "completion_tokens": made.completion_tokens,
-                  "finish_reason": made.finish_reason, "first_token_ms": None if made.first_token_seconds is None
-                  else made.first_token_seconds * 1000}  # fmt: skip
+        record = _described(body) | {"prompt_tokens": made.prompt_tokens, "completion_tokens": made.completion_tokens,
+                                     "finish_reason": made.finish_reason, "empty": not made.text.strip(),
+                                     "first_token_ms": None if made.first_token_seconds is None
+                                     else made.first_token_seconds * 1000}  # fmt: skip
         if texts:
             record |= {"prompt": _prompt_text(body), "completion": made.text}
         log.record(bundle.version, [record], [{"value": made.finish_reason}], time.perf_counter() - made.started)
 
-    @app.get("/v1/models", dependencies=[Depends(authorised)])
+    async def respond(body: ChatRequest | CompletionRequest, request: Request):
+        """The answer, or the refusal, which the request log keeps beside the answers (a rising share of 400s or
+        429s is a change in what clients ask, or in how busy the server is)."""
+        started = time.perf_counter()
+        bundle = language(body.model)
+        chat = isinstance(body, ChatRequest)
+        try:
+            if chat and not bundle.chat:
+                raise Refused(400, "the model has no chat template: POST /v1/completions", param="messages")
+            prompt = bundle.chat_ids([m.plain() for m in body.messages]) if chat else bundle.text_ids(body.text())
+            return await answer(bundle, prompt, body, request, chat)
+        except Refused as refused:
+            if log is not None:
+                record = _described(body) | {"refused": refused.status, "code": refused.code or refused.param}
+                log.record(bundle.version, [record], [{"value": "refused"}], time.perf_counter() - started)
+            raise
+
+    @app.get("/v1/models", dependencies=[Depends(authorised)], responses={"4XX": GENERATION_RESPONSES["4XX"]})
     def models() -> dict[str, Any]:
         """The model served, as OpenAI lists models."""
         bundle = language()
         entry = {"id": bundle.name, "object": "model", "created": bundle.created, "owned_by": "millrace"}
         return {"object": "list", "data": [entry]}
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(authorised)])
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorised)], responses=responses)
     async def chat_completions(body: ChatRequest, request: Request):
         """An answer to a conversation, through the chat template the model was trained with."""
-        bundle = language(body.model)
-        if not bundle.chat:
-            raise Refused(400, "the model has no chat template: POST /v1/completions", param="messages")
-        prompt = bundle.chat_ids([m.plain() for m in body.messages])
-        return await answer(bundle, prompt, body, request, chat=True)
+        return await respond(body, request)
 
-    @app.post("/v1/completions", dependencies=[Depends(authorised)])
+    @app.post("/v1/completions", dependencies=[Depends(authorised)], responses=responses)
     async def completions(body: CompletionRequest, request: Request):
         """A continuation of a text, as the model reads it (no chat template)."""
-        bundle = language(body.model)
-        return await answer(bundle, bundle.text_ids(body.text()), body, request, chat=False)
+        return await respond(body, request)
 
 
 async def _events(pieces: AsyncIterator[str], chunks: openai_api.Chunks, made: Answer, done) -> AsyncIterator[str]:
@@ -153,6 +167,10 @@ async def _stop_when_gone(request: Request, made: Answer) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
     made.cancelled.set()
+
+
+def _described(body) -> dict[str, Any]:
+    return {"endpoint": "chat" if isinstance(body, ChatRequest) else "completions", "stream": body.stream}
 
 
 def _prompt_text(body) -> str:

@@ -114,13 +114,14 @@ class RequestLog:
 
 def read(directory: Path | str, last: int) -> pd.DataFrame:
     """The `last` logged records that kept their inputs, oldest first: inputs as columns, plus
-    `_prediction`, `_version`, `_at` and `_inputs` (features missing or unseen, or None)."""
+    `_prediction`, `_version`, `_at`, `_latency_ms` (the request's) and `_inputs` (features missing or unseen, or
+    None)."""
     path = Path(directory) / DATABASE
     if not path.is_file():
         return pd.DataFrame()
     with sqlite3.connect(path) as connection:
         rows = connection.execute(
-            "select at, version, record, prediction, inputs from requests where record is not null"
+            "select at, version, record, prediction, inputs, latency_ms from requests where record is not null"
             " order by id desc limit ?",
             (last,),
         ).fetchall()
@@ -130,5 +131,6 @@ def read(directory: Path | str, last: int) -> pd.DataFrame:
         _prediction=[json.loads(r[3]) for r in rows],
         _version=[r[1] for r in rows],
         _at=[r[0] for r in rows],
+        _latency_ms=[r[5] for r in rows],
         _inputs=[json.loads(r[4]) if r[4] else None for r in rows],
     )

@@ -152,6 +152,7 @@ SMALL_RUNS = {
     # Builds its model with a cold `dvc repro` in a copy of the project, as `make bench` on a fresh clone does.
     "serving": ["--seconds", "0.5", "--repeats", "1"],
     "lm_training": ["--tiny", "--steps", "4", "--repeats", "1"],  # a random tiny Llama, SmolLM2's tokenizer
+    "llm_serving": ["--tiny", "--tokens", "4", "--repeats", "1"],
 }
 
 

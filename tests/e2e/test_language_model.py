@@ -6,8 +6,8 @@ evaluates and deploys what it trained, not of quality).
 It checks what a user relies on: only answers are learned; the tuned model beats the base on the held-out
 prompts; the deployed folder loads with plain transformers and answers as trained, end-of-sequence included; a
 learning-rate change reruns training but never tokenisation; the deployed release, served by `millrace serve`
-with the OpenAI API, answers the test prompts as evaluate recorded; an example whose turns are out of order stops
-the pipeline at the clean gate, named.
+with the OpenAI API, answers the test prompts as evaluate recorded, and `millrace drift` reads its requests; an
+example whose turns are out of order stops the pipeline at the clean gate, named.
 """
 
 import json
@@ -132,6 +132,15 @@ def test_the_release_is_served_with_the_openai_api_and_answers_as_evaluated(repo
     finally:
         process.terminate()
         process.wait(timeout=10)
+    set_param(repo, r"^  min_rows: 50$", "  min_rows: 2")  # two answers logged: enough to compute, not to judge
+    sh(repo, "python", "-m", "millrace.ops.drift")
+    sh(repo, "git", "checkout", "params.yaml")
+    report = json.loads((repo / "reports/drift.json").read_text())
+    assert report["answers"]["answered"] == 2 and report["answers"]["truncated_share"] == 0.0
+    prompts = report["features"]["prompt_tokens"]
+    assert prompts["psi"] is not None and prompts["current_mean"] == reply.usage.prompt_tokens
+    # the training prompts, counted through the same chat template, are as long as the one asked
+    assert prompts["reference_mean"] == pytest.approx(prompts["current_mean"], rel=0.2)
 
 
 def test_a_learning_rate_change_retrains_without_tokenising_again(repo):

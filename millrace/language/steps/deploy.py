@@ -3,7 +3,9 @@
 its base, as it cannot be merged), with the chat template and a generation config whose end-of-sequence ids are
 the tokenizer's, the unmerged LoRA adapter beside it (`adapter/`, for users who keep the base), a model card
 and a manifest of checksums. Parity: greedy answers from the folder equal the trained model's token for token,
-end-of-sequence included, on the first validation prompts.
+end-of-sequence included, on the first validation prompts. The int8 variant (`deploy.variants`; made from these
+weights when served with `serve.variant: int8`) is measured on the validation split and kept only within
+`deploy.perplexity_tolerance`.
 
 The bundle is registered as a release of its named model (`deploy.model_name`, or `<dataset>-<task>`), which
 `millrace serve` serves with the OpenAI API; a name that holds another kind of model's releases is refused.
@@ -22,7 +24,7 @@ import pandas as pd
 from millrace.config.params import TRAINING_SECTIONS, Params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
-from millrace.language import base, decoding, trained
+from millrace.language import base, decoding, judging, quantised, tokens, trained
 from millrace.language.dataset import messages_of
 from millrace.precision import write_figures
 from millrace.release import lineage, naming, registry
@@ -62,11 +64,32 @@ def card(info: dict[str, Any], evaluation: dict[str, Any]) -> str:
         f"| perplexity on the control text | {before['control_perplexity']:.4f} | "
         f"{evaluation['tuned']['control_perplexity']:.4f} |",
         "",
+        f"- Reviewers: {reviewed(evaluation.get('review'))}",
+    ]
+    for name, figures in (info.get("variants") or {}).items():
+        verdict = figures.get("refused") or (
+            f"kept: validation perplexity {figures['fp32_validation_perplexity']:.4g} → "
+            f"{figures['validation_perplexity']:.4g}; serve it with `serve.variant: {name}`"
+        )
+        lines.append(f"- Variant {name}: {verdict}")
+    lines += [
+        "",
         "Load it with `AutoModelForCausalLM.from_pretrained(folder)` and `AutoTokenizer.from_pretrained(folder)`; "
         "the tokenizer carries the chat template the model was trained with.",
         "",
     ]
     return "\n".join(lines)
+
+
+def reviewed(review: dict[str, Any] | None) -> str:
+    """The review's verdict in a sentence: the tuned model's win rate over the base, or why there is none."""
+    if not review:
+        return "no review (a corpus model answers no prompts)"
+    if "win_rate" not in review:
+        return f"no current preferences yet ({review.get('stale', 0)} stale); see reports/review.html"
+    low_high = review.get("interval") or {}
+    band = f" ({low_high['low']:.2f}–{low_high['high']:.2f})" if low_high else ""
+    return f"the tuned model won {review['win_rate']:.2f}{band} of {review['current']} blind comparisons with the base"
 
 
 def main(params: Params) -> None:
@@ -92,8 +115,8 @@ def main(params: Params) -> None:
         prompts = [m[:-1] for m in messages_of(val)[:PARITY_PROMPTS]]
     else:  # a corpus: continue the beginnings of the first validation texts
         prompts = [text[:200] for text in val["text"][:PARITY_PROMPTS]]
-    tokens = params.evaluate.generation.max_new_tokens
-    expected = [greedy(model, tokenizer, p, tokens) for p in prompts]
+    length = params.evaluate.generation.max_new_tokens
+    expected = [greedy(model, tokenizer, p, length) for p in prompts]
     with atomic_dir(params.paths.deploy) as out:
         bundle = Path(out) / BUNDLE
         (model.merge_and_unload() if merged else model).save_pretrained(bundle, safe_serialization=True)
@@ -111,13 +134,15 @@ def main(params: Params) -> None:
         from transformers import AutoTokenizer
 
         again = AutoTokenizer.from_pretrained(bundle)
-        got = [greedy(loaded, again, p, tokens) for p in prompts]
+        got = [greedy(loaded, again, p, length) for p in prompts]
         equal = sum(a == b for a, b in zip(expected, got, strict=True))
         if equal != len(prompts):
             raise DeployRefused(
                 f"refusing to deploy: the bundle's greedy answers differ from the trained model's on "
                 f"{len(prompts) - equal} of {len(prompts)} validation prompts"
             )
+        pad = again.pad_token_id if again.pad_token_id is not None else again.eos_token_id
+        built = variants(loaded, tokens.read(Path(params.paths.label), "val"), pad, params.deploy)
         name = naming.model_name(params)
         source = params.data.source.model_dump(mode="json")
         weights = folder_sha256(bundle)
@@ -128,6 +153,7 @@ def main(params: Params) -> None:
             "data": source.get("path") or source.get("name") or source.get("kind"),
             "merged": merged,
             "parity": {"prompts": len(prompts), "identical_greedy_answers": equal},
+            "variants": built,
             "delivery": evaluation["delivery"],
             "metrics": {"test": evaluation["test"], "base": evaluation["base"]},
             "lineage": {"data": lineage.data_hashes(params.paths.label, params.paths.train)},
@@ -143,11 +169,32 @@ def main(params: Params) -> None:
         "parity": manifest["parity"],
         "bundle_bytes": size,
         "release": release(params, home, manifest["version"]),
-        "variants": "none: deploy.variants (int8, pruned) are not built for a language model yet",
+        "variants": built,
     }
     write_figures(Path(params.paths.reports) / "deploy.json", report)
     print(f"deploy: {params.paths.deploy}/{BUNDLE} generates as trained on {equal} of {len(prompts)} prompts; "
           f"release: {report['release']}")  # fmt: skip
+
+
+def variants(model, val: list, pad_id: int, settings) -> dict[str, dict[str, Any]]:
+    """Each of `deploy.variants` measured against the float bundle on the validation split's tokens: int8 kept
+    within `deploy.perplexity_tolerance`; pruning is not built for a language model."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in settings.variants:
+        if name != "int8":
+            found[name] = {"refused": f"{name} is not built for a language model; deploy.variants: [int8] or []"}
+            continue
+        fp32 = judging.perplexity(judging.example_losses(model, val, pad_id))
+        int8 = judging.perplexity(judging.example_losses(quantised.int8(model), val, pad_id))
+        increase = int8 / fp32 - 1
+        figures = {"validation_perplexity": int8, "fp32_validation_perplexity": fp32, "increase": increase}
+        if increase > settings.perplexity_tolerance:
+            figures["refused"] = (
+                f"validation perplexity {fp32:.4g} → {int8:.4g} (+{increase:.1%}), more than "
+                f"deploy.perplexity_tolerance ({settings.perplexity_tolerance:.0%})"
+            )
+        found[name] = figures
+    return found
 
 
 def check_same_kind(home: Path, name: str, task: str) -> None:

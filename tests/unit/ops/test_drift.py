@@ -5,22 +5,22 @@ import pandas as pd
 import pytest
 
 from millrace.config.params import Monitor
-from millrace.ops import drift
+from millrace.ops import drift, shift
 
 RNG = np.random.default_rng(0)
 
 
 def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift():
     reference = pd.Series(RNG.normal(0, 1, 5000))
-    assert drift.numeric_psi(reference, pd.Series(RNG.normal(0, 1, 2000))) < 0.02
-    assert drift.numeric_psi(reference, pd.Series(RNG.normal(1.5, 1, 2000))) > 1.0
+    assert shift.numeric_psi(reference, pd.Series(RNG.normal(0, 1, 2000))) < 0.02
+    assert shift.numeric_psi(reference, pd.Series(RNG.normal(1.5, 1, 2000))) > 1.0
 
 
 def test_categorical_psi_counts_unseen_values():
     reference = pd.Series(["a"] * 50 + ["b"] * 50)
-    same, unseen = drift.categorical_psi(reference, pd.Series(["a", "b"] * 20))
+    same, unseen = shift.categorical_psi(reference, pd.Series(["a", "b"] * 20))
     assert same == pytest.approx(0, abs=1e-9) and unseen == 0
-    shifted, unseen = drift.categorical_psi(reference, pd.Series(["a"] * 20 + ["c"] * 20))
+    shifted, unseen = shift.categorical_psi(reference, pd.Series(["a"] * 20 + ["c"] * 20))
     assert unseen == 0.5 and shifted > 1
 
 

@@ -174,15 +174,17 @@ def test_a_full_queue_answers_429_and_a_client_that_goes_away_stops_its_generati
     assert client.completions.create(model=MODEL, prompt="Hi", max_tokens=2).choices[0].finish_reason == "length"
 
 
-def test_the_request_log_keeps_lengths_and_finish_reasons_not_the_texts(served, client):
+def test_the_request_log_keeps_lengths_finish_reasons_and_refusals_not_the_texts(served, client):
     log = served[2]
     client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=3, temperature=0)
+    httpx.post(served[1] + "/v1/chat/completions", json={"model": MODEL, "messages": CHAT, "n": 3})
     log.flush()
     with sqlite3.connect(log.path) as connection:
-        record, answer = connection.execute("select record, prediction from requests order by id desc").fetchone()
-    logged = json.loads(record)
-    assert logged["completion_tokens"] == 3 and logged["prompt_tokens"] > 0 and logged["first_token_ms"] > 0
-    assert json.loads(answer) == "length" and "prompt" not in logged and "completion" not in logged
+        rows = connection.execute("select record, prediction from requests order by id desc limit 2").fetchall()
+    (refusal, refused), (record, answer) = [(json.loads(r), json.loads(p)) for r, p in rows]
+    assert record["completion_tokens"] == 3 and record["prompt_tokens"] > 0 and record["first_token_ms"] > 0
+    assert answer == "length" and record["empty"] is False and "prompt" not in record and "completion" not in record
+    assert (refusal["refused"], refusal["code"], refused) == (400, "unsupported_parameter", "refused")
 
 
 def test_an_end_of_sequence_id_ends_the_answer_with_finish_reason_stop(served):
@@ -228,3 +230,37 @@ def test_over_a_prompt_tuning_adapter_each_token_is_what_the_whole_sequence_forw
     assert ours == whole.tolist()
     plain = list(served[0].tokens(prompt, Sampling(max_tokens=10, temperature=0), threading.Event()))
     assert ours != plain  # the virtual tokens changed the answer: the adapter was applied
+
+
+def test_the_int8_variant_is_measured_kept_within_its_tolerance_and_served_only_when_kept(served, tmp_path):
+    import shutil
+    from types import SimpleNamespace
+
+    from millrace.errors import MillraceError
+    from millrace.language import chat
+    from millrace.language.steps.deploy import variants
+    from millrace.serving.language_bundle import LanguageBundle, Sampling
+
+    bundle = served[0]
+    val = [chat.tokenise(bundle.tokenizer, CHAT[1:] + [{"role": "assistant", "content": "Bonjour."}], 64, "e")]
+    lenient = SimpleNamespace(variants=["int8", "pruned"], perplexity_tolerance=10.0)
+    found = variants(bundle.model, val, 0, lenient)
+    int8 = found["int8"]
+    assert "refused" not in int8 and int8["increase"] == pytest.approx(
+        int8["validation_perplexity"] / int8["fp32_validation_perplexity"] - 1
+    )
+    assert "not built for a language model" in found["pruned"]["refused"]
+    strict = SimpleNamespace(variants=["int8"], perplexity_tolerance=int8["increase"] - 1e-6)
+    assert "deploy.perplexity_tolerance" in variants(bundle.model, val, 0, strict)["int8"]["refused"]
+
+    folder = tmp_path / "release"
+    shutil.copytree(served[3], folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"variants": {"int8": int8}}))
+    quantised = LanguageBundle(folder, "int8")
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized.dynamic") for m in quantised.model.modules())
+    assert len(list(quantised.tokens(bundle.chat_ids(CHAT), Sampling(max_tokens=4), threading.Event()))) == 4
+    refused = {"int8": int8 | {"refused": "validation perplexity rose 40%"}}
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"variants": refused}))
+    with pytest.raises(MillraceError, match="rose 40%"):
+        LanguageBundle(folder, "int8")
