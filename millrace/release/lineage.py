@@ -25,7 +25,7 @@ from millrace.files import read_json, sha256, write_json
 LOCK = Path("requirements.lock")
 PACKAGES = ("millrace", "torch", "lightning", "onnxruntime", "scikit-learn", "numpy", "pandas", "dvc")
 SHOWN_FILES = 10  # changed files named in a lineage record; the count is always complete
-HEADLINE = ("accuracy", "f1_macro", "r2", "mae", "rmse")  # the metrics a lineage summary shows
+HEADLINE = ("accuracy", "f1_macro", "r2", "mae", "rmse", "perplexity", "rouge_l", "exact_match")  # what a lineage shows
 
 
 def dvc_md5(path: Path | str) -> str:
