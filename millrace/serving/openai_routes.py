@@ -73,13 +73,13 @@ def add_routes(app: FastAPI, current: Callable[[], Any], settings, authorised, t
     async def answer(bundle: LanguageBundle, prompt: list[int], body, request: Request, chat: bool):
         body.unsupported()
         chosen = sampling(bundle, prompt, body, body.limit())
+        made = Answer(prompt_tokens=len(prompt), counted=telemetry.tokens.inc)  # its clock counts the queue's wait
         try:
             await slots.acquire()
         except Full as exc:
             message = f"busy: {exc} (serve.generation_slots, serve.generation_queue); retry shortly"
             retry = {"Retry-After": "1"}
             raise Refused(429, message, type="server_busy", code="rate_limit_exceeded", headers=retry) from None
-        made = Answer(prompt_tokens=len(prompt), counted=telemetry.tokens.inc)
         pieces = generating.start(bundle, prompt, chosen, body.stops(), slots, made)
         if body.stream:
             chunks = openai_api.Chunks(chat, bundle.name, bundle.version, bool(body.stream_options and

@@ -264,3 +264,18 @@ def test_the_int8_variant_is_measured_kept_within_its_tolerance_and_served_only_
     (folder / "manifest.json").write_text(json.dumps(manifest | {"variants": refused}))
     with pytest.raises(MillraceError, match="rose 40%"):
         LanguageBundle(folder, "int8")
+
+
+def test_the_token_and_the_loading_model_are_refused_in_openais_shape(served):
+    from fastapi.testclient import TestClient
+
+    guarded = TestClient(create_app(served[0], Serve(), token="s3cret"))
+    refused = guarded.get("/v1/models")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    assert guarded.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).json()["data"][0]["id"] == MODEL
+    loaded = threading.Event()
+    with TestClient(create_app(lambda: loaded.wait(10) and served[0], Serve())) as loading:
+        waiting = loading.get("/v1/models")
+        loaded.set()
+    assert waiting.status_code == 503 and waiting.headers["retry-after"] == "1"
+    assert set(waiting.json()["error"]) == {"message", "type", "param", "code"}
