@@ -64,7 +64,7 @@ class Deployed:
 
     @classmethod
     def of(cls, project: Path) -> Deployed:
-        from millrace.models.trained_model import META, WEIGHTS
+        from millrace.models.network import META, WEIGHTS
 
         if not (project / "params.yaml").is_file():
             raise SystemExit(f"{project} is not a millrace project: it has no params.yaml")

@@ -38,9 +38,9 @@ from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_j
 from millrace.inputs import plans
 from millrace.models import trained_model
 from millrace.precision import rounded, write_figures
-from millrace.release import compression, deploy_targets, lineage, naming
+from millrace.release import deploy_targets, lineage, naming
 from millrace.release.champion import champion_comparison
-from millrace.release.exports import export, export_estimator, output_name, parity
+from millrace.release.exports import output_name
 
 MANIFEST, CARD = "manifest.json", "MODEL_CARD.md"
 PARITY_ROWS = 256  # validation rows checked for export parity
@@ -66,26 +66,10 @@ def run(trained, val: pd.DataFrame, evaluation: dict[str, Any], settings, out: P
     """Export into `out`, verify parity, build and measure the optimised variants on the validation split;
     return the figures."""
     check_delivery(evaluation)
-    names = trained.plan.input_names
     inputs = trained.plan.encode(val.iloc[:PARITY_ROWS])
-    labels = val["label"].to_numpy()
-    everything = trained.plan.encode(val)
-    if trained_model.is_estimator(trained.meta):
-        figures = export_estimator(trained.backbone, inputs, names, trained.task, out)
-        check_parity(figures, settings.parity_tolerance)
-        variants = compression.for_estimators(everything, labels, trained.task, out, settings)
-    else:
-        backbone = trained.backbone
-        trained.backbone = backbone.for_export() if hasattr(backbone, "for_export") else backbone
-        model = trained.serving_model()
-        export(model, inputs, names, trained.task, out)
-        figures = parity(model, inputs, names, trained.task, out)
-        check_parity(figures, settings.parity_tolerance)
-
-        def export_onnx(candidate, directory: Path) -> None:
-            export(candidate, inputs, names, trained.task, directory)
-
-        variants = compression.build(model, export_onnx, everything, labels, trained.task, out, settings)
+    figures = trained.engine.export(trained, inputs, out)
+    check_parity(figures, settings.parity_tolerance)
+    variants = trained.engine.variants(trained, trained.plan.encode(val), val["label"].to_numpy(), out, settings)
     plans.save(trained.plan, out)
     timings = {name: measured.pop("timings") for name, measured in variants.items()}
     return {"parity": {k: rounded(v) for k, v in figures.items()}, "variants": variants, "timings": timings}

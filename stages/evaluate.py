@@ -171,13 +171,9 @@ def main() -> None:
     report, plot_data, page = run(model, test, params.evaluate, train, params.seed, verdicts, val)
     report["model"] = {"family": model.meta["family"], "strategy": model.meta["model"]["strategy"]}
     report["model"] |= model_size(model, Path(params.paths.train))
-    if trained_model.is_estimator(model.meta):
-        from millrace.models.estimators import IMPORTANCE, importance_by_column
-
-        report["feature_importance"] = {
-            "kind": IMPORTANCE[model.meta["engine"]],
-            "features": importance_by_column(model.backbone, model.plan),
-        }
+    importance = model.engine.importance(model)
+    if importance is not None:
+        report["feature_importance"] = importance
     teacher = teacher_comparison(model, test)
     if teacher:
         report["teacher"] = teacher

@@ -9,7 +9,8 @@ Deterministic on CPU: the same params give the same weights. With `train.resume:
 interrupted run continues from its last epoch (checkpoints in `.millrace/resume/`, removed once
 training completes). Run: `python -m stages.train`.
 
-A causal language model (`data.task` sft or pretraining) takes millrace/language/steps/train.py instead.
+A causal language model (`data.task` sft or pretraining) trains by millrace/language/steps/train.py instead
+(millrace/training/by_task.py chooses).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from millrace.config.params import LANGUAGE_TASKS, load_params
+from millrace.config.params import load_params
 from millrace.entry import stage_main
 from millrace.files import atomic_dir, read_json
+from millrace.training.by_task import train
 from millrace.training.fit import RESUME_DIR, ddp_worker
 
 
@@ -39,13 +41,7 @@ def run(
 
     `params` is the whole millrace.config.params.Params; only seed, data, model and train are read.
     """
-    if params.data.task in LANGUAGE_TASKS:  # a causal language model: millrace/language/steps
-        from millrace.language.steps import train as language
-
-        return language.run(params, selection, out, live_dir, checkpoints, callbacks)
-    from millrace.training.dispatch import fit_selected
-
-    return fit_selected(label_dir, selection, params, out, live_dir, checkpoints, callbacks)
+    return train(label_dir, selection, params, out, live_dir, checkpoints, callbacks)
 
 
 def main() -> None:

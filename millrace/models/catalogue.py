@@ -9,7 +9,7 @@ A family is one `ModelFamily` entry below plus the code that fits it, in one of 
 - `linear`: scikit-learn's logistic or ridge regression (millrace/models/linear.py).
 
 Whatever the engine, a fitted model gives probabilities or values, saves in a non-pickle format and exports to
-ONNX (millrace/models/estimators.py says which class does it for the non-torch engines), and the entry gives a
+ONNX (millrace/models/engines.py: the contract, and which class keeps it for which engine), and the entry gives a
 cost estimate (`Variant.cost`) and a small `search_space`: at most 8 fixed configurations, cheapest first, the
 first the family's default. A portfolio (`model.portfolio`) tries them in that order. `spec` is what `select`
 chose: strategy, size and that size's options (a configuration's options over them), and the model params

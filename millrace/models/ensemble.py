@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from millrace.errors import MillraceError
-from millrace.models.estimators import ENSEMBLE_FILE as FILE
-from millrace.models.estimators import is_estimator
 
+FILE = "ensemble.json"  # the weights; the members are train folders beside it
 MEMBERS = "members"
 
 
@@ -28,16 +27,11 @@ MEMBERS = "members"
 class EnsembleModel:
     task: str
     classes: int
-    members: list[Any]  # millrace.models.trained_model.Trained, one per member
+    members: list[Any]  # millrace.models.trained_model.Trained, one per member, each answering for its engine
     weights: list[float]
 
     def member_outputs(self, member, features: np.ndarray) -> np.ndarray:
-        if is_estimator(member.meta):
-            return member.backbone.outputs(features)
-        import torch
-
-        with torch.no_grad():
-            return member.serving_model()(torch.from_numpy(features)).numpy().astype(np.float32)
+        return member.outputs({member.plan.input_names[0]: features}).astype(np.float32)
 
     def outputs(self, features: np.ndarray) -> np.ndarray:
         """The weighted average of the members' probabilities (N × classes) or values (N), float32."""
@@ -47,19 +41,14 @@ class EnsembleModel:
 
     def nodes(self) -> int:
         """Every member's size added up (nodes, coefficients or parameters)."""
-        return int(
-            sum(
-                m.backbone.nodes() if is_estimator(m.meta) else sum(p.numel() for p in m.backbone.parameters())
-                for m in self.members
-            )
-        )
+        return int(sum(member.size() for member in self.members))
 
     def gains(self, width: int) -> np.ndarray:
         """Each encoded feature's importance: the members' importance shares, weighted (a network has none)."""
         total = np.zeros(width, dtype=np.float64)
         for member, weight in zip(self.members, self.weights, strict=True):
-            if is_estimator(member.meta):
-                gains = member.backbone.gains(width)
+            gains = member.gains(width)
+            if gains is not None:
                 total += weight * gains / (gains.sum() or 1.0)
         return total
 
@@ -67,9 +56,7 @@ class EnsembleModel:
         """One graph: the members' graphs behind the one input, their outputs weighted and summed."""
         from onnx import TensorProto, compose, helper, numpy_helper
 
-        graphs = [
-            compose.add_prefix(self._member_graph(m, width, input_name), f"m{i}_") for i, m in enumerate(self.members)
-        ]
+        graphs = [compose.add_prefix(m.graph(width, input_name), f"m{i}_") for i, m in enumerate(self.members)]
         nodes, initializers, terms = [], [], []
         for i, (graph, weight) in enumerate(zip(graphs, self.weights, strict=True)):
             nodes.append(helper.make_node("Identity", [input_name], [f"m{i}_{input_name}"]))
@@ -98,23 +85,6 @@ class EnsembleModel:
         for graph in graphs:
             model.functions.extend(graph.functions)
         return model
-
-    @staticmethod
-    def _member_graph(member, width: int, input_name: str):
-        from millrace.release.exports import output_name
-
-        if is_estimator(member.meta):
-            return member.backbone.to_onnx(width, input_name, output_name(member.task))
-        import tempfile
-
-        import onnx
-
-        from millrace.release.exports import ONNX, export
-
-        example = {input_name: np.zeros((2, width), dtype=np.float32)}
-        with tempfile.TemporaryDirectory(prefix="millrace-member-") as folder:
-            export(member.serving_model(), example, (input_name,), member.task, Path(folder))
-            return onnx.load(str(Path(folder) / ONNX))
 
 
 def read_weights(directory: Path) -> list[float]:

@@ -4,7 +4,8 @@ linear model (engine "linear", millrace/models/linear.py) and a weighted ensembl
 
 Each fitted model offers the same five things: `outputs` (probabilities or values, as its ONNX graph gives
 them), `save` in its library's own non-pickle format, `nodes` (its size), `gains` (each encoded feature's
-importance) and `to_onnx`. This module is the one place that knows which class implements which engine.
+importance) and `to_onnx`. This module is the one place that knows which class implements which engine, and
+`Estimator` is these engines' implementation of millrace/models/engines.py's contract.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from millrace.errors import MillraceError
 
 ENGINES = ("tree", "linear", "ensemble")
 CURVE = {"classification": "log loss", "regression": "squared error"}  # what the per-round curves measure
-ENSEMBLE_FILE = "ensemble.json"  # an ensemble's weights; its members are train folders beside it
 IMPORTANCE = {
     "tree": "share of split gain",
     "linear": "share of absolute coefficients",
@@ -48,7 +48,9 @@ def is_estimator(meta: dict[str, Any]) -> bool:
 def model_file(meta: dict[str, Any]) -> str:
     """The file name that holds the fitted model (an ensemble's: its weights; its members lie beside it)."""
     if meta["engine"] == "ensemble":
-        return ENSEMBLE_FILE
+        from millrace.models.ensemble import FILE
+
+        return FILE
     if meta["engine"] == "linear":
         from millrace.models.linear import FILE
 
@@ -59,7 +61,7 @@ def model_file(meta: dict[str, Any]) -> str:
 
 
 def load(directory: Path, meta: dict[str, Any]):
-    """A tree or linear model (an ensemble's members are train folders: millrace.models.trained_model loads it)."""
+    """A tree or linear model (an ensemble's members are train folders: `Estimator.load` loads it)."""
     if meta["engine"] == "linear":
         from millrace.models.linear import LinearModel
 
@@ -108,3 +110,62 @@ def importance_by_column(model, plan) -> dict[str, float]:
         at += width
     total = sum(shares.values()) or 1.0
     return {name: round(gain / total, 4) for name, gain in sorted(shares.items(), key=lambda kv: -kv[1])}
+
+
+class Estimator:
+    """The engine of the tree, linear and ensemble families: one feature matrix in, the library's model inside."""
+
+    batch_rows = None  # the whole frame at once: a table encodes to one matrix
+
+    def load(self, train_dir: Path, meta: dict[str, Any], plan, load_folder):
+        """The fitted model; an ensemble's members are train folders that `load_folder` reads."""
+        if meta["engine"] != "ensemble":
+            return load(train_dir, meta)
+        from millrace.models.ensemble import MEMBERS, EnsembleModel, read_weights
+
+        weights = read_weights(train_dir)
+        members = [load_folder(train_dir / MEMBERS / str(i)) for i in range(len(weights))]
+        return EnsembleModel(meta["task"], len(meta["classes"]), members, weights)
+
+    def outputs(self, trained, encoded: dict[str, np.ndarray]) -> np.ndarray:
+        return trained.backbone.outputs(encoded[trained.plan.input_names[0]])
+
+    def size(self, trained) -> int:
+        return int(trained.backbone.nodes())
+
+    def importance(self, trained) -> dict[str, Any]:
+        kind = IMPORTANCE[trained.meta["engine"]]
+        return {"kind": kind, "features": importance_by_column(trained.backbone, trained.plan)}
+
+    def gains(self, trained, width: int) -> np.ndarray:
+        return trained.backbone.gains(width)
+
+    def saved_file(self, train_dir: Path, meta: dict[str, Any]) -> Path:
+        return Path(train_dir) / model_file(meta)
+
+    def model_size(self, trained, train_dir: Path) -> dict[str, Any]:
+        """The nodes (trees), coefficients (linear) or both summed (a blend); the bytes of the files saved."""
+        saved = self.saved_file(train_dir, trained.meta).stat().st_size
+        if trained.meta["engine"] == "ensemble":  # and its members' files
+            from millrace.models.ensemble import MEMBERS
+
+            members = enumerate(trained.backbone.members)
+            saved += sum(m.model_size(Path(train_dir) / MEMBERS / str(i))["saved_bytes"] for i, m in members)
+        nodes = trained.meta["nodes"]
+        return {"parameters": nodes, "trainable_parameters": nodes, "parameter_bytes": saved, "saved_bytes": saved}
+
+    def export(self, trained, inputs: dict[str, np.ndarray], out: Path) -> dict[str, float]:
+        """The ONNX graph (no TorchScript: there is no torch module), and its parity with the library."""
+        from millrace.release.exports import export_estimator
+
+        return export_estimator(trained.backbone, inputs, trained.plan.input_names, trained.task, out)
+
+    def variants(self, trained, inputs: dict[str, np.ndarray], labels: np.ndarray, out: Path, settings):
+        from millrace.release import compression
+
+        return compression.for_estimators(inputs, labels, trained.task, out, settings)
+
+    def graph(self, trained, width: int, input_name: str):
+        from millrace.release.exports import output_name
+
+        return trained.backbone.to_onnx(width, input_name, output_name(trained.task))

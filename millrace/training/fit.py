@@ -51,10 +51,10 @@ def teacher_logits(teacher_dir: str, label_dir: Path, classes: list[str]):
     import torch
 
     from millrace.errors import MillraceError
-    from millrace.models import trained_model
+    from millrace.models import engines, trained_model
 
     teacher = trained_model.load(teacher_dir)
-    if trained_model.is_estimator(teacher.meta):
+    if teacher.engine is not engines.NETWORK:
         raise MillraceError(
             f"model.distill.teacher {teacher_dir!r} is a {teacher.meta['family']} model: distillation learns from a "
             "network's logits; name a network's train folder"
@@ -79,7 +79,7 @@ def build(label_dir: Path, selection: dict[str, Any], params) -> Setup:
     from millrace.files import read_json
     from millrace.inputs import plans
     from millrace.models.catalogue import FAMILIES
-    from millrace.models.trained_model import outputs, parameter_counts
+    from millrace.models.network import outputs, parameter_counts
     from millrace.training.augment import from_params
     from millrace.training.datamodule import SplitsDataModule
     from millrace.training.system import Objective, System

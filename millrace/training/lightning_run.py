@@ -13,7 +13,7 @@ def run(
 ) -> dict[str, Any]:
     """Fit, save the best epoch to `out`; return what model.json records and whether the run resumed (an empty
     dict on a DDP worker other than rank 0, which writes nothing)."""
-    from millrace.models import trained_model
+    from millrace.models import network
     from millrace.training.callbacks import GradualUnfreeze
     from millrace.training.fit import build, fingerprint, trainer
     from millrace.training.logger import Logger
@@ -29,7 +29,7 @@ def run(
     if not fitter.is_global_zero:  # a DDP worker: rank 0 holds the best checkpoint and saves the model
         return {}
 
-    best = trained_model.load_checkpoint(checkpoint.best_model_path)
+    best = network.load_checkpoint(checkpoint.best_model_path)
     setup.system.load_state_dict(best["state_dict"])
     backbone = setup.system.backbone
     meta = setup.meta | {
@@ -37,7 +37,7 @@ def run(
         "best_val_loss": float(checkpoint.best_model_score),
         "epochs_run": fitter.current_epoch,
     }
-    meta |= trained_model.parameter_counts(backbone)
-    trained_model.save(out, backbone.cpu(), meta, setup.plan)
+    meta |= network.parameter_counts(backbone)
+    network.save(out, backbone.cpu(), meta, setup.plan)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return meta | {"resumed": ckpt_path is not None}

@@ -69,6 +69,10 @@ CODE = (
     "millrace/training/fit.py",
     "millrace/training/system.py",
     "millrace/training/datamodule.py",
+    "millrace/models/trained_model.py",
+    "millrace/models/engines.py",
+    "millrace/models/estimators.py",
+    "millrace/models/network.py",
     "millrace/models/trees.py",
     "millrace/models/category_codes.py",
     "millrace/models/linear.py",
@@ -238,16 +242,10 @@ def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path,
 
 def export_seconds(trained, rows: pd.DataFrame, out: Path) -> float:
     """Seconds to write the graphs deploy writes for this model (its first rows as the example)."""
-    from millrace.models.trained_model import is_estimator
-    from millrace.release import exports
-
     out.mkdir()
-    inputs, names = trained.plan.encode(rows.iloc[:64]), trained.plan.input_names
+    inputs = trained.plan.encode(rows.iloc[:64])
     started = time.perf_counter()
-    if is_estimator(trained.meta):
-        exports.export_estimator(trained.backbone, inputs, names, trained.task, out)
-    else:
-        exports.export(trained.serving_model(), inputs, names, trained.task, out)
+    trained.engine.export(trained, inputs, out)
     return time.perf_counter() - started
 
 

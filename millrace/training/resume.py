@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from millrace.errors import MillraceError
 from millrace.files import read_json, write_json
-from millrace.models import trained_model
+from millrace.models import network
 
 LAST, PREVIOUS, SAVED = "last.ckpt", "previous.ckpt", "saved.json"
 
@@ -56,7 +56,7 @@ def resume_point(checkpoints: Path, key: str, mode: str) -> str | None:
             problems.append(f"{name} is missing")
             continue
         try:
-            trained_model.load_checkpoint(path)
+            network.load_checkpoint(path)
         except MillraceError as exc:
             problems.append(str(exc))
             continue

@@ -7,7 +7,7 @@ import pytest
 
 from millrace.evaluation.metrics import scores
 from millrace.files import write_parquet
-from millrace.models import trained_model
+from millrace.models import network, trained_model
 from millrace.models.trained_model import predict
 from stages import acquire, clean, label
 from tests.helpers.params import parse
@@ -101,7 +101,7 @@ def test_a_teacher_with_other_classes_is_refused(label_dir, tmp_path):
     spec = {"strategy": "full", "size": "small", "embedding": 8, "dropout": 0.0}
     plan = texts.fit("text", 16)
     meta = {"family": "text_bow", "task": "classification", "classes": ["x", "y"], "model": spec}
-    trained_model.save(teacher_dir, FAMILIES["text_bow"].build(plan, 2, spec), meta, plan)
+    network.save(teacher_dir, FAMILIES["text_bow"].build(plan, 2, spec), meta, plan)
     settings = {**SETTINGS, "model": {"name": "text_bow", "distill": {"teacher": str(teacher_dir)}}}
     with pytest.raises(MillraceError, match=r"predicts \['x', 'y'\].*same labels"):
         run(label_dir, {"family": "text_bow"}, parse(settings), tmp_path / "s", tmp_path / "l", tmp_path / "c")

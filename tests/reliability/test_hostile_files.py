@@ -9,7 +9,8 @@ import torch
 
 from millrace.config.params import ParamsError, load_params
 from millrace.errors import MillraceError
-from millrace.models.trained_model import load, load_checkpoint
+from millrace.models.network import load_checkpoint
+from millrace.models.trained_model import load
 from tests.conftest import ROOT
 
 
@@ -51,7 +52,7 @@ def test_a_truncated_checkpoint_is_refused(tmp_path):
 
 def test_damaged_weights_are_named(tmp_path):
     from millrace.models.families.tabular_mlp import build
-    from millrace.models.trained_model import save
+    from millrace.models.network import save
     from tests.helpers.params import plan_for
 
     plan = plan_for(pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": ["a", "b", "a"]}), ["x"], target="y")

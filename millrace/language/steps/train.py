@@ -13,7 +13,7 @@ from millrace.config.params import Params
 from millrace.language import base, strategies, tokens, trained
 from millrace.language.data_module import TokensDataModule
 from millrace.language.system import CausalLMSystem
-from millrace.models.trained_model import load_checkpoint, parameter_counts
+from millrace.models.network import load_checkpoint, parameter_counts
 
 
 def run(

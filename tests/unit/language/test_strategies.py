@@ -11,7 +11,7 @@ from millrace.language import strategies
 from millrace.language.batches import collate
 from millrace.language.chat import Tokenised
 from millrace.language.system import CausalLMSystem
-from millrace.models.trained_model import parameter_counts
+from millrace.models.network import parameter_counts
 from millrace.training.callbacks import GradualUnfreeze
 from tests.helpers import language
 from tests.helpers.language import quiet_trainer

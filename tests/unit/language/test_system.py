@@ -13,7 +13,7 @@ from millrace.language import base, chat
 from millrace.language.batches import collate
 from millrace.language.strategies import LoraSettings, lora
 from millrace.language.system import CausalLMSystem
-from millrace.models.trained_model import parameter_counts
+from millrace.models.network import parameter_counts
 from tests.helpers import language
 from tests.helpers.language import quiet_trainer
 

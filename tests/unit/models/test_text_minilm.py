@@ -3,7 +3,7 @@
 import pandas as pd
 import torch
 
-from millrace.models import trained_model
+from millrace.models import network, trained_model
 from tests.helpers.models import HEAD, build_minilm
 
 LORA = 6 * 2 * (8 * 384 + 384 * 8)  # 6 layers × query, value × (A + B) at r = 8
@@ -16,10 +16,10 @@ def test_lora_saves_only_adapters_and_head_and_loads_back_to_the_same_outputs(te
             if "lora_B" in name:
                 parameter.normal_()  # as if trained: B starts at zero
     meta = {"family": "text_minilm", "task": "classification", "model": spec, "classes": list("abcd")}
-    trained_model.save(tmp_path, model, meta, text_plan)
+    network.save(tmp_path, model, meta, text_plan)
     from safetensors.torch import load_file
 
-    saved = load_file(str(tmp_path / trained_model.WEIGHTS))
+    saved = load_file(str(tmp_path / network.WEIGHTS))
     assert all("lora_" in k or k.startswith("head.") for k in saved)
     assert sum(v.numel() for v in saved.values()) == LORA + HEAD
     frame = pd.DataFrame({"text": ["where is my parcel", "I was charged twice"]})

@@ -9,7 +9,7 @@ import torch
 from safetensors.numpy import load_file
 
 from millrace.errors import MillraceError
-from millrace.models import trained_model
+from millrace.models import network, trained_model
 from stages.train import run
 from tests.helpers.params import parse
 
@@ -154,7 +154,7 @@ def test_a_truncated_last_checkpoint_resumes_from_the_one_before_and_ends_the_sa
     whole = run(label_dir, {"family": "tabular_mlp"}, params, tmp_path / "whole", tmp_path / "l0", tmp_path / "c0")
 
     def damage(checkpoints):
-        assert trained_model.load_checkpoint(checkpoints / "previous.ckpt")["epoch"] == 1  # last.ckpt holds epoch 2
+        assert network.load_checkpoint(checkpoints / "previous.ckpt")["epoch"] == 1  # last.ckpt holds epoch 2
         _truncate(checkpoints / "last.ckpt")
 
     meta = _crash_then_rerun(label_dir, tmp_path, params, params, damage, crash_at=3)

@@ -1,6 +1,6 @@
 """Gradual unfreezing releases one encoder layer from the top every n epochs."""
 
-from millrace.models import trained_model
+from millrace.models import network
 from millrace.training.callbacks import GradualUnfreeze
 from tests.helpers.models import HEAD, build_minilm
 
@@ -19,7 +19,7 @@ def test_gradual_unfreeze_releases_one_layer_from_the_top_every_n_epochs(text_pl
     for epoch in range(6):
         Trainer.current_epoch = epoch
         callback.on_train_epoch_start(Trainer, Module)
-        released.append(trained_model.parameter_counts(model)["trainable_params"])
+        released.append(network.parameter_counts(model)["trainable_params"])
     layer = sum(p.numel() for p in model.encoder.encoder.layer[5].parameters())
     assert released[:2] == [HEAD, HEAD]
     assert released[2] == released[3] == HEAD + layer

@@ -2,7 +2,7 @@
 
 import pytest
 
-from millrace.models import trained_model
+from millrace.models import network
 from tests.helpers.models import HEAD, build_minilm
 
 ENCODER = 22_565_376  # MiniLM-L6 without its pooler
@@ -20,4 +20,4 @@ LORA = 6 * 2 * (8 * 384 + 384 * 8)  # 6 layers × query, value × (A + B) at r =
 )
 def test_trainable_and_total_parameters(text_plan, strategy, trainable, total):
     model, _ = build_minilm(text_plan, strategy)
-    assert trained_model.parameter_counts(model) == {"trainable_params": trainable, "total_params": total}
+    assert network.parameter_counts(model) == {"trainable_params": trainable, "total_params": total}
