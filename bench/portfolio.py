@@ -59,7 +59,7 @@ def measure(rows: int, budget: float, folder: Path) -> dict:
     best = portfolio.winner(results, "classification")
     family = FAMILIES.get(best.candidate.family)  # None for a blend
     (folder / f"model{rows}").mkdir()
-    fit_selected(split, best.candidate.selection(family), params, folder / f"model{rows}", folder / f"live{rows}")
+    fit_selected(split, best.final_selection(family), params, folder / f"model{rows}", folder / f"live{rows}")
     trained = time.perf_counter() - started
     portfolio.export_seconds(trained_model.load(folder / f"model{rows}"), val, folder / f"export{rows}")
     total = time.perf_counter() - started

@@ -138,6 +138,11 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
         if family
         else f"{ENSEMBLE}: the weighted average of {config}'s outputs, the weights fitted on their held-out outputs",
     ]
+    if best.epochs:
+        reasons.append(
+            f"its final fit trains at most {best.epochs} epochs, as many as its longest judged fit ran: the time "
+            "budget kept back for it was planned on that fit"
+        )
 
     def rank(result):
         judged = result.skipped is None and result.score is not None and not np.isnan(result.score)
@@ -149,7 +154,7 @@ def _from_portfolio(profile, found, model: Model, rows, results) -> dict[str, An
         leaderboard.append(result.row() | {"verdict": verdict})
     in_portfolio = {r.candidate.family for r in results}
     return {
-        **best.candidate.selection(family),
+        **best.final_selection(family),
         "overridden": {},
         "data": profile,
         "resources": found,

@@ -79,7 +79,7 @@ def estimate_minutes(family: ModelFamily, variant: Variant, profile, found, epoc
     if family.engine == "linear":  # one fit
         epochs = 1
     speedup = family.gpu_speedup if found["accelerator"] == "cuda" else 1.0
-    seconds = profile["rows"] * epochs * variant.cost * input_scale(family, profile) / speedup
+    seconds = variant.seconds(profile["rows"], epochs) * input_scale(family, profile) / speedup
     return seconds / 60
 
 

@@ -14,7 +14,7 @@ def run(
     """Fit, save the best epoch to `out`; return what model.json records and whether the run resumed (an empty
     dict on a DDP worker other than rank 0, which writes nothing)."""
     from millrace.models import network
-    from millrace.training.callbacks import GradualUnfreeze
+    from millrace.training.callbacks import GradualUnfreeze, StopAfterEpochs
     from millrace.training.fit import build, fingerprint, trainer
     from millrace.training.logger import Logger
     from millrace.training.resume import resume_point
@@ -24,6 +24,8 @@ def run(
     logger = Logger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
     gradual = setup.meta["model"]["strategy"] == "gradual_unfreeze"
     extra = [GradualUnfreeze(params.train.unfreeze_every)] if gradual else []
+    if "stop_after_epochs" in selection:  # a portfolio's winner: no more epochs than its judged fits ran
+        extra.append(StopAfterEpochs(int(selection["stop_after_epochs"])))
     fitter, checkpoint = trainer(params.train, checkpoints, logger, [*extra, *callbacks])
     fitter.fit(setup.system, datamodule=setup.datamodule, ckpt_path=ckpt_path)
     if not fitter.is_global_zero:  # a DDP worker: rank 0 holds the best checkpoint and saves the model

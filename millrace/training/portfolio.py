@@ -15,10 +15,13 @@ error is the folds' standard deviation over √folds.
 Candidates run in rounds: every family's first configuration (cheapest family first), then every family's
 second, and so on, so a tight budget still compares the families' defaults. A candidate the time left cannot
 cover is not tried: its expected time is `MARGIN` × its family's slowest candidate so far (the catalogue's
-estimate for a family's first). Kept back for the train stage and the export that follows it: `MARGIN` × (the
-slowest single fit + the slowest export), or with `model.ensemble: k` the k slowest families' (a blend trains
-and exports one member per family); each family's export is timed once, on its first candidate's first fold, as
-deploy writes it (ONNX, and TorchScript for a network).
+estimate for a family's first), and should it win, its own final fit must fit too. Kept back for the train stage
+and the export that follows it: `MARGIN` × (the slowest single fit + the slowest export), or with
+`model.ensemble: k` the k slowest families' (a blend trains and exports one member per family); each family's
+export is timed once, on its first candidate's first fold, as deploy writes it (ONNX, and TorchScript for a
+network). A network's final fit trains at most as many epochs as its longest judged fit ran (`stop_after_epochs`
+in its selection): early stopping on the real validation split may otherwise run it longer than the fit the
+reserve was planned on.
 Each candidate's result is cached under `.millrace/cache/portfolio/` by the data, its configuration, the params it
 depends on and the fitting code: changing one family's settings refits only it.
 
@@ -53,9 +56,9 @@ FOLDS = 5
 CV_ROWS = 10_000  # from this many rows of train + validation on, the validation split judges instead
 STOP_SHARE = 10  # 1 in this many of a fit's training rows stops its rounds
 CACHE = Path(".millrace/cache/portfolio")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 LATENCY_CALLS = 20
-CACHED = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "held_out")
+CACHED = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "epochs", "held_out")
 BLEND_ROUNDS = 25  # greedy steps: weights are multiples of 1/25
 # A family's next configuration is expected to take up to this many times its slowest so far (deeper trees, a
 # larger network), and the winner's final fit this many times the slowest single fit.
@@ -120,9 +123,14 @@ class Result:
     size: int = 0  # parameters, nodes or coefficients
     latency_ms: float = 0.0  # one row through the plan and the model, in process
     export_seconds: float | None = None  # the deployed graphs written once (each family's first candidate only)
+    epochs: int | None = None  # a network's longest judged fit, in epochs: its final fit's cap
     cached: bool = False
     skipped: str | None = None  # why it was not tried
     held_out: list = field(default_factory=list)  # outputs for every judged row (out-of-fold under CV)
+
+    def final_selection(self, family) -> dict[str, Any]:
+        """What the train stage fits for this candidate: its selection, and for a network the epochs it may run."""
+        return self.candidate.selection(family) | ({"stop_after_epochs": self.epochs} if self.epochs else {})
 
     def row(self) -> dict[str, Any]:
         keys = ("score", "error", "loss", "fit_seconds", "size", "latency_ms", "export_seconds", "cached", "skipped")
@@ -208,8 +216,8 @@ def cache_key(candidate: Candidate, family, params, data: str, code: str) -> str
 
 
 def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path, latency: bool, export: bool):
-    """One fit on `fit_rows` (a tenth of them stopping the rounds); the outputs for `judged`, seconds, size and
-    (when asked) one row's latency in milliseconds and the seconds its export takes."""
+    """One fit on `fit_rows` (a tenth of them stopping the rounds); the outputs for `judged`, seconds, size,
+    (when asked) one row's latency in milliseconds and the seconds its export takes, and a network's epochs run."""
     from millrace.files import write_json
     from millrace.models import trained_model
     from millrace.training.dispatch import fit_selected
@@ -222,7 +230,7 @@ def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path,
     fit_rows[stop].to_parquet(label_dir / "val.parquet")
     write_json(label_dir / "label_map.json", labels)
     started = time.perf_counter()
-    fit_selected(label_dir, selection, params, scratch / "model", scratch / "live", scratch / "checkpoints")
+    meta = fit_selected(label_dir, selection, params, scratch / "model", scratch / "live", scratch / "checkpoints")
     seconds = time.perf_counter() - started
     trained = trained_model.load(scratch / "model")
     outputs = trained_model.predict(trained, judged).numpy()
@@ -237,7 +245,7 @@ def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path,
             timings.append(time.perf_counter() - tick)
         milliseconds = float(np.median(timings) * 1000)
     exporting = export_seconds(trained, judged, scratch / "export") if export else None
-    return outputs, seconds, size, milliseconds, exporting
+    return outputs, seconds, size, milliseconds, exporting, meta.get("epochs_run")
 
 
 def export_seconds(trained, rows: pd.DataFrame, out: Path) -> float:
@@ -255,9 +263,9 @@ def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path, ex
     task = labels.get("task", "classification")
     selection = candidate.selection(family)
     scores, losses, seconds, held_out = [], [], [], []
-    size, latency, exporting = 0, 0.0, None
+    size, latency, exporting, epochs = 0, 0.0, None, []
     for k, (fit_rows, judged) in enumerate(pairs):
-        outputs, took, size, ms, exported = _fit_and_predict(
+        outputs, took, size, ms, exported, ran = _fit_and_predict(
             selection, params, labels, fit_rows, judged, scratch / f"fold{k}", latency=k == 0, export=export and k == 0
         )
         latency = latency or ms
@@ -267,6 +275,7 @@ def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path, ex
         losses.append(loss)
         seconds.append(took)
         held_out.append(outputs)
+        epochs += [ran] if ran else []
     return summary(
         candidate,
         scores,
@@ -275,6 +284,7 @@ def judge(candidate: Candidate, family, params, labels, pairs, scratch: Path, ex
         size=size,
         latency_ms=round(latency, 3),
         export_seconds=None if exporting is None else round(exporting, 3),
+        epochs=max(epochs) if epochs else None,
         held_out=[o.tolist() for o in held_out],
     )
 
@@ -332,8 +342,10 @@ def compare(
     exports: dict[str, float] = {}
     members = max(ensemble, 1)
 
-    def reserve() -> float:
-        largest = sorted(fits.values(), reverse=True)[:members] + sorted(exports.values(), reverse=True)[:members]
+    def reserve(family: str | None = None, fit: float = 0.0) -> float:
+        """Kept back for the final fits and exports; with `family` and `fit`, as if that fit were among them."""
+        found = fits | ({family: max(fits.get(family, 0.0), fit)} if family else {})
+        largest = sorted(found.values(), reverse=True)[:members] + sorted(exports.values(), reverse=True)[:members]
         return MARGIN * sum(largest)
 
     def keep(result: Result) -> None:
@@ -356,7 +368,7 @@ def compare(
             estimate = _estimate_seconds(family, len(pairs), len(pairs[0][0]), params)
             expected = MARGIN * slowest[candidate.family] if candidate.family in slowest else estimate
             left = budget_seconds - (clock() - started)
-            kept = reserve()
+            kept = reserve(candidate.family, expected / len(pairs))  # should it win, its own final fit too
             if expected + kept > left:
                 why = f"not tried: about {expected:.0f} s to judge, {max(left - kept, 0):.0f} s of the budget left"
                 results.append(Result(candidate, skipped=why))
@@ -453,7 +465,7 @@ def blend(results: list[Result], labels_by_fold: list[np.ndarray], task: str, k:
         )
     weights = {i: round(counts[i] / BLEND_ROUNDS, 4) for i in used}
     by_name = {f.name: f for f in families}
-    members = [top[i].candidate.selection(by_name[top[i].candidate.family]) | {"weight": weights[i]} for i in used]
+    members = [top[i].final_selection(by_name[top[i].candidate.family]) | {"weight": weights[i]} for i in used]
     described = {top[i].candidate.name: weights[i] for i in used}
     candidate = Candidate(ENSEMBLE, 0, {"members": members, "of": described})
     scores, losses, held_out = [], [], []
@@ -480,7 +492,7 @@ def _estimate_seconds(family, fits: int, rows: int, params) -> float:
     rounds = family.sizes[variant.size].get("n_estimators", params.train.max_epochs)
     if family.engine == "linear":
         rounds = 1
-    return fits * rows * rounds * variant.cost
+    return fits * variant.seconds(rows, rounds)
 
 
 def judged(results: list[Result]) -> list[Result]:

@@ -148,6 +148,7 @@ def test_a_blend_whose_members_final_fits_would_overrun_the_budget_is_not_built(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(portfolio, "judge", slow_judge)
+    monkeypatch.setattr(portfolio, "_estimate_seconds", lambda *a: 1.0)  # both tried: the blend is what is tested
     found = {}
     for budget in (20.5, 100.0):  # 0.5 s left after judging both; 80 s left
         now[0] = 0.0
@@ -203,3 +204,32 @@ def test_a_blend_of_complementary_candidates_is_kept_and_one_that_adds_nothing_i
     alone = portfolio.blend([first, perfect], truth, "classification", 2, [*families, FAMILIES["xgboost"]])
     assert alone.skipped == "not built: the weights fitted on held-out outputs chose xgboost#1 alone"
     assert portfolio.winner([first, perfect, alone], "classification") is perfect
+
+
+def test_a_network_winner_trains_no_more_epochs_than_its_judged_fit_ran(splits, tmp_path, monkeypatch):
+    train, val = splits
+    monkeypatch.setattr(portfolio, "CV_ROWS", 100)  # one fit a candidate: judged on the validation split
+    families = [small("linear", {}), small("tabular_mlp", {"size": "small"})]
+    params = parse({"train": {"max_epochs": 30, "patience": 2}})
+    first = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path, baselines=False)
+    again = portfolio.compare(families, train, val, LABELS, params, 600, cache=tmp_path, baselines=False)
+    network = next(r for r in first if r.candidate.family == "tabular_mlp")
+    assert 3 <= network.epochs < 30  # early stopping on the tenth of the rows held back ended it
+    selection = network.final_selection(FAMILIES["tabular_mlp"])
+    assert selection["stop_after_epochs"] == network.epochs and selection["size"] == "small"
+    linear = next(r for r in first if r.candidate.family == "linear")
+    assert linear.epochs is None and "stop_after_epochs" not in linear.final_selection(FAMILIES["linear"])
+    assert next(r for r in again if r.candidate.family == "tabular_mlp").epochs == network.epochs  # from the cache
+
+
+def test_a_candidate_is_tried_only_if_its_own_final_fit_would_fit_too(splits, tmp_path, monkeypatch):
+    train, val = splits
+    monkeypatch.setattr(portfolio, "CV_ROWS", 100)  # one fit a candidate, its final fit about as long
+    monkeypatch.setattr(portfolio, "_estimate_seconds", lambda family, *a: 40.0 if family.name == "lightgbm" else 0.1)
+    families = [small("linear", {}), small("lightgbm", {"n_estimators": 30})]
+    tried = {}
+    for budget in (90.0, 130.0):  # 40 s to judge and 1.5 × 40 s kept back for its final fit: 100 s
+        results = portfolio.compare(families, train, val, LABELS, parse(), budget, cache=tmp_path / str(budget))
+        tried[budget] = {r.candidate.name: r.skipped for r in results if "#" in r.candidate.name}
+    assert tried[90.0]["linear#1"] is None and tried[90.0]["lightgbm#1"].startswith("not tried: about 40 s to judge")
+    assert tried[130.0]["lightgbm#1"] is None
