@@ -37,8 +37,8 @@ STREAMS = (1, 4)  # the server has as many generation slots as the most streams
 
 def make_bundle(folder: Path, tiny: bool) -> Path:
     """A language-model release folder: bundle/ (weights, tokenizer, chat template) and manifest.json."""
-    from millrace.files import folder_sha256, write_json
-    from millrace.language import base
+    from millrace.files import write_json
+    from millrace.language import base, release_files
 
     tokenizer = base.load_tokenizer(base.resolve(base.SMOLLM2))
     if tiny:
@@ -51,12 +51,8 @@ def make_bundle(folder: Path, tiny: bool) -> Path:
     else:
         model = base.load_model(base.resolve(base.SMOLLM2))
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.eval().save_pretrained(folder / "bundle")
-    tokenizer.save_pretrained(folder / "bundle")
-    weights = folder_sha256(folder / "bundle")
-    manifest = {"version": weights[:12], "weights_sha256": weights, "model_name": NAME, "task": "sft",
-                "files": {"bundle/": weights}}  # fmt: skip
-    write_json(folder / "manifest.json", manifest)
+    weights = release_files.save(folder, model.eval(), tokenizer)
+    write_json(folder / release_files.MANIFEST, release_files.named(weights) | {"model_name": NAME, "task": "sft"})
     return folder
 
 

@@ -15,9 +15,8 @@ from millrace.errors import MillraceError
 from millrace.files import read_json
 from millrace.language import decoding, quantised
 from millrace.language.decoding import Sampling
+from millrace.language.release_files import BUNDLE, MANIFEST
 from millrace.serving.bundle import verify
-
-BUNDLE, MANIFEST = "bundle", "manifest.json"
 
 
 class LanguageBundle:

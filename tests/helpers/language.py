@@ -74,16 +74,13 @@ def greetings(path: Path) -> Path:
 def tiny_bundle(folder: Path, name: str = "greetings-sft", context: int = 4096) -> Path:
     """A deployed language-model bundle as deploy lays it out (bundle/, manifest.json listing its sha256), over
     a tiny random Llama whose context is `context` tokens: material for the server, not a trained model."""
-    from millrace.files import folder_sha256, write_json
-    from millrace.language import base
+    from millrace.files import write_json
+    from millrace.language import base, release_files
 
     tokenizer = base.load_tokenizer(base.resolve(base.SMOLLM2))
     special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
     model = tiny_llama(len(tokenizer), pad_token_id=tokenizer.pad_token_id, max_position_embeddings=context, **special)
-    model.eval().save_pretrained(folder / "bundle")
-    tokenizer.save_pretrained(folder / "bundle")
-    weights = folder_sha256(folder / "bundle")
-    manifest = {"version": weights[:12], "weights_sha256": weights, "model_name": name, "task": "sft",
-                "strategy": "full", "files": {"bundle/": weights}}  # fmt: skip
-    write_json(folder / "manifest.json", manifest)
+    weights = release_files.save(folder, model.eval(), tokenizer)
+    manifest = release_files.named(weights) | {"model_name": name, "task": "sft", "strategy": "full"}
+    write_json(folder / release_files.MANIFEST, manifest)
     return folder

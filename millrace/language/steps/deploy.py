@@ -24,12 +24,13 @@ import pandas as pd
 from millrace.config.params import TRAINING_SECTIONS, Params
 from millrace.errors import MillraceError
 from millrace.files import atomic_dir, folder_sha256, read_json, sha256, write_json
-from millrace.language import base, decoding, judging, quantised, tokens, trained
+from millrace.language import base, decoding, judging, quantised, release_files, tokens, trained
 from millrace.language.dataset import messages_of
+from millrace.language.release_files import BUNDLE, MANIFEST
 from millrace.precision import write_figures
 from millrace.release import lineage, naming, registry
 
-BUNDLE, ADAPTER, CARD, MANIFEST = "bundle", "adapter", "MODEL_CARD.md", "manifest.json"
+ADAPTER, CARD = "adapter", "MODEL_CARD.md"
 PARITY_PROMPTS = 3
 MANIFEST_PARAMS = TRAINING_SECTIONS | {"deploy"}  # what made the model and the bundle, as table models record
 
@@ -119,8 +120,7 @@ def main(params: Params) -> None:
     expected = [greedy(model, tokenizer, p, length) for p in prompts]
     with atomic_dir(params.paths.deploy) as out:
         bundle = Path(out) / BUNDLE
-        (model.merge_and_unload() if merged else model).save_pretrained(bundle, safe_serialization=True)
-        tokenizer.save_pretrained(bundle)
+        weights = release_files.save(Path(out), model.merge_and_unload() if merged else model, tokenizer)
         if merged:
             shutil.copytree(train_dir / trained.ADAPTER, Path(out) / ADAPTER)
         if info["weights"] == trained.ADAPTER and not merged:  # prompt tuning: the adapter as saved, over its base
@@ -145,22 +145,23 @@ def main(params: Params) -> None:
         built = variants(loaded, tokens.read(Path(params.paths.label), "val"), pad, params.deploy)
         name = naming.model_name(params)
         source = params.data.source.model_dump(mode="json")
-        weights = folder_sha256(bundle)
-        manifest = info | {
-            "version": weights[:12],  # the bundle's content, as a name
-            "weights_sha256": weights,
-            "model_name": name,
-            "data": source.get("path") or source.get("name") or source.get("kind"),
-            "merged": merged,
-            "parity": {"prompts": len(prompts), "identical_greedy_answers": equal},
-            "variants": built,
-            "delivery": evaluation["delivery"],
-            "metrics": {"test": evaluation["test"], "base": evaluation["base"]},
-            "lineage": {"data": lineage.data_hashes(params.paths.label, params.paths.train)},
-            "params": params.model_dump(mode="json", include=MANIFEST_PARAMS),
-        }
+        manifest = (
+            info
+            | release_files.named(weights)
+            | {  # the bundle's content, as a name
+                "model_name": name,
+                "data": source.get("path") or source.get("name") or source.get("kind"),
+                "merged": merged,
+                "parity": {"prompts": len(prompts), "identical_greedy_answers": equal},
+                "variants": built,
+                "delivery": evaluation["delivery"],
+                "metrics": {"test": evaluation["test"], "base": evaluation["base"]},
+                "lineage": {"data": lineage.data_hashes(params.paths.label, params.paths.train)},
+                "params": params.model_dump(mode="json", include=MANIFEST_PARAMS),
+            }
+        )
         (Path(out) / CARD).write_text(card(manifest, evaluation))
-        manifest["files"] = {BUNDLE + "/": weights, CARD: sha256(Path(out) / CARD)}
+        manifest["files"][CARD] = sha256(Path(out) / CARD)
         if merged:
             manifest["files"][ADAPTER + "/"] = folder_sha256(Path(out) / ADAPTER)
         write_json(Path(out) / MANIFEST, manifest)

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from millrace.errors import MillraceError
-from millrace.language import base, chat
+from millrace.language import base, chat, release_files
 from millrace.language.batches import collate
 from millrace.language.strategies import LoraSettings, lora
 from millrace.language.system import CausalLMSystem
@@ -93,12 +93,11 @@ def test_smollm2_takes_lora_steps_at_sequence_128_with_its_base_weights_untouche
     batch = collate(examples, tokenizer.pad_token_id)
     with torch.no_grad():
         adapted = model.eval()(**batch).logits
-        model.merge_and_unload().save_pretrained(tmp_path / "bundle")
+        weights = release_files.save(tmp_path, model.merge_and_unload(), tokenizer)  # as deploy ships it
         again = AutoModelForCausalLM.from_pretrained(tmp_path / "bundle", dtype="float32").eval()
         assert torch.allclose(adapted, again(**batch).logits, atol=1e-4)
     # Served as a release, it answers a chat through SmolLM2's own template as generate() does, and ends there.
-    tokenizer.save_pretrained(tmp_path / "bundle")
-    answer = served_answer(tmp_path, [{"role": "user", "content": "What is the capital of France?"}])
+    answer = served_answer(tmp_path, weights, [{"role": "user", "content": "What is the capital of France?"}])
     ids = tokenizer.apply_chat_template(
         [{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True,
         return_tensors="pt", return_dict=True,
@@ -109,17 +108,16 @@ def test_smollm2_takes_lora_steps_at_sequence_128_with_its_base_weights_untouche
     assert answer["choices"][0]["finish_reason"] == ("stop" if new[-1] == tokenizer.eos_token_id else "length")
 
 
-def served_answer(release, messages: list[dict[str, str]]) -> dict:
-    """A greedy answer of the server (in-process) over `release`/bundle, laid out as deploy lays it out."""
+def served_answer(release, weights: str, messages: list[dict[str, str]]) -> dict:
+    """A greedy answer of the server (in-process) over the bundle saved into `release` (`weights`: its sha256)."""
     from fastapi.testclient import TestClient
 
     from millrace.config.params import Serve
-    from millrace.files import folder_sha256, write_json
+    from millrace.files import write_json
     from millrace.serving.app import create_app, load_bundle
 
-    weights = folder_sha256(release / "bundle")
-    write_json(release / "manifest.json", {"version": weights[:12], "model_name": "smollm2-sft", "task": "sft",
-                                           "files": {"bundle/": weights}})  # fmt: skip
+    manifest = release_files.named(weights) | {"model_name": "smollm2-sft", "task": "sft"}
+    write_json(release / release_files.MANIFEST, manifest)
     with TestClient(create_app(load_bundle(release), Serve())) as client:
         body = {"model": "smollm2-sft", "messages": messages, "max_tokens": 24, "temperature": 0}
         return client.post("/v1/chat/completions", json=body).json()

@@ -210,18 +210,16 @@ def test_an_end_of_sequence_id_ends_the_answer_with_finish_reason_stop(served):
 def test_over_a_prompt_tuning_adapter_each_token_is_what_the_whole_sequence_forward_predicts(served, tmp_path):
     import torch
 
-    from millrace.files import folder_sha256, write_json
-    from millrace.language import strategies
+    from millrace.files import write_json
+    from millrace.language import release_files, strategies
     from millrace.serving.language_bundle import LanguageBundle, Sampling
 
     base = served[3] / "bundle"  # a checkpoint folder: the base the adapter was trained over
     torch.manual_seed(0)
     tuned = strategies.apply(served[0].model.__class__.from_pretrained(base), "prompt_tuning", virtual_tokens=4)
-    tuned.save_pretrained(tmp_path / "bundle")
-    served[0].tokenizer.save_pretrained(tmp_path / "bundle")
-    weights = folder_sha256(tmp_path / "bundle")
-    write_json(tmp_path / "manifest.json", {"version": weights[:12], "model_name": MODEL, "task": "sft",
-                                            "pretrained": str(base), "files": {"bundle/": weights}})  # fmt: skip
+    weights = release_files.save(tmp_path, tuned, served[0].tokenizer)
+    manifest = release_files.named(weights) | {"model_name": MODEL, "task": "sft", "pretrained": str(base)}
+    write_json(tmp_path / release_files.MANIFEST, manifest)
     bundle = LanguageBundle(tmp_path)
     prompt = bundle.chat_ids(CHAT)
     ours = list(bundle.tokens(prompt, Sampling(max_tokens=10, temperature=0), threading.Event()))
