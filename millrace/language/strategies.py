@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
@@ -100,7 +102,7 @@ def lora(model: nn.Module, settings: LoraSettings) -> nn.Module:
         lora_dropout=settings.dropout,
         target_modules=list(targets),
     )
-    return get_peft_model(model, config)
+    return peft_quietly(get_peft_model, model, config)
 
 
 def prompt_tuning(model: nn.Module, virtual_tokens: int) -> nn.Module:
@@ -111,7 +113,17 @@ def prompt_tuning(model: nn.Module, virtual_tokens: int) -> nn.Module:
         num_virtual_tokens=virtual_tokens,
         prompt_tuning_init=PromptTuningInit.SAMPLE_VOCAB,
     )
-    return get_peft_model(model, config)
+    return peft_quietly(get_peft_model, model, config)
+
+
+def peft_quietly(make: Callable[..., nn.Module], *args: Any) -> nn.Module:
+    """`make(*args)`, a peft wrapper made over a model, without the warning it prints on every stage run: peft 0.21
+    reads transformers 5's deprecated `is_gradient_checkpointing`, which is peft's to mend, not the user's."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        return make(*args)
 
 
 def refuse(strategy: str, *, cuda: bool, packing: bool) -> None:

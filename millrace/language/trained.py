@@ -48,8 +48,10 @@ def load(train_dir: Path):
     if info["weights"] == ADAPTER:
         from peft import PeftModel
 
+        from millrace.language.strategies import peft_quietly
+
         model = base.load_model(base.resolve(info["pretrained"]))
-        return PeftModel.from_pretrained(model, Path(train_dir) / ADAPTER).eval()
+        return peft_quietly(PeftModel.from_pretrained, model, Path(train_dir) / ADAPTER).eval()
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(Path(train_dir) / MODEL, dtype="float32").eval()

@@ -37,8 +37,10 @@ class LanguageBundle:
         else:  # prompt tuning: the adapter over its base, which cannot be merged
             from peft import PeftModel
 
+            from millrace.language.strategies import peft_quietly
+
             over = base.load_model(base.resolve(self.manifest["pretrained"]))
-            self.model = PeftModel.from_pretrained(over, folder).eval()
+            self.model = peft_quietly(PeftModel.from_pretrained, over, folder).eval()
         self.end_ids = decoding.end_ids(self.tokenizer, self.model)
         if variant != "fp32":
             _check_kept(self.manifest, variant, directory)

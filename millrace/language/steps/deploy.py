@@ -126,7 +126,10 @@ def main(params: Params) -> None:
         if info["weights"] == trained.ADAPTER and not merged:  # prompt tuning: the adapter as saved, over its base
             from peft import PeftModel
 
-            loaded = PeftModel.from_pretrained(base.load_model(base.resolve(info["pretrained"])), bundle).eval()
+            from millrace.language.strategies import peft_quietly
+
+            over = base.load_model(base.resolve(info["pretrained"]))
+            loaded = peft_quietly(PeftModel.from_pretrained, over, bundle).eval()
         else:
             from transformers import AutoModelForCausalLM
 

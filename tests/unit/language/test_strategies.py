@@ -151,3 +151,26 @@ def test_a_prompt_tuned_models_losses_line_up_with_its_own_tokens():
     with torch.no_grad():
         expected = float(model(**padded(EXAMPLES, 0)).loss)  # peft's own alignment past the virtual tokens
     assert sum(loss for loss, _ in losses) / sum(n for _, n in losses) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("strategy", ["lora", "prompt_tuning"])
+def test_wrapping_a_model_in_peft_shows_no_deprecation_warning_of_the_libraries_own(strategy):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        strategies.apply(tiny_llama(), strategy, virtual_tokens=4)
+    assert [str(w.message) for w in caught if "is_gradient_checkpointing" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("strategy", ["lora", "prompt_tuning"])
+def test_wrapping_a_model_in_peft_shows_no_deprecation_warning_of_the_libraries_own(strategy, tmp_path):
+    import warnings
+
+    from peft import PeftModel
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        strategies.apply(tiny_llama(), strategy, virtual_tokens=4).save_pretrained(tmp_path)
+        strategies.peft_quietly(PeftModel.from_pretrained, tiny_llama(), tmp_path)  # as evaluate and the server load
+    assert [str(w.message) for w in caught if "is_gradient_checkpointing" in str(w.message)] == []
