@@ -134,10 +134,8 @@ def local_server(port: int) -> Iterator[None]:
     home.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
     command = [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1"]
-    with open(home / "server.log", "ab") as log:
-        server = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    with open(home / "server.log", "ab") as log:  # tethered: it ends with this command, even by kill -9
+        server = tether.start([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     try:
         if not wait_until_answers(f"{url}/api/health", server, SERVER_START_SECONDS, poll=0.3):
             said = (home / "server.log").read_text(errors="replace").strip().splitlines()[-5:]

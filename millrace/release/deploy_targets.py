@@ -52,6 +52,8 @@ SERVING_MODULES = [
     "millrace/language/base.py",
     "millrace/language/decoding.py",
     "millrace/language/quantised.py",
+    "millrace/language/release_files.py",
+    "millrace/language/strategies.py",
     "millrace/memory.py",
     "millrace/quality/__init__.py",
     "millrace/quality/cleaning.py",

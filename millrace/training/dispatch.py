@@ -16,11 +16,12 @@ def fit_selected(
     selection: dict[str, Any],
     params,
     out: Path,
-    live_dir: Path,
+    live_dir: Path | None,
     checkpoints: Path = RESUME_DIR,
     callbacks: tuple = (),
 ) -> dict[str, Any]:
-    """Train on `label_dir`'s train split (its val split choosing the best epoch or round), save to `out`;
+    """Train on `label_dir`'s train split (its val split choosing the best epoch or round), save to `out`, log the
+    curves into `live_dir` (None: no curves, as a portfolio's judging fits keep none);
     return what model.json records and whether the run resumed an interrupted one (a resumed run's model is the
     uninterrupted one's, byte for byte)."""
     from millrace.models.catalogue import FAMILIES

@@ -11,8 +11,9 @@ from typing import Any
 from millrace.errors import MillraceError
 
 
-def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir: Path) -> dict[str, Any]:
-    """Fit, log the curves, save to `out`; return what model.json records."""
+def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir: Path | None) -> dict[str, Any]:
+    """Fit, log the curves (unless `live_dir` is None: a portfolio's judging fits keep none), save to `out`; return
+    what model.json records."""
     import pandas as pd
     from dvclive import Live
 
@@ -44,15 +45,16 @@ def run(label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir:
     model, curves, best = estimators.fit(
         engine, selection["family"], task, len(classes), spec, split(train_frame), split(val_frame), params.seed, codes
     )
-    live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False, report=None)
-    live.log_params(spec)
-    # The rounds are over: each is logged at its step and the summary written once, at the end (next_step would
-    # rewrite it after every round, ~4 ms a round).
-    for step, (train_loss, val_loss) in enumerate(zip(curves["train"], curves["val"], strict=True)):
-        live.step = step
-        live.log_metric("train/loss", rounded(float(train_loss)))
-        live.log_metric("val/loss", rounded(float(val_loss)))
-    live.end()
+    if live_dir is not None:
+        live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False, report=None)
+        live.log_params(spec)
+        # The rounds are over: each is logged at its step and the summary written once, at the end (next_step
+        # would rewrite it after every round, ~4 ms a round).
+        for step, (train_loss, val_loss) in enumerate(zip(curves["train"], curves["val"], strict=True)):
+            live.step = step
+            live.log_metric("train/loss", rounded(float(train_loss)))
+            live.log_metric("val/loss", rounded(float(val_loss)))
+        live.end()
     meta: dict[str, Any] = {
         "family": selection["family"],
         "engine": engine,

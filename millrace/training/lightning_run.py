@@ -9,7 +9,13 @@ from typing import Any
 
 
 def run(
-    label_dir: Path, selection: dict[str, Any], params, out: Path, live_dir: Path, checkpoints: Path, callbacks: tuple
+    label_dir: Path,
+    selection: dict[str, Any],
+    params,
+    out: Path,
+    live_dir: Path | None,
+    checkpoints: Path,
+    callbacks: tuple,
 ) -> dict[str, Any]:
     """Fit, save the best epoch to `out`; return what model.json records and whether the run resumed (an empty
     dict on a DDP worker other than rank 0, which writes nothing)."""
@@ -21,7 +27,7 @@ def run(
 
     setup = build(label_dir, selection, params)
     ckpt_path = resume_point(checkpoints, fingerprint(label_dir, selection, params), params.train.resume)
-    logger = Logger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
+    logger = False if live_dir is None else Logger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
     gradual = setup.meta["model"]["strategy"] == "gradual_unfreeze"
     extra = [GradualUnfreeze(params.train.unfreeze_every)] if gradual else []
     if "stop_after_epochs" in selection:  # a portfolio's winner: no more epochs than its judged fits ran

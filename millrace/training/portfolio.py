@@ -230,7 +230,7 @@ def _fit_and_predict(selection, params, labels, fit_rows, judged, scratch: Path,
     fit_rows[stop].to_parquet(label_dir / "val.parquet")
     write_json(label_dir / "label_map.json", labels)
     started = time.perf_counter()
-    meta = fit_selected(label_dir, selection, params, scratch / "model", scratch / "live", scratch / "checkpoints")
+    meta = fit_selected(label_dir, selection, params, scratch / "model", None, scratch / "checkpoints")
     seconds = time.perf_counter() - started
     trained = trained_model.load(scratch / "model")
     outputs = trained_model.predict(trained, judged).numpy()

@@ -154,16 +154,6 @@ def test_a_prompt_tuned_models_losses_line_up_with_its_own_tokens():
 
 
 @pytest.mark.parametrize("strategy", ["lora", "prompt_tuning"])
-def test_wrapping_a_model_in_peft_shows_no_deprecation_warning_of_the_libraries_own(strategy):
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        strategies.apply(tiny_llama(), strategy, virtual_tokens=4)
-    assert [str(w.message) for w in caught if "is_gradient_checkpointing" in str(w.message)] == []
-
-
-@pytest.mark.parametrize("strategy", ["lora", "prompt_tuning"])
 def test_wrapping_a_model_in_peft_shows_no_deprecation_warning_of_the_libraries_own(strategy, tmp_path):
     import warnings
 
